@@ -1,0 +1,40 @@
+/**
+ * Browser entry: picks this tab's profile and relays, builds the peer runtime outside React,
+ * installs the `window.alliance` facade, registers the service worker, renders the app.
+ */
+import { StrictMode } from 'react'
+import { createRoot } from 'react-dom/client'
+import { App } from './ui/App.tsx'
+import { selectProfile } from './peer/profiles.ts'
+import { resolveRelays, fetchServedConfig } from './peer/config.ts'
+import { PeerRuntime } from './peer/runtime.ts'
+import { installFacade } from './peer/facade.ts'
+import { registerServiceWorker } from './sw-register.ts'
+import './ui/styles.css'
+
+const profile = selectProfile(location.search, localStorage)
+document.title = `Alliance · ${profile}`
+
+let opening: Promise<PeerRuntime> | null = null
+function openRuntime (): Promise<PeerRuntime> {
+  // Opened once per page, outside React, so StrictMode's double effects cannot open two peers.
+  opening ??= (async () => {
+    const relays = await resolveRelays(profile, location.search, localStorage, fetchServedConfig)
+    const runtime = await PeerRuntime.open({ profile, relays })
+    installFacade(runtime)
+    return runtime
+  })()
+  return opening
+}
+
+if (navigator.storage?.persist != null) {
+  // Safari and others may evict a site's storage; a persisted origin keeps its keys.
+  navigator.storage.persist().catch((err: unknown) => { console.warn('storage.persist failed', err) })
+}
+registerServiceWorker()
+
+createRoot(document.getElementById('root') as HTMLElement).render(
+  <StrictMode>
+    <App open={openRuntime} />
+  </StrictMode>
+)

@@ -1,0 +1,45 @@
+/**
+ * Profiles: each tab of one browser can be a separate peer. `?peer=NAME` picks a profile;
+ * without it the app reopens the last profile used in this browser. A profile name selects
+ * the IndexedDB databases (`alliance/<name>/…`), so two profiles never share keys.
+ */
+import { InvalidInputError } from '../core/errors.ts'
+
+const LAST_PROFILE_KEY = 'alliance:last-profile'
+const KNOWN_PROFILES_KEY = 'alliance:profiles'
+export const DEFAULT_PROFILE = 'me'
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/
+
+export function isProfileName (name: string): boolean {
+  return NAME.test(name)
+}
+
+export function parseProfileName (name: string): string {
+  if (!isProfileName(name)) throw new InvalidInputError('a profile name is 1–32 letters, digits, "-" or "_"', 'ERR_BAD_PROFILE')
+  return name
+}
+
+/** Small storage port so tests and non-browser callers can supply their own. */
+export interface KeyValue { getItem: (k: string) => string | null, setItem: (k: string, v: string) => void }
+
+export function selectProfile (search: string, store: KeyValue): string {
+  const asked = new URLSearchParams(search).get('peer')
+  const name = asked != null && isProfileName(asked) ? asked : (store.getItem(LAST_PROFILE_KEY) ?? DEFAULT_PROFILE)
+  rememberProfile(name, store)
+  return isProfileName(name) ? name : DEFAULT_PROFILE
+}
+
+export function rememberProfile (name: string, store: KeyValue): void {
+  store.setItem(LAST_PROFILE_KEY, name)
+  const known = knownProfiles(store)
+  if (!known.includes(name)) store.setItem(KNOWN_PROFILES_KEY, JSON.stringify([...known, name].slice(-50)))
+}
+
+export function knownProfiles (store: KeyValue): string[] {
+  try {
+    const list: unknown = JSON.parse(store.getItem(KNOWN_PROFILES_KEY) ?? '[]')
+    return Array.isArray(list) ? list.filter((x): x is string => typeof x === 'string' && isProfileName(x)) : []
+  } catch {
+    return []
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * Backup and restore. A backup is a file encrypted under a passphrase the user picks now;
+ * restoring it creates a new profile with the same DID and credentials, then opens it.
+ */
+import { useState } from 'react'
+import { useRuntime } from '../runtime-context.ts'
+import { ErrorText } from './WalletScreen.tsx'
+import { isProfileName } from '../../peer/profiles.ts'
+import { restoreProfile } from '../../peer/restore.ts'
+
+export function Backup (): React.JSX.Element {
+  const runtime = useRuntime()
+  const [pass, setPass] = useState('')
+  const [file, setFile] = useState<File | null>(null)
+  const [restorePass, setRestorePass] = useState('')
+  const [profile, setProfile] = useState('')
+  const [error, setError] = useState<unknown>(null)
+  const [busy, setBusy] = useState(false)
+  const [done, setDone] = useState<string | null>(null)
+
+  const exportFile = async (e: React.FormEvent): Promise<void> => {
+    e.preventDefault()
+    setBusy(true); setError(null); setDone(null)
+    try {
+      const text = await runtime.act(async (w) => await w.exportBackup(pass))
+      const url = URL.createObjectURL(new Blob([text], { type: 'application/json' }))
+      const a = document.createElement('a')
+      a.href = url
+      a.download = `alliance-${runtime.profile}-backup.json`
+      a.click()
+      setTimeout(() => URL.revokeObjectURL(url), 10_000)
+      setPass('')
+      setDone('Backup saved. Keep the file and its passphrase somewhere safe.')
+    } catch (err) { setError(err) } finally { setBusy(false) }
+  }
+
+  const restore = async (e: React.FormEvent): Promise<void> => {
+    e.preventDefault()
+    if (file == null) return
+    setBusy(true); setError(null); setDone(null)
+    try {
+      await restoreProfile({ profile, backup: await file.text(), passphrase: restorePass })
+      location.assign(`${location.pathname}?peer=${encodeURIComponent(profile)}`)
+    } catch (err) { setError(err) } finally { setBusy(false) }
+  }
+
+  return (
+    <section className='card' id='backup'>
+      <h2>Backup and restore</h2>
+      <form className='stack' onSubmit={(e) => { void exportFile(e) }}>
+        <input type='password' autoComplete='new-password' placeholder='Passphrase for the backup file (8+)' value={pass} onChange={(e) => setPass(e.target.value)} aria-label='backup passphrase' />
+        <button disabled={busy || pass.length === 0}>Download encrypted backup</button>
+      </form>
+      <form className='stack' onSubmit={(e) => { void restore(e) }}>
+        <h3>Restore a backup into a new profile</h3>
+        <input type='file' accept='application/json,.json' onChange={(e) => setFile(e.target.files?.[0] ?? null)} aria-label='backup file' />
+        <input type='password' placeholder='Passphrase of the backup' value={restorePass} onChange={(e) => setRestorePass(e.target.value)} aria-label='restore passphrase' />
+        <input placeholder='New profile name' value={profile} onChange={(e) => setProfile(e.target.value)} aria-label='new profile name' />
+        <button disabled={busy || file == null || restorePass.length === 0 || !isProfileName(profile)}>Restore and open</button>
+      </form>
+      {done != null && <p className='ok' role='status'>{done}</p>}
+      <ErrorText error={error} />
+    </section>
+  )
+}
