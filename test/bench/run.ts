@@ -1,0 +1,75 @@
+/**
+ * `npm run bench`: prints one JSON line per figure. Node figures first, then Chromium figures
+ * (Debian's Chromium through Playwright) against the built app and a real relay. Ratios are
+ * taken against a baseline measured in the same run.
+ */
+import { build } from 'vite'
+import { readFileSync, mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { report, median } from './report.ts'
+import { measureCrypto, type CryptoRates } from './crypto-kernel.ts'
+import { launch, startApp, openPeer } from '../e2e/harness.ts'
+
+function reportCrypto (where: string, r: CryptoRates): void {
+  report({ bench: 'ed25519', metric: `${where}.noble.sign`, value: r.nobleSign, unit: 'ops/s' })
+  report({ bench: 'ed25519', metric: `${where}.webcrypto.sign`, value: r.webcryptoSign, unit: 'ops/s', baseline: r.nobleSign, note: 'ratio = webcrypto / noble' })
+  report({ bench: 'ed25519', metric: `${where}.noble.verify`, value: r.nobleVerify, unit: 'ops/s' })
+  report({ bench: 'ed25519', metric: `${where}.webcrypto.verify`, value: r.webcryptoVerify, unit: 'ops/s', baseline: r.nobleVerify, note: 'ratio = webcrypto / noble' })
+}
+
+async function bundleBrowserKernels (): Promise<string> {
+  const outDir = mkdtempSync(join(tmpdir(), 'alliance-bench-'))
+  await build({
+    configFile: false,
+    logLevel: 'silent',
+    build: { outDir, emptyOutDir: true, minify: false, lib: { entry: 'test/bench/browser-entry.ts', formats: ['es'], fileName: 'bench' } }
+  })
+  return readFileSync(join(outDir, 'bench.js'), 'utf8')
+}
+
+const benches: Array<[string, () => Promise<void>]> = [
+  ['node crypto', async () => { reportCrypto('node', await measureCrypto()) }],
+  ['chromium crypto and wallet open', async () => {
+    const code = await bundleBrowserKernels()
+    const app = await startApp()
+    const stack = await launch(app)
+    try {
+      const page = await openPeer(stack.context, app.url, 'bench')
+      await page.addScriptTag({ content: code, type: 'module' })
+      await page.waitForFunction(() => window.bench != null)
+      reportCrypto('chromium', await page.evaluate(async () => await window.bench!.measureCrypto(1000)))
+
+      // Wallet open from a cold page load: a new page each time, first-run (key creation)
+      // and an existing profile (decrypting the key under the device key).
+      const firstRun: number[] = []
+      const reopen: number[] = []
+      for (let i = 0; i < 5; i++) {
+        for (const [profile, into] of [[`cold${i}`, firstRun], [`cold${i}`, reopen]] as const) {
+          const p = await stack.context.newPage()
+          const t0 = Date.now()
+          await p.goto(`${app.url}?peer=${profile}`)
+          await p.waitForFunction(() => window.alliance?.did != null)
+          into.push(Date.now() - t0)
+          await p.close()
+        }
+      }
+      report({ bench: 'wallet', metric: 'chromium.open.existing-profile.median', value: median(reopen), unit: 'ms' })
+      report({ bench: 'wallet', metric: 'chromium.open.first-run.median', value: median(firstRun), unit: 'ms', baseline: median(reopen), note: 'ratio = first run / existing profile' })
+    } finally {
+      await stack.close()
+      await app.close()
+    }
+  }]
+]
+
+const only = process.argv[2]
+for (const [name, run] of benches) {
+  if (only != null && !name.includes(only)) continue
+  try {
+    await run()
+  } catch (err) {
+    console.error(`bench "${name}" failed:`, err)
+    process.exitCode = 1
+  }
+}
