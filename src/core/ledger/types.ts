@@ -1,0 +1,86 @@
+/**
+ * Ledger value types: the block, the transaction envelope and the genesis. Shapes only; the
+ * rules that make a value valid live in `block.ts`, `genesis.ts` and `tx.ts`.
+ */
+import type { Did } from '../identity.ts'
+
+/** The CID string (CIDv1, dag-cbor, sha2-256, base32) of an encoded block. */
+export type BlockId = string & { readonly __brand: 'BlockId' }
+/** An alliance is identified by the CID string of its genesis block. */
+export type AllianceId = BlockId
+/** `${blockId}/${index}`: a transaction is named by its block and its position in it. */
+export type TxId = string & { readonly __brand: 'TxId' }
+
+/** Any value dag-cbor can encode and that state and transactions are made of. */
+export type LedgerValue =
+  | null | boolean | number | string | Uint8Array
+  | readonly LedgerValue[]
+  | { readonly [key: string]: LedgerValue }
+
+/** A transaction: a `type` registered in the TxRegistry plus that type's fields. */
+export interface Tx {
+  readonly type: string
+  readonly [field: string]: LedgerValue
+}
+
+/** Everything of a block but its signature and nonce: what the proof-of-work commits to. */
+export interface BlockCore {
+  readonly v: 1
+  readonly alliance: AllianceId
+  readonly chain: string
+  readonly issuer: Did
+  /** Position in the issuer's own account chain, from 1. */
+  readonly seq: number
+  /** The issuer's block at `seq - 1`; null at seq 1. */
+  readonly prev: BlockId | null
+  /** Two earlier blocks of any issuer (tips when issued); the genesis counts. */
+  readonly parents: readonly [BlockId, BlockId]
+  /** Issuer's clock, ms since the epoch. */
+  readonly time: number
+  readonly txs: readonly Tx[]
+  /** Leading zero bits the proof-of-work reaches; must equal the alliance's difficulty. */
+  readonly difficulty: number
+}
+
+/** The part the signature covers: the core plus the nonce. */
+export interface UnsignedBlock extends BlockCore {
+  readonly nonce: number
+}
+
+export interface Block extends UnsignedBlock {
+  /** Ed25519 signature by `issuer` over the domain tag and the encoding of the unsigned block. */
+  readonly sig: Uint8Array
+}
+
+export type AdmissionRule = 'open' | 'founders'
+
+export interface Founder {
+  readonly did: Did
+  readonly chain: string
+}
+
+export interface Genesis {
+  readonly v: 1
+  readonly kind: 'alliance-genesis'
+  readonly name: string
+  /** The fixed set of local chains (white paper 5.6.2: fixed in advance). */
+  readonly chains: readonly string[]
+  /** Proof-of-work difficulty, in leading zero bits. */
+  readonly difficulty: number
+  /** Distinct eligible issuers whose blocks must approve a block to confirm it. */
+  readonly threshold: number
+  /** Distinct eligible issuers of another chain that must approve a cross-chain transaction. */
+  readonly crossChainApprovals: number
+  /** Credits given to each member once, on admission (founders at genesis). */
+  readonly grant: number
+  /** 'open': any DID admits itself; 'founders': founders admit members and alone carry weight. */
+  readonly admission: AdmissionRule
+  readonly founders: readonly Founder[]
+  /** How far ahead of the receiver's clock a block's time may be. */
+  readonly maxClockSkewMs: number
+  /** Founding time; makes two alliances with equal parameters distinct. */
+  readonly time: number
+}
+
+export type BlockStatus = 'pending' | 'confirmed' | 'rejected'
+export type TxStatus = BlockStatus

@@ -1,0 +1,71 @@
+/**
+ * Protocol ids, topics and limits of the alliance mesh, shared by peers and relays. Each limit
+ * says what goes wrong without it.
+ */
+
+/** Gossip topic of pubsub peer discovery; relays and peers of one deployment must agree. */
+export const DEFAULT_DISCOVERY_TOPIC = 'alliance/_peer-discovery/1'
+
+/** Encrypted direct messages (one length-prefixed dag-cbor envelope per frame). */
+export const DM_PROTOCOL = '/alliance/dm/1'
+
+/**
+ * Largest frame accepted on our protocols. Without a cap a peer could announce a 2 GiB length
+ * prefix and make the receiver buffer it.
+ */
+export const MAX_FRAME_BYTES = 64 * 1024
+
+/** Largest reply frame (ack/nack) on request-response protocols. */
+export const MAX_REPLY_BYTES = 1024
+
+/** Largest gossip message we publish or hand to subscribers. */
+export const MAX_GOSSIP_BYTES = 1024 * 1024
+
+/** Direct (WebRTC) connections a peer keeps open by default. */
+export const DEFAULT_TARGET_DIRECT = 8
+
+/**
+ * Connections a browser peer keeps at most (direct + relayed + relays). Chromium caps a tab
+ * at 500 RTCPeerConnections over its lifetime, so the mesh stays small and bounded.
+ */
+export const DEFAULT_MAX_CONNECTIONS = 64
+
+/**
+ * Outbound WebRTC dials one AllianceNet starts over its lifetime. Chromium refuses to create
+ * more than 500 RTCPeerConnections per tab; past this budget the node stops initiating
+ * upgrades (it still accepts inbound ones) instead of failing in a loop.
+ */
+export const DEFAULT_WEBRTC_DIAL_BUDGET = 400
+
+/** Relay redial backoff: first retry after this, doubling up to the cap. */
+export const RELAY_BACKOFF_MIN_MS = 250
+export const RELAY_BACKOFF_MAX_MS = 10_000
+
+/** WebRTC upgrade backoff per peer after a failed attempt: doubling up to the cap. */
+export const UPGRADE_BACKOFF_MIN_MS = 2_000
+export const UPGRADE_BACKOFF_MAX_MS = 5 * 60_000
+
+/** How long one WebRTC upgrade (signaling over the relay + ICE + DTLS) may take. */
+export const UPGRADE_TIMEOUT_MS = 20_000
+
+/**
+ * How long the peer with the higher PeerId waits for the lower one to dial before it dials
+ * itself. The lower PeerId dials first so that two peers do not open two connections at once;
+ * the grace covers a lower peer that is busy or at its `targetDirect`.
+ */
+export const HIGHER_ID_GRACE_MS = 15_000
+
+/** A discovered peer not re-announced for this long is no longer dialed. */
+export const PEER_STALE_MS = 2 * 60_000
+
+/** Pubsub peer discovery re-announces this often (and at once on address changes). */
+export const DEFAULT_DISCOVERY_INTERVAL_MS = 10_000
+
+/** Maintenance tick: upgrades, duplicate cleanup, RTT refresh, relay state checks. */
+export const MAINTENANCE_INTERVAL_MS = 1_000
+
+/** Received DMs kept in memory. */
+export const DM_INBOX_SIZE = 100
+
+/** A DM stream must deliver its frame (or the sender its ack) within this time. */
+export const DM_TIMEOUT_MS = 15_000

@@ -1,0 +1,154 @@
+/**
+ * The signaling relay: a Node libp2p node that browsers reach over WebSockets, offering a
+ * circuit relay v2 server (reservations so that peers can be dialed through it, with the
+ * default data/time limits that make it fit for WebRTC signaling only), identify, ping, and
+ * gossipsub with pubsub peer discovery so that peers learn each other's relay addresses.
+ *
+ * Guarantees: the relay's identity comes from a key file (created on first run, protobuf
+ * private key, mode 0600), so its multiaddr is the same across restarts on the same port;
+ * it logs one line per reservation and per connection open/close; `stop()` closes everything.
+ */
+import '../net/node-polyfills.ts'
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { dirname } from 'node:path'
+import { createLibp2p } from 'libp2p'
+import { webSockets } from '@libp2p/websockets'
+import { circuitRelayServer } from '@libp2p/circuit-relay-v2'
+import type { CircuitRelayService } from '@libp2p/circuit-relay-v2'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { identify } from '@libp2p/identify'
+import { ping } from '@libp2p/ping'
+import { gossipsub } from '@libp2p/gossipsub'
+import { pubsubPeerDiscovery } from '@libp2p/pubsub-peer-discovery'
+import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
+import type { Connection, PeerUpdate, PrivateKey } from '@libp2p/interface'
+import { DEFAULT_DISCOVERY_TOPIC } from '../net/constants.ts'
+
+export const DEFAULT_RELAY_PORT = 9090
+export const DEFAULT_RELAY_KEY_FILE = '.data/relay.key'
+/**
+ * Reservations held at once. The library default (15) would turn away the 16th tab of a demo;
+ * each reservation costs little because relayed connections are capped by the default limits.
+ */
+export const MAX_RESERVATIONS = 256
+/** Tag the circuit relay server puts on a peer when it grants it a reservation. */
+const RELAY_SOURCE_TAG = 'circuit-relay-source'
+
+export interface RelayOptions {
+  /** Interface to listen on; `0.0.0.0` exposes the relay to the LAN. Default 127.0.0.1. */
+  host?: string
+  /** TCP port of the WebSocket listener; 0 picks a free one. Default 0. */
+  port?: number
+  /** Protobuf private key; created when missing. Without it the identity is ephemeral. */
+  keyFile?: string
+  /** Gossip topic of peer discovery; must match the peers' `discoveryTopic`. */
+  discoveryTopic?: string
+  log?: (line: string) => void
+}
+
+export interface RelayHandle {
+  /** Dialable multiaddrs, each ending in `/p2p/<relay PeerId>`. */
+  multiaddrs: string[]
+  peerId: string
+  stop(): Promise<void>
+}
+
+/** Reads the relay key from `path`, or creates one there (0600, written atomically). */
+export async function loadOrCreateRelayKey (path: string): Promise<PrivateKey> {
+  try {
+    return privateKeyFromProtobuf(await readFile(path))
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+  }
+  const key = await generateKeyPair('Ed25519')
+  await mkdir(dirname(path), { recursive: true })
+  const tmp = `${path}.${process.pid}.tmp`
+  await writeFile(tmp, privateKeyToProtobuf(key), { mode: 0o600 })
+  await rename(tmp, path)
+  return key
+}
+
+interface ReserveArgs { connection: Connection }
+type ReserveHandler = (args: ReserveArgs, options: unknown) => Promise<void>
+
+/**
+ * The circuit relay server emits no event per reservation; its `handleReserve` method (public
+ * on the server class) runs once per RESERVE request, so it is wrapped to log the outcome.
+ * Returns false when the method is missing (a future version), so the caller can fall back.
+ */
+function logEachReservation (service: CircuitRelayService, log: (line: string) => void): boolean {
+  const target = service as CircuitRelayService & { handleReserve?: ReserveHandler }
+  const original = target.handleReserve
+  if (typeof original !== 'function') return false
+  target.handleReserve = async function (this: unknown, args: ReserveArgs, options: unknown): Promise<void> {
+    await original.call(this, args, options)
+    const peer = args.connection.remotePeer
+    const granted = service.reservations.get(peer)
+    log(granted != null
+      ? `relay: reservation for ${peer.toString()} until ${granted.expiry.toISOString()}`
+      : `relay: reservation refused for ${peer.toString()}`)
+  }
+  return true
+}
+
+function describe (conn: Connection): string {
+  return `${conn.remotePeer.toString()} ${conn.direction} ${conn.remoteAddr.toString()}`
+}
+
+export async function startRelay (opts: RelayOptions = {}): Promise<RelayHandle> {
+  const host = opts.host ?? '127.0.0.1'
+  const port = opts.port ?? 0
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RangeError(`port must be 0..65535, got ${port}`)
+  const log = opts.log ?? ((line: string) => { console.log(line) })
+  const privateKey = opts.keyFile != null ? await loadOrCreateRelayKey(opts.keyFile) : undefined
+  const topic = opts.discoveryTopic ?? DEFAULT_DISCOVERY_TOPIC
+
+  const node = await createLibp2p({
+    ...(privateKey != null ? { privateKey } : {}),
+    addresses: { listen: [`/ip4/${host}/tcp/${port}/ws`] },
+    transports: [webSockets()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionManager: {
+      maxConnections: 1024,
+      // many tabs of one machine reconnect at once after a relay restart: the default of 5
+      // inbound connections per second per host would turn most of them away
+      inboundConnectionThreshold: 200,
+      maxIncomingPendingConnections: 128
+    },
+    peerDiscovery: [pubsubPeerDiscovery({ topics: [topic], listenOnly: true })],
+    services: {
+      identify: identify(),
+      ping: ping(),
+      relay: circuitRelayServer({ reservations: { maxReservations: MAX_RESERVATIONS } }),
+      pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, emitSelf: false, canRelayMessage: true })
+    }
+  })
+
+  node.addEventListener('connection:open', evt => { log(`relay: connection open ${describe(evt.detail)}`) })
+  node.addEventListener('connection:close', evt => { log(`relay: connection close ${describe(evt.detail)}`) })
+  if (!logEachReservation(node.services.relay, log)) {
+    // fallback: the server tags a peer when it first grants it a reservation
+    node.addEventListener('peer:update', (evt: CustomEvent<PeerUpdate>) => {
+      if (evt.detail.peer.tags.has(RELAY_SOURCE_TAG) && evt.detail.previous?.tags.has(RELAY_SOURCE_TAG) !== true) {
+        log(`relay: reservation for ${evt.detail.peer.id.toString()}`)
+      }
+    })
+  }
+
+  await node.start()
+  const multiaddrs = node.getMultiaddrs().map(ma => ma.toString())
+  log(`relay: listening as ${node.peerId.toString()} on ${multiaddrs.join(' ')}`)
+  let stopped = false
+  return {
+    multiaddrs,
+    peerId: node.peerId.toString(),
+    async stop () {
+      if (stopped) return
+      stopped = true
+      await node.stop()
+      log('relay: stopped')
+    }
+  }
+}

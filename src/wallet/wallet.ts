@@ -1,0 +1,582 @@
+/**
+ * The DID wallet of one profile: one Ed25519 key that is both the profile's `did:key` and its
+ * libp2p PeerId, held by a Veramo agent (KeyManager + kms-local, DIDManager did:key, did:key
+ * resolver, JWT credentials) over IndexedDB.
+ *
+ * Guarantees:
+ * - The private key is stored only as AES-GCM ciphertext: under a non-extractable device key
+ *   until the user sets a passphrase, then under a PBKDF2-SHA-256 key of the passphrase (never
+ *   fewer than 300,000 iterations outside tests).
+ * - Public facts (DID, PeerId, credentials) are readable while locked; the seed is in memory
+ *   only while unlocked, and lock()/close() wipe it.
+ * - A wrong passphrase fails at once (encrypted check value) and changes nothing; re-encryption
+ *   is one IndexedDB transaction, so a failure leaves the old state intact.
+ */
+import { concatBytes, equalBytes, fromHex, toHex } from '../core/bytes.ts'
+import { InvalidInputError } from '../core/errors.ts'
+import { didFromPublicKey, keyPairFromSeed, parseDid, peerIdStringFromDid, SEED_BYTES } from '../core/identity.ts'
+import type { Did, PeerIdString } from '../core/identity.ts'
+import type { AgentParts, WalletAgent } from './agent.ts'
+import { openBackup, parseBackup, sealBackup } from './backup.ts'
+import {
+  assertIterations, assertStrongPassphrase, DEFAULT_PBKDF2_ITERATIONS, derivePassphraseKey, generateDeviceKey,
+  keyPassesCheck, makeCheck, openText, PRIVATE_KEY_PURPOSE, randomBytes, SALT_BYTES, sealText, secretAad
+} from './cipher.ts'
+import type { KeyHolder } from './cipher.ts'
+import { assertCredentialType, checkFromFailure, decodeCredentialJwt, describeCheck } from './credentials.ts'
+import { assertProfile, openWalletDb, run } from './db.ts'
+import type { ProfileRecord, SealedPrivateKey, VaultRecord, WalletDb } from './db.ts'
+import { IdbDeviceKeyStore } from './device-key.ts'
+import type { DeviceKeyStore } from './device-key.ts'
+import {
+  DecryptError, DeviceKeyMissingError, InvalidCredentialError, NoPassphraseError, PassphraseAlreadySetError,
+  ProfileNotEmptyError, WalletClosedError, WalletLockedError, WalletStorageError, WrongPassphraseError
+} from './errors.ts'
+import { withProfileLock } from './lock.ts'
+import type { CredentialCheck, StoredCredential } from './types.ts'
+
+export interface WalletOptions {
+  profile: string
+  /** IndexedDB to use; the global `indexedDB` by default (tests pass a fresh fake one). */
+  idbFactory?: IDBFactory
+  /** PBKDF2 iterations for new passphrase keys and backups; default 600,000, at least 300,000. */
+  pbkdf2Iterations?: number
+  /** Clock for issuance and expiry; `new Date()` by default. */
+  now?: () => Date
+  /** Where the device key lives; by default the CryptoKey itself in the profile's database. */
+  deviceKeys?: DeviceKeyStore
+  /** Tests only: accept fewer than 300,000 PBKDF2 iterations (here and in backups). */
+  allowInsecureIterationsForTests?: boolean
+}
+
+export interface IssueCredentialArgs {
+  /** The DID the credential is about. */
+  subject: string
+  /** The credential's type, e.g. 'AllianceMembership'. */
+  type: string
+  claims?: Record<string, unknown>
+  expirationDate?: Date
+}
+
+/** Veramo alias of the profile's one DID. */
+const DID_ALIAS = 'default'
+const MAX_SUBJECT_CHARS = 2048
+const MAX_CLAIMS_CHARS = 16 * 1024
+
+interface Resolved {
+  readonly profile: string
+  readonly idbFactory?: IDBFactory
+  readonly iterations: number
+  readonly allowInsecure: boolean
+  readonly now: () => Date
+  readonly deviceKeys?: DeviceKeyStore
+}
+
+function resolveOptions (opts: WalletOptions): Resolved {
+  if (typeof opts !== 'object' || opts === null) throw new TypeError('wallet options are required')
+  assertProfile(opts.profile)
+  const allowInsecure = opts.allowInsecureIterationsForTests === true
+  const iterations = opts.pbkdf2Iterations ?? DEFAULT_PBKDF2_ITERATIONS
+  assertIterations(iterations, allowInsecure)
+  if (opts.now !== undefined && typeof opts.now !== 'function') throw new TypeError('now must be a function')
+  return {
+    profile: opts.profile,
+    idbFactory: opts.idbFactory,
+    iterations,
+    allowInsecure,
+    now: opts.now ?? (() => new Date()),
+    deviceKeys: opts.deviceKeys
+  }
+}
+
+async function loadAgent (db: WalletDb, holder: KeyHolder): Promise<AgentParts> {
+  // dynamic so that Veramo is a chunk of its own and only loads when a wallet opens
+  const { createWalletAgent } = await import('./agent.ts')
+  return createWalletAgent(db, holder)
+}
+
+async function readMeta (db: WalletDb): Promise<{ vault?: VaultRecord, profile?: ProfileRecord }> {
+  return await run(db, ['meta'], 'readonly', async (tx) => {
+    const store = tx.objectStore('meta')
+    const vault = await store.get('vault') as VaultRecord | undefined
+    const profile = await store.get('profile') as ProfileRecord | undefined
+    return { vault, profile }
+  })
+}
+
+async function writeMeta (db: WalletDb, key: 'vault' | 'profile', value: VaultRecord | ProfileRecord): Promise<void> {
+  await run(db, ['meta'], 'readwrite', async (tx) => { await tx.objectStore('meta').put(value, key) })
+}
+
+async function findOwnIdentifier (parts: AgentParts): Promise<{ did: string, controllerKeyId?: string } | undefined> {
+  const found = await parts.agent.didManagerFind({ alias: DID_ALIAS })
+  return found[0]
+}
+
+/** Everything a Wallet instance is made of; built by open() and restore(). */
+interface Init {
+  readonly o: Resolved
+  readonly db: WalletDb
+  readonly parts: AgentParts
+  readonly holder: KeyHolder
+  readonly deviceKeys: DeviceKeyStore
+  readonly profileRecord: ProfileRecord
+  readonly vault: VaultRecord
+}
+
+/**
+ * Creates the profile's DID from `seed` through Veramo's DIDManager (did:key provider, key
+ * imported into kms-local, sealed by the device key). Order matters for crash safety: the
+ * device key and vault first, so the private key is never written without the key that opens
+ * it; the profile record last, so its presence means the identity is complete.
+ */
+async function createIdentity (
+  db: WalletDb, parts: AgentParts, holder: KeyHolder, deviceKeys: DeviceKeyStore,
+  seed: Uint8Array, createdAt: string, backedUp: boolean
+): Promise<{ profileRecord: ProfileRecord, vault: VaultRecord }> {
+  let deviceKey = await deviceKeys.load()
+  if (deviceKey === undefined) {
+    deviceKey = await generateDeviceKey()
+    await deviceKeys.save(deviceKey)
+  }
+  const vault: VaultRecord = { mode: 'device', check: await makeCheck(deviceKey) }
+  await writeMeta(db, 'vault', vault)
+  holder.key = deviceKey
+  const { publicKey } = keyPairFromSeed(seed)
+  const identifier = await parts.agent.didManagerCreate({
+    provider: 'did:key',
+    kms: 'local',
+    alias: DID_ALIAS,
+    // Veramo's Ed25519 layout is seed || public key (the same as libp2p's raw private key)
+    options: { keyType: 'Ed25519', privateKeyHex: toHex(concatBytes(seed, publicKey)) }
+  })
+  const did = parseDid(identifier.did)
+  if (did !== didFromPublicKey(publicKey) || identifier.controllerKeyId === undefined) {
+    throw new WalletStorageError('Veramo did not create the DID of the given key')
+  }
+  const profileRecord: ProfileRecord = { did, kid: identifier.controllerKeyId, createdAt, backedUp }
+  await writeMeta(db, 'profile', profileRecord)
+  return { profileRecord, vault }
+}
+
+export class Wallet {
+  readonly profile: string
+  /** Known even while locked: public information is stored in clear. */
+  readonly did: Did
+  /** The libp2p PeerId string of the same Ed25519 key. */
+  readonly peerId: PeerIdString
+
+  readonly #o: Resolved
+  readonly #db: WalletDb
+  readonly #parts: AgentParts
+  readonly #holder: KeyHolder
+  readonly #deviceKeys: DeviceKeyStore
+  readonly #kid: string
+  #vault: VaultRecord
+  #seed: Uint8Array | null = null
+  #backedUp: boolean
+  #closed = false
+
+  private constructor (init: Init) {
+    this.#o = init.o
+    this.#db = init.db
+    this.#parts = init.parts
+    this.#holder = init.holder
+    this.#deviceKeys = init.deviceKeys
+    this.#kid = init.profileRecord.kid
+    this.#vault = init.vault
+    this.#backedUp = init.profileRecord.backedUp
+    this.profile = init.o.profile
+    this.did = parseDid(init.profileRecord.did)
+    this.peerId = peerIdStringFromDid(this.did)
+  }
+
+  /** First run: creates an Ed25519 did:key. Otherwise loads it; with a passphrase it opens locked. */
+  static async open (opts: WalletOptions): Promise<Wallet> {
+    const o = resolveOptions(opts)
+    return await withProfileLock(o.profile, async () => {
+      const db = await openWalletDb(o.profile, o.idbFactory)
+      try {
+        const holder: KeyHolder = { key: null }
+        const parts = await loadAgent(db, holder)
+        const deviceKeys = o.deviceKeys ?? new IdbDeviceKeyStore(db)
+        let { vault, profile: profileRecord } = await readMeta(db)
+        if (profileRecord === undefined) {
+          const existing = await findOwnIdentifier(parts)
+          if (existing === undefined) {
+            ({ profileRecord, vault } = await createIdentity(db, parts, holder, deviceKeys, keyPairFromSeed(randomBytes(SEED_BYTES)).seed, o.now().toISOString(), false))
+          } else {
+            // a creation that stopped after Veramo stored the DID: adopt it
+            if (existing.controllerKeyId === undefined) throw new WalletStorageError('the stored DID has no key')
+            profileRecord = { did: existing.did, kid: existing.controllerKeyId, createdAt: o.now().toISOString(), backedUp: false }
+            await writeMeta(db, 'profile', profileRecord)
+          }
+        }
+        if (vault === undefined) throw new WalletStorageError('the wallet database has a DID but no key record')
+        const wallet = new Wallet({ o, db, parts, holder, deviceKeys, profileRecord, vault })
+        if (vault.mode === 'device') await wallet.#unlockWithDeviceKey()
+        return wallet
+      } catch (err) {
+        db.close()
+        throw err
+      }
+    })
+  }
+
+  /**
+   * Restores a backup into a profile that has no DID yet (ERR_PROFILE_NOT_EMPTY otherwise).
+   * The restored wallet is protected by a new device key (set a passphrase afterwards) and
+   * counts as backed up.
+   */
+  static async restore (opts: WalletOptions & { backup: string, passphrase: string }): Promise<Wallet> {
+    const o = resolveOptions(opts)
+    const file = parseBackup(opts.backup, o.allowInsecure)
+    if (typeof opts.passphrase !== 'string') throw new TypeError('passphrase must be a string')
+    return await withProfileLock(o.profile, async () => {
+      const db = await openWalletDb(o.profile, o.idbFactory)
+      try {
+        const holder: KeyHolder = { key: null }
+        const parts = await loadAgent(db, holder)
+        const meta = await readMeta(db)
+        const existing = meta.profile?.did ?? (await findOwnIdentifier(parts))?.did
+        if (existing !== undefined) throw new ProfileNotEmptyError(`profile "${o.profile}" already has the identity ${existing}`)
+        const content = await openBackup(file, opts.passphrase)
+        let credentials: StoredCredential[]
+        try {
+          credentials = content.credentials.map(decodeCredentialJwt)
+        } catch (err) {
+          throw new InvalidInputError(`a credential in the backup is damaged: ${(err as Error).message}`, 'ERR_BAD_BACKUP')
+        }
+        // credentials before the identity: a profile only counts as taken once it has a DID,
+        // so if anything below fails the restore can simply be tried again
+        await run(db, ['credentials'], 'readwrite', async (tx) => {
+          for (const c of credentials) await tx.objectStore('credentials').put(c)
+        })
+        const deviceKeys = o.deviceKeys ?? new IdbDeviceKeyStore(db)
+        const { profileRecord, vault } = await createIdentity(db, parts, holder, deviceKeys, content.seed, content.createdAt, true)
+        content.seed.fill(0)
+        const wallet = new Wallet({ o, db, parts, holder, deviceKeys, profileRecord, vault })
+        await wallet.#unlockWithDeviceKey()
+        return wallet
+      } catch (err) {
+        db.close()
+        throw err
+      }
+    })
+  }
+
+  get locked (): boolean { return this.#seed === null }
+  get hasPassphrase (): boolean { return this.#vault.mode === 'passphrase' }
+  /** Whether a backup was exported (or restored from) since the DID was created. */
+  get backedUp (): boolean { return this.#backedUp }
+
+  /**
+   * The Veramo agent behind this wallet, for what the wallet does not wrap (DIDComm, signing
+   * through keyManagerSign). Its key operations fail while the wallet is locked.
+   */
+  get agent (): WalletAgent {
+    this.#assertOpen()
+    return this.#parts.agent
+  }
+
+  /** ERR_WRONG_PASSPHRASE leaves the wallet locked. Without a passphrase there is nothing to unlock. */
+  async unlock (passphrase: string): Promise<void> {
+    this.#assertOpen()
+    const vault = this.#vault
+    if (vault.mode !== 'passphrase') return
+    const key = await this.#keyOfPassphrase(passphrase, vault)
+    if (this.locked) await this.#loadSeed(key)
+  }
+
+  /** Forgets the passphrase key and the seed. Without a passphrase the device key would reopen it at once, so it does nothing. */
+  lock (): void {
+    if (!this.hasPassphrase) return
+    this.#forgetSecrets()
+  }
+
+  /** Re-encrypts the private key under a passphrase (ERR_WEAK_PASSPHRASE under 8 characters) and drops the device key. */
+  async setPassphrase (passphrase: string): Promise<void> {
+    this.#assertOpen()
+    assertStrongPassphrase(passphrase)
+    await withProfileLock(this.profile, async () => {
+      const current = await this.#currentVault()
+      if (current.mode === 'passphrase') throw new PassphraseAlreadySetError()
+      const oldKey = this.#holder.key
+      if (oldKey === null) throw new WalletLockedError()
+      const { key, vault } = await this.#newPassphraseVault(passphrase)
+      await this.#reseal(oldKey, key, vault)
+      this.#vault = vault
+      this.#holder.key = key
+    })
+    // After the commit every record is sealed under the passphrase key, so the old device key
+    // opens nothing; failing to delete it is harmless.
+    await this.#deviceKeys.delete().catch(() => {})
+  }
+
+  /** Works locked or unlocked, and leaves that state as it was. */
+  async changePassphrase (oldPassphrase: string, newPassphrase: string): Promise<void> {
+    this.#assertOpen()
+    assertStrongPassphrase(newPassphrase)
+    await withProfileLock(this.profile, async () => {
+      const current = await this.#currentVault()
+      if (current.mode !== 'passphrase') throw new NoPassphraseError()
+      const oldKey = await this.#keyOfPassphrase(oldPassphrase, current)
+      const { key, vault } = await this.#newPassphraseVault(newPassphrase)
+      await this.#reseal(oldKey, key, vault)
+      this.#vault = vault
+      if (!this.locked) this.#holder.key = key
+    })
+  }
+
+  /** Back to the device key; the wallet is unlocked afterwards. */
+  async removePassphrase (currentPassphrase: string): Promise<void> {
+    this.#assertOpen()
+    await withProfileLock(this.profile, async () => {
+      const current = await this.#currentVault()
+      if (current.mode !== 'passphrase') throw new NoPassphraseError()
+      const oldKey = await this.#keyOfPassphrase(currentPassphrase, current)
+      // stored before anything is sealed under it, so a crash can never strand the key
+      let deviceKey = await this.#deviceKeys.load()
+      if (deviceKey === undefined) {
+        deviceKey = await generateDeviceKey()
+        await this.#deviceKeys.save(deviceKey)
+      }
+      const vault: VaultRecord = { mode: 'device', check: await makeCheck(deviceKey) }
+      await this.#reseal(oldKey, deviceKey, vault)
+      this.#vault = vault
+      if (this.locked) await this.#loadSeed(deviceKey)
+      else this.#holder.key = deviceKey
+    })
+  }
+
+  /** The 32-byte Ed25519 seed (a copy): for the libp2p key and ledger signatures. ERR_LOCKED while locked. */
+  seed (): Uint8Array {
+    this.#assertOpen()
+    if (this.#seed === null) throw new WalletLockedError()
+    return this.#seed.slice()
+  }
+
+  /** Issues a JWT VC signed by this DID through Veramo, and keeps it. */
+  async issueCredential (args: IssueCredentialArgs): Promise<StoredCredential> {
+    this.#assertUnlocked()
+    if (typeof args !== 'object' || args === null) throw new TypeError('credential arguments are required')
+    const { subject, type, claims = {}, expirationDate } = args
+    if (typeof subject !== 'string' || !subject.startsWith('did:') || subject.length > MAX_SUBJECT_CHARS) {
+      throw new InvalidInputError('the subject must be a DID', 'ERR_BAD_DID')
+    }
+    assertCredentialType(type)
+    if (typeof claims !== 'object' || claims === null || Array.isArray(claims)) throw new InvalidInputError('claims must be an object', 'ERR_BAD_CLAIMS')
+    if (Object.prototype.hasOwnProperty.call(claims, 'id')) throw new InvalidInputError('claims may not set "id": that is the subject', 'ERR_BAD_CLAIMS')
+    let claimsJson: string
+    try {
+      claimsJson = JSON.stringify(claims)
+    } catch {
+      throw new InvalidInputError('claims must be JSON data', 'ERR_BAD_CLAIMS')
+    }
+    if (claimsJson.length > MAX_CLAIMS_CHARS) throw new InvalidInputError(`claims are over ${MAX_CLAIMS_CHARS} characters of JSON`, 'ERR_BAD_CLAIMS')
+    const now = this.#now()
+    if (expirationDate !== undefined) {
+      if (!(expirationDate instanceof Date) || Number.isNaN(expirationDate.getTime())) throw new InvalidInputError('expirationDate must be a valid Date', 'ERR_BAD_DATE')
+      if (expirationDate.getTime() <= now.getTime()) throw new InvalidInputError('expirationDate must be in the future', 'ERR_BAD_DATE')
+    }
+    const vc = await this.#parts.agent.createVerifiableCredential({
+      proofFormat: 'jwt',
+      // keep credentialSubject.id (and the dates) inside `vc` too: with no claims did-jwt-vc
+      // would otherwise move the id to `sub` and refuse the then empty credentialSubject
+      removeOriginalFields: false,
+      credential: {
+        '@context': ['https://www.w3.org/2018/credentials/v1'],
+        type: ['VerifiableCredential', type],
+        issuer: { id: this.did },
+        issuanceDate: now.toISOString(),
+        ...(expirationDate !== undefined ? { expirationDate: expirationDate.toISOString() } : {}),
+        // JSON round trip: plain data only, nothing the signer could serialise differently later
+        credentialSubject: { ...JSON.parse(claimsJson) as Record<string, unknown>, id: subject }
+      }
+    })
+    const jwt: unknown = vc.proof?.jwt
+    if (typeof jwt !== 'string') throw new WalletStorageError('Veramo returned a credential without a JWT proof')
+    const stored = decodeCredentialJwt(jwt)
+    await this.#putCredential(stored)
+    return stored
+  }
+
+  /** Checks signature (via Veramo and the did:key resolver) and dates; never throws for a bad credential. */
+  async verifyCredential (jwt: string): Promise<CredentialCheck> {
+    this.#assertOpen()
+    let decoded: StoredCredential
+    try {
+      decoded = decodeCredentialJwt(jwt)
+    } catch (err) {
+      if (err instanceof InvalidInputError) return describeCheck('malformed', undefined, err.message)
+      throw err
+    }
+    try {
+      const result = await this.#parts.agent.verifyCredential({
+        credential: jwt,
+        // revocation is anchored on the ledger, not in a status list Veramo could fetch
+        policies: { now: Math.floor(this.#now().getTime() / 1000), credentialStatus: false }
+      })
+      if (result.verified) return describeCheck('valid', decoded)
+      return checkFromFailure(result.error ?? {}, decoded)
+    } catch (err) {
+      return checkFromFailure({ message: (err as Error)?.message }, decoded)
+    }
+  }
+
+  /** Keeps a credential received from someone else; refuses tampered or malformed ones (ERR_INVALID_CREDENTIAL). */
+  async saveCredential (jwt: string): Promise<StoredCredential> {
+    const check = await this.verifyCredential(jwt)
+    if (check.status === 'tampered' || check.status === 'malformed') throw new InvalidCredentialError(check.reason)
+    const stored = decodeCredentialJwt(jwt)
+    await this.#putCredential(stored)
+    return stored
+  }
+
+  /** Oldest first. */
+  async listCredentials (): Promise<StoredCredential[]> {
+    this.#assertOpen()
+    return await run(this.#db, ['credentials'], 'readonly', async (tx) => await tx.objectStore('credentials').index('issuedAt').getAll())
+  }
+
+  /** Deleting an id that is not there is not an error. */
+  async deleteCredential (id: string): Promise<void> {
+    this.#assertOpen()
+    if (typeof id !== 'string') throw new TypeError('id must be a string')
+    await run(this.#db, ['credentials'], 'readwrite', async (tx) => { await tx.objectStore('credentials').delete(id) })
+  }
+
+  /**
+   * An encrypted backup (JSON text) of the seed, DID and credentials under `passphrase`
+   * (independent of the wallet's own passphrase), and records that a backup exists.
+   */
+  async exportBackup (passphrase: string): Promise<string> {
+    this.#assertUnlocked()
+    assertStrongPassphrase(passphrase)
+    const credentials = await this.listCredentials()
+    const { profile } = await readMeta(this.#db)
+    if (profile === undefined) throw new WalletStorageError('the profile record is missing')
+    const seed = this.seed()
+    let text: string
+    try {
+      text = await sealBackup({ did: this.did, seed, createdAt: profile.createdAt, credentials: credentials.map((c) => c.jwt) }, passphrase, this.#o.iterations)
+    } finally {
+      seed.fill(0)
+    }
+    await writeMeta(this.#db, 'profile', { ...profile, backedUp: true })
+    this.#backedUp = true
+    return text
+  }
+
+  /** Wipes the secrets from memory and closes the database; the object is unusable afterwards. */
+  close (): void {
+    if (this.#closed) return
+    this.#closed = true
+    this.#forgetSecrets()
+    this.#db.close()
+  }
+
+  #now (): Date {
+    const now = this.#o.now()
+    if (!(now instanceof Date) || Number.isNaN(now.getTime())) throw new TypeError('the clock returned no valid Date')
+    return now
+  }
+
+  #assertOpen (): void {
+    if (this.#closed) throw new WalletClosedError()
+  }
+
+  #assertUnlocked (): void {
+    this.#assertOpen()
+    if (this.locked) throw new WalletLockedError()
+  }
+
+  #forgetSecrets (): void {
+    this.#seed?.fill(0)
+    this.#seed = null
+    this.#holder.key = null
+  }
+
+  async #putCredential (credential: StoredCredential): Promise<void> {
+    this.#assertOpen()
+    await run(this.#db, ['credentials'], 'readwrite', async (tx) => { await tx.objectStore('credentials').put(credential) })
+  }
+
+  /** The vault as stored now (another tab may have changed it), adopted as ours. */
+  async #currentVault (): Promise<VaultRecord> {
+    const { vault } = await readMeta(this.#db)
+    if (vault === undefined) throw new WalletStorageError('the key record is missing')
+    this.#vault = vault
+    return vault
+  }
+
+  async #keyOfPassphrase (passphrase: string, vault: VaultRecord & { mode: 'passphrase' }): Promise<CryptoKey> {
+    if (typeof passphrase !== 'string') throw new TypeError('passphrase must be a string')
+    assertIterations(vault.iterations, this.#o.allowInsecure)
+    const key = await derivePassphraseKey(passphrase, vault.salt, vault.iterations)
+    if (!(await keyPassesCheck(key, vault.check))) throw new WrongPassphraseError()
+    return key
+  }
+
+  async #newPassphraseVault (passphrase: string): Promise<{ key: CryptoKey, vault: VaultRecord }> {
+    const salt = randomBytes(SALT_BYTES)
+    const iterations = this.#o.iterations
+    const key = await derivePassphraseKey(passphrase, salt, iterations)
+    return { key, vault: { mode: 'passphrase', salt, iterations, check: await makeCheck(key) } }
+  }
+
+  /**
+   * Re-encrypts every private key from `oldKey` to `newKey` and writes them with the new vault
+   * record in one transaction. Decryption happens first and entirely in memory, so a record
+   * that fails (ERR_DECRYPT) stops everything before a single write.
+   */
+  async #reseal (oldKey: CryptoKey, newKey: CryptoKey, vault: VaultRecord): Promise<void> {
+    const records = await run(this.#db, ['privateKeys'], 'readonly', async (tx) => await tx.objectStore('privateKeys').getAll())
+    const resealed: SealedPrivateKey[] = []
+    for (const r of records) {
+      const aad = secretAad(PRIVATE_KEY_PURPOSE, r.alias)
+      resealed.push({ ...r, sealed: await sealText(newKey, await openText(oldKey, r.sealed, aad), aad) })
+    }
+    await run(this.#db, ['privateKeys', 'meta'], 'readwrite', async (tx) => {
+      for (const r of resealed) await tx.objectStore('privateKeys').put(r)
+      await tx.objectStore('meta').put(vault, 'vault')
+    })
+  }
+
+  async #unlockWithDeviceKey (): Promise<void> {
+    const key = await this.#deviceKeys.load()
+    if (key === undefined) throw new DeviceKeyMissingError()
+    if (!(await keyPassesCheck(key, this.#vault.check))) throw new DecryptError('the device key does not open this wallet')
+    await this.#loadSeed(key)
+  }
+
+  /** Decrypts the private key through Veramo's private-key store and checks it is the DID's key. */
+  async #loadSeed (key: CryptoKey): Promise<void> {
+    this.#holder.key = key
+    try {
+      let privateKeyHex: string
+      try {
+        privateKeyHex = (await this.#parts.privateKeys.getKey({ alias: this.#kid })).privateKeyHex
+      } catch (err) {
+        if (err instanceof DecryptError || err instanceof WalletStorageError) throw err
+        throw new WalletStorageError(`the private key of ${this.did} is missing`, { cause: err })
+      }
+      const raw = fromHex(privateKeyHex)
+      if (raw.length !== SEED_BYTES && raw.length !== 2 * SEED_BYTES) throw new DecryptError('the stored private key has the wrong length')
+      const seed = raw.slice(0, SEED_BYTES)
+      // the DID is public and stored in clear: make sure the key really is its key, and that
+      // Veramo's 64-byte layout holds the matching public key in its second half
+      const { publicKey } = keyPairFromSeed(seed)
+      if (didFromPublicKey(publicKey) !== this.did || (raw.length === 64 && !equalBytes(raw.subarray(32), publicKey))) {
+        seed.fill(0)
+        raw.fill(0)
+        throw new DecryptError('the stored private key does not belong to this DID')
+      }
+      raw.fill(0)
+      this.#seed = seed
+    } catch (err) {
+      this.#holder.key = null
+      throw err
+    }
+  }
+}
