@@ -20,8 +20,9 @@ function openRuntime (): Promise<PeerRuntime> {
   // Opened once per page, outside React, so StrictMode's double effects cannot open two peers.
   opening ??= (async () => {
     const relays = await resolveRelays(profile, location.search, localStorage, fetchServedConfig)
-    const runtime = await PeerRuntime.open({ profile, relays })
+    const runtime = await PeerRuntime.open({ profile, relays, settings: localStorage })
     installFacade(runtime)
+    window.addEventListener('pagehide', () => { void runtime.close() })
     return runtime
   })()
   return opening

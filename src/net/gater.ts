@@ -56,7 +56,6 @@ export function allianceGater (opts: GaterOptions): ConnectionGater {
     denyOutboundEncryptedConnection: denied,
     denyInboundUpgradedConnection: denied,
     denyOutboundUpgradedConnection: denied,
-    denyInboundRelayedConnection: (_relay: PeerId, remotePeer: PeerId) => denied(remotePeer),
-    denyOutboundRelayedConnection: (_source: PeerId, destination: PeerId) => denied(destination)
+    denyInboundRelayedConnection: (_relay: PeerId, remotePeer: PeerId) => denied(remotePeer)
   }
 }

@@ -12,6 +12,14 @@ export interface AllianceFacade {
   readonly locked: boolean
   unlock: (passphrase: string) => Promise<void>
   lock: () => Promise<void>
+  /** Connected and discovered peers with their connection kind ('direct' WebRTC or 'relayed'). */
+  peers: () => Array<{ did: string, peerId: string, kind: 'direct' | 'relayed', rttMs?: number }>
+  /** Relays and their state ('connecting' | 'connected' | 'reserved' | 'reconnecting'). */
+  relays: () => Array<{ addr: string, state: string }>
+  /** Sends an end-to-end encrypted direct message over a direct connection. */
+  send: (did: string, text: string) => Promise<void>
+  /** Messages received (and sent) by this tab, oldest first. */
+  messages: () => Array<{ from: string, text: string, at: number }>
 }
 
 export function createFacade (runtime: PeerRuntime): AllianceFacade {
@@ -21,7 +29,11 @@ export function createFacade (runtime: PeerRuntime): AllianceFacade {
     peerId: runtime.peerId,
     get locked () { return runtime.phase === 'locked' },
     unlock: async (p) => { await runtime.unlock(p) },
-    lock: async () => { await runtime.lock() }
+    lock: async () => { await runtime.lock() },
+    peers: () => runtime.peers().map(({ did, peerId, kind, rttMs }) => ({ did, peerId, kind, rttMs })),
+    relays: () => runtime.relayStates().map(({ addr, state }) => ({ addr, state })),
+    send: async (did, text) => { await runtime.sendMessage(did, text) },
+    messages: () => runtime.messages().map(({ from, text, at }) => ({ from, text, at }))
   }
 }
 

@@ -3,21 +3,13 @@
  * without it the app reopens the last profile used in this browser. A profile name selects
  * the IndexedDB databases (`alliance/<name>/…`), so two profiles never share keys.
  */
-import { InvalidInputError } from '../core/errors.ts'
+import { isProfileName } from '../core/profile.ts'
+
+export { isProfileName, parseProfileName } from '../core/profile.ts'
 
 const LAST_PROFILE_KEY = 'alliance:last-profile'
 const KNOWN_PROFILES_KEY = 'alliance:profiles'
 export const DEFAULT_PROFILE = 'me'
-const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/
-
-export function isProfileName (name: string): boolean {
-  return NAME.test(name)
-}
-
-export function parseProfileName (name: string): string {
-  if (!isProfileName(name)) throw new InvalidInputError('a profile name is 1–32 letters, digits, "-" or "_"', 'ERR_BAD_PROFILE')
-  return name
-}
 
 /** Small storage port so tests and non-browser callers can supply their own. */
 export interface KeyValue { getItem: (k: string) => string | null, setItem: (k: string, v: string) => void }

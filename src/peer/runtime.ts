@@ -3,27 +3,55 @@
  * profile together and tells the UI when anything changed. The UI (and the test facade) talk
  * only to this object; they never touch Veramo, libp2p or IndexedDB.
  *
+ * The mesh needs the private key, so it runs only while the wallet is unlocked: locking stops
+ * it (the key leaves memory), unlocking starts it again.
+ *
  * Change notification is a version counter plus listeners, so React can read it through
  * useSyncExternalStore without copying state.
  */
 import type { Wallet } from '../wallet/index.ts'
+import type { AllianceNet, PeerView, RelayView, DmMessage } from '../net/index.ts'
+import { libp2pPrivateKey, parseDid } from '../core/identity.ts'
+import type { Did } from '../core/identity.ts'
+import { AllianceError } from '../core/errors.ts'
+import { saveRelays } from './config.ts'
+import type { KeyValue } from './profiles.ts'
 
 export type Phase = 'locked' | 'ready'
 
 export interface RuntimeOptions {
   profile: string
   relays: string[]
+  /** Where settings (relay list) are kept; the browser passes localStorage. */
+  settings: KeyValue
+  /** Options for the wallet (tests pass fake IndexedDB and low iteration counts). */
+  wallet?: { idbFactory?: IDBFactory, pbkdf2Iterations?: number, allowInsecureIterationsForTests?: boolean }
+  /** Options for the mesh. */
+  net?: { targetDirect?: number, iceServers?: RTCIceServer[] }
+  log?: (line: string) => void
+}
+
+export interface SentMessage { to: Did, text: string, at: number }
+
+export class NetNotRunningError extends AllianceError {
+  constructor () { super('ERR_NOT_CONNECTED', 'the mesh is not running (is the wallet locked?)') }
 }
 
 export class PeerRuntime {
   readonly profile: string
   readonly wallet: Wallet
   relays: string[]
+  private readonly opts: RuntimeOptions
+  private net: AllianceNet | null = null
+  private netStarting: Promise<void> | null = null
+  private readonly sent: SentMessage[] = []
   private readonly listeners = new Set<() => void>()
   private versionCounter = 0
   private lastError: string | null = null
+  private unsubscribers: Array<() => void> = []
 
   private constructor (opts: RuntimeOptions, wallet: Wallet) {
+    this.opts = opts
     this.profile = opts.profile
     this.relays = opts.relays
     this.wallet = wallet
@@ -32,7 +60,7 @@ export class PeerRuntime {
   static async open (opts: RuntimeOptions): Promise<PeerRuntime> {
     // Veramo is large: load it as its own chunk so the shell paints first.
     const { Wallet } = await import('../wallet/index.ts')
-    const wallet = await Wallet.open({ profile: opts.profile })
+    const wallet = await Wallet.open({ profile: opts.profile, ...opts.wallet })
     const runtime = new PeerRuntime(opts, wallet)
     await runtime.afterUnlockChange()
     return runtime
@@ -40,7 +68,7 @@ export class PeerRuntime {
 
   get version (): number { return this.versionCounter }
   get phase (): Phase { return this.wallet.locked ? 'locked' : 'ready' }
-  get did (): string { return this.wallet.did }
+  get did (): Did { return this.wallet.did }
   get peerId (): string { return this.wallet.peerId }
   get error (): string | null { return this.lastError }
 
@@ -80,11 +108,77 @@ export class PeerRuntime {
     }
   }
 
+  // ---- mesh ----
+
+  peers (): PeerView[] { return this.net?.peers() ?? [] }
+  relayStates (): RelayView[] {
+    return this.net?.relays() ?? this.relays.map((addr) => ({ addr, state: 'connecting' as const, since: 0 }))
+  }
+
+  /** Received messages and the ones this tab sent, oldest first. */
+  messages (): DmMessage[] {
+    const received = this.net?.inbox() ?? []
+    const mine = this.sent.map((m) => ({ from: this.did, text: m.text, at: m.at }))
+    return [...received, ...mine].sort((a, b) => a.at - b.at)
+  }
+
+  async sendMessage (to: string, text: string): Promise<void> {
+    const did = parseDid(to.trim())
+    if (this.net == null) throw new NetNotRunningError()
+    await this.net.sendDm(did, text)
+    this.sent.push({ to: did, text, at: Date.now() })
+    if (this.sent.length > 100) this.sent.shift()
+    this.changed()
+  }
+
+  setRelays (relays: string[]): void {
+    this.relays = relays
+    saveRelays(this.profile, relays, this.opts.settings)
+    this.net?.setRelays(relays)
+    this.changed()
+  }
+
+  /** The running mesh, for the ledger and market services wired by this runtime. */
+  mesh (): AllianceNet | null { return this.net }
+
+  private async startNet (): Promise<void> {
+    if (this.net != null || this.wallet.locked) return
+    const { createAllianceNet } = await import('../net/index.ts')
+    const net = await createAllianceNet({
+      privateKey: libp2pPrivateKey(this.wallet.seed()),
+      relays: this.relays,
+      targetDirect: this.opts.net?.targetDirect,
+      iceServers: this.opts.net?.iceServers,
+      log: this.opts.log
+    })
+    this.unsubscribers.push(net.on('change', () => this.changed()), net.on('dm', () => this.changed()))
+    await net.start()
+    this.net = net
+  }
+
+  private async stopNet (): Promise<void> {
+    for (const u of this.unsubscribers) u()
+    this.unsubscribers = []
+    const net = this.net
+    this.net = null
+    await net?.stop()
+  }
+
   private async afterUnlockChange (): Promise<void> {
+    if (this.wallet.locked) {
+      await this.stopNet()
+    } else {
+      // The mesh failing (no relay reachable, offline) must not keep the wallet from opening.
+      this.netStarting ??= this.startNet()
+        .catch((err: unknown) => { this.reportError(`The mesh could not start: ${(err as Error).message}`) })
+        .finally(() => { this.netStarting = null; this.changed() })
+    }
     this.changed()
   }
 
   async close (): Promise<void> {
+    await this.netStarting
+    await this.stopNet()
     this.wallet.close()
   }
 }

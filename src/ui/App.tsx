@@ -7,13 +7,20 @@ import { RuntimeContext, useRuntime } from './runtime-context.ts'
 import type { PeerRuntime } from '../peer/runtime.ts'
 import { describeError } from './errors.ts'
 import { WalletScreen } from './screens/WalletScreen.tsx'
+import { PeersScreen } from './screens/PeersScreen.tsx'
 import { UnlockScreen } from './screens/UnlockScreen.tsx'
 import { UpdateBanner } from './components/UpdateBanner.tsx'
 
-type Tab = 'wallet'
+type Tab = 'wallet' | 'peers'
 const TABS: Array<{ id: Tab, label: string, icon: string }> = [
-  { id: 'wallet', label: 'Wallet', icon: '◈' }
+  { id: 'wallet', label: 'Wallet', icon: '◈' },
+  { id: 'peers', label: 'Peers', icon: '⬡' }
 ]
+
+function initialTab (): Tab {
+  const asked = new URLSearchParams(location.search).get('tab')
+  return TABS.some((t) => t.id === asked) ? asked as Tab : 'wallet'
+}
 
 export function App ({ open }: { open: () => Promise<PeerRuntime> }): React.JSX.Element {
   const [runtime, setRuntime] = useState<PeerRuntime | null>(null)
@@ -51,7 +58,7 @@ export function App ({ open }: { open: () => Promise<PeerRuntime> }): React.JSX.
 
 function Shell (): React.JSX.Element {
   const runtime = useRuntime()
-  const [tab, setTab] = useState<Tab>('wallet')
+  const [tab, setTab] = useState<Tab>(initialTab)
   if (runtime.phase === 'locked') return <UnlockScreen />
   return (
     <div className='app'>
@@ -60,8 +67,14 @@ function Shell (): React.JSX.Element {
         <span className='muted small-text'>{runtime.profile}</span>
       </header>
       <UpdateBanner />
+      {runtime.error != null && (
+        <div className='banner warn' role='alert'>
+          {runtime.error} <button type='button' className='small' onClick={() => runtime.reportError(null)}>Dismiss</button>
+        </div>
+      )}
       <main className='content' data-testid='ready'>
         {tab === 'wallet' && <WalletScreen />}
+        {tab === 'peers' && <PeersScreen />}
       </main>
       <nav className='tabbar' aria-label='Screens'>
         {TABS.map((t) => (

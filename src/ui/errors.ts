@@ -9,7 +9,15 @@ const WORDS: Record<string, string> = {
   ERR_BAD_DID: 'That is not a valid did:key of an Ed25519 key.',
   ERR_BAD_PROFILE: 'A profile name is 1–32 letters, digits, "-" or "_".',
   ERR_NOT_CONNECTED: 'That peer is not connected directly right now.',
-  ERR_OVERSPEND: 'There are not enough credits for that.'
+  ERR_OVERSPEND: 'There are not enough credits for that.',
+  ERR_WEAK_KDF: 'This file or setting uses too weak a key derivation to be safe.',
+  ERR_DEVICE_KEY_MISSING: 'This browser lost the key that protected this wallet. Restore it from a backup.',
+  ERR_INVALID_CREDENTIAL: 'That credential is not valid.',
+  ERR_PASSPHRASE_SET: 'A passphrase is already set: change it instead.',
+  ERR_NO_PASSPHRASE: 'No passphrase is set.',
+  ERR_STORAGE: 'The browser refused to store data (is storage full or blocked?).',
+  ERR_CLOSED: 'This wallet was closed, for example by another tab. Reload the page.',
+  ERR_NO_WEBCRYPTO: 'This page needs a secure context (https or localhost) for its cryptography.'
 }
 
 export function describeError (err: unknown): string {

@@ -5,11 +5,13 @@
  * WalletStorageError and aborts the batch so it is all or nothing. Private keys are only ever
  * stored sealed (see cipher.ts); the rest (DID, public keys, credentials) is public and in clear.
  */
+import { parseProfileName } from '../core/profile.ts'
 import { wrap } from 'idb'
 import type { DBSchema, IDBPDatabase, IDBPTransaction, StoreNames } from 'idb'
 import type { IIdentifier, IKey, TKeyType } from '@veramo/core'
-import { AllianceError, InvalidInputError } from '../core/errors.ts'
+import { AllianceError } from '../core/errors.ts'
 import { WalletStorageError } from './errors.ts'
+import { SALT_BYTES } from './cipher.ts'
 import type { StoredCredential } from './types.ts'
 
 export const DB_VERSION = 1
@@ -48,14 +50,9 @@ export type WalletDb = IDBPDatabase<WalletSchema>
 export type WalletStore = StoreNames<WalletSchema>
 export const ALL_STORES: WalletStore[] = ['meta', 'keys', 'privateKeys', 'dids', 'credentials', 'device']
 
-/** Same rule as src/peer/profiles.ts (not imported: peer depends on wallet, not the reverse). */
-const PROFILE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$/
-
 /** Profile names become part of the database name; keep them to a safe alphabet. */
 export function assertProfile (profile: string): void {
-  if (typeof profile !== 'string' || !PROFILE_PATTERN.test(profile)) {
-    throw new InvalidInputError('a profile name is 1–32 letters, digits, "-" or "_"', 'ERR_BAD_PROFILE')
-  }
+  parseProfileName(profile)
 }
 
 export function walletDbName (profile: string): string {
@@ -140,6 +137,39 @@ function storageError (err: unknown): Error {
   const e = err as { name?: string, message?: string } | null
   const what = e?.name === 'QuotaExceededError' ? 'storage is full' : (e?.message ?? String(err))
   return new WalletStorageError(`IndexedDB: ${what}`, { cause: err })
+}
+
+/** Stored records are checked like input: a damaged database must fail clearly, not oddly. */
+function checkVault (value: unknown): VaultRecord | undefined {
+  if (value === undefined) return undefined
+  const v = value as Partial<VaultRecord & { salt: unknown, iterations: unknown }>
+  const ok = v.check instanceof Uint8Array && (
+    v.mode === 'device' ||
+    (v.mode === 'passphrase' && v.salt instanceof Uint8Array && v.salt.length === SALT_BYTES && Number.isSafeInteger(v.iterations))
+  )
+  if (!ok) throw new WalletStorageError('the stored key record is damaged')
+  return value as VaultRecord
+}
+
+function checkProfile (value: unknown): ProfileRecord | undefined {
+  if (value === undefined) return undefined
+  const p = value as Partial<ProfileRecord>
+  if (typeof p.did !== 'string' || typeof p.kid !== 'string' || typeof p.createdAt !== 'string' || typeof p.backedUp !== 'boolean') {
+    throw new WalletStorageError('the stored profile record is damaged')
+  }
+  return value as ProfileRecord
+}
+
+export async function readMeta (db: WalletDb): Promise<{ vault?: VaultRecord, profile?: ProfileRecord }> {
+  const [vault, profile] = await run(db, ['meta'], 'readonly', async (tx) => {
+    const store = tx.objectStore('meta')
+    return await Promise.all([store.get('vault'), store.get('profile')])
+  })
+  return { vault: checkVault(vault), profile: checkProfile(profile) }
+}
+
+export async function writeMeta (db: WalletDb, key: 'vault' | 'profile', value: VaultRecord | ProfileRecord): Promise<void> {
+  await run(db, ['meta'], 'readwrite', async (tx) => { await tx.objectStore('meta').put(value, key) })
 }
 
 /** Deletes every wallet record of a profile (its DID, keys, device key and credentials). */

@@ -14,7 +14,7 @@
  */
 import { concatBytes, equalBytes, fromHex, toHex } from '../core/bytes.ts'
 import { InvalidInputError } from '../core/errors.ts'
-import { didFromPublicKey, keyPairFromSeed, parseDid, peerIdStringFromDid, SEED_BYTES } from '../core/identity.ts'
+import { didFromPublicKey, generateKeyPair, keyPairFromSeed, parseDid, peerIdStringFromDid, SEED_BYTES } from '../core/identity.ts'
 import type { Did, PeerIdString } from '../core/identity.ts'
 import type { AgentParts, WalletAgent } from './agent.ts'
 import { openBackup, parseBackup, sealBackup } from './backup.ts'
@@ -24,12 +24,12 @@ import {
 } from './cipher.ts'
 import type { KeyHolder } from './cipher.ts'
 import { assertCredentialType, checkFromFailure, decodeCredentialJwt, describeCheck } from './credentials.ts'
-import { assertProfile, openWalletDb, run } from './db.ts'
+import { assertProfile, openWalletDb, readMeta, run, writeMeta } from './db.ts'
 import type { ProfileRecord, SealedPrivateKey, VaultRecord, WalletDb } from './db.ts'
 import { IdbDeviceKeyStore } from './device-key.ts'
 import type { DeviceKeyStore } from './device-key.ts'
 import {
-  DecryptError, DeviceKeyMissingError, InvalidCredentialError, NoPassphraseError, PassphraseAlreadySetError,
+  BadBackupError, DecryptError, DeviceKeyMissingError, InvalidCredentialError, NoPassphraseError, PassphraseAlreadySetError,
   ProfileNotEmptyError, WalletClosedError, WalletLockedError, WalletStorageError, WrongPassphraseError
 } from './errors.ts'
 import { withProfileLock } from './lock.ts'
@@ -93,19 +93,6 @@ async function loadAgent (db: WalletDb, holder: KeyHolder): Promise<AgentParts> 
   // dynamic so that Veramo is a chunk of its own and only loads when a wallet opens
   const { createWalletAgent } = await import('./agent.ts')
   return createWalletAgent(db, holder)
-}
-
-async function readMeta (db: WalletDb): Promise<{ vault?: VaultRecord, profile?: ProfileRecord }> {
-  return await run(db, ['meta'], 'readonly', async (tx) => {
-    const store = tx.objectStore('meta')
-    const vault = await store.get('vault') as VaultRecord | undefined
-    const profile = await store.get('profile') as ProfileRecord | undefined
-    return { vault, profile }
-  })
-}
-
-async function writeMeta (db: WalletDb, key: 'vault' | 'profile', value: VaultRecord | ProfileRecord): Promise<void> {
-  await run(db, ['meta'], 'readwrite', async (tx) => { await tx.objectStore('meta').put(value, key) })
 }
 
 async function findOwnIdentifier (parts: AgentParts): Promise<{ did: string, controllerKeyId?: string } | undefined> {
@@ -189,6 +176,10 @@ export class Wallet {
     this.profile = init.o.profile
     this.did = parseDid(init.profileRecord.did)
     this.peerId = peerIdStringFromDid(this.did)
+    // Profile deleted or schema upgraded by another tab, or the browser dropped the connection:
+    // this instance can no longer work, so it wipes its secrets rather than linger unlocked.
+    init.db.addEventListener('versionchange', () => { this.close() })
+    init.db.addEventListener('close', () => { this.close() })
   }
 
   /** First run: creates an Ed25519 did:key. Otherwise loads it; with a passphrase it opens locked. */
@@ -204,7 +195,7 @@ export class Wallet {
         if (profileRecord === undefined) {
           const existing = await findOwnIdentifier(parts)
           if (existing === undefined) {
-            ({ profileRecord, vault } = await createIdentity(db, parts, holder, deviceKeys, keyPairFromSeed(randomBytes(SEED_BYTES)).seed, o.now().toISOString(), false))
+            ({ profileRecord, vault } = await createIdentity(db, parts, holder, deviceKeys, generateKeyPair().seed, o.now().toISOString(), false))
           } else {
             // a creation that stopped after Veramo stored the DID: adopt it
             if (existing.controllerKeyId === undefined) throw new WalletStorageError('the stored DID has no key')
@@ -241,20 +232,25 @@ export class Wallet {
         const existing = meta.profile?.did ?? (await findOwnIdentifier(parts))?.did
         if (existing !== undefined) throw new ProfileNotEmptyError(`profile "${o.profile}" already has the identity ${existing}`)
         const content = await openBackup(file, opts.passphrase)
-        let credentials: StoredCredential[]
+        let created: { profileRecord: ProfileRecord, vault: VaultRecord, deviceKeys: DeviceKeyStore }
         try {
-          credentials = content.credentials.map(decodeCredentialJwt)
-        } catch (err) {
-          throw new InvalidInputError(`a credential in the backup is damaged: ${(err as Error).message}`, 'ERR_BAD_BACKUP')
+          let credentials: StoredCredential[]
+          try {
+            credentials = content.credentials.map(decodeCredentialJwt)
+          } catch (err) {
+            throw new BadBackupError(`a credential in the backup is damaged: ${(err as Error).message}`, { cause: err })
+          }
+          // credentials before the identity: a profile only counts as taken once it has a DID,
+          // so if anything below fails the restore can simply be tried again
+          await run(db, ['credentials'], 'readwrite', async (tx) => {
+            for (const c of credentials) await tx.objectStore('credentials').put(c)
+          })
+          const deviceKeys = o.deviceKeys ?? new IdbDeviceKeyStore(db)
+          created = { ...await createIdentity(db, parts, holder, deviceKeys, content.seed, content.createdAt, true), deviceKeys }
+        } finally {
+          content.seed.fill(0)
         }
-        // credentials before the identity: a profile only counts as taken once it has a DID,
-        // so if anything below fails the restore can simply be tried again
-        await run(db, ['credentials'], 'readwrite', async (tx) => {
-          for (const c of credentials) await tx.objectStore('credentials').put(c)
-        })
-        const deviceKeys = o.deviceKeys ?? new IdbDeviceKeyStore(db)
-        const { profileRecord, vault } = await createIdentity(db, parts, holder, deviceKeys, content.seed, content.createdAt, true)
-        content.seed.fill(0)
+        const { profileRecord, vault, deviceKeys } = created
         const wallet = new Wallet({ o, db, parts, holder, deviceKeys, profileRecord, vault })
         await wallet.#unlockWithDeviceKey()
         return wallet
@@ -282,8 +278,12 @@ export class Wallet {
   /** ERR_WRONG_PASSPHRASE leaves the wallet locked. Without a passphrase there is nothing to unlock. */
   async unlock (passphrase: string): Promise<void> {
     this.#assertOpen()
-    const vault = this.#vault
-    if (vault.mode !== 'passphrase') return
+    // read afresh: another tab may have changed or removed the passphrase since we opened
+    const vault = await this.#currentVault()
+    if (vault.mode !== 'passphrase') {
+      if (this.locked) await this.#unlockWithDeviceKey()
+      return
+    }
     const key = await this.#keyOfPassphrase(passphrase, vault)
     if (this.locked) await this.#loadSeed(key)
   }

@@ -221,6 +221,20 @@ describe('passphrase', () => {
     again.close()
   })
 
+  it('a second instance of the profile (another tab) follows a passphrase set by the first', async () => {
+    const opts = testOptions()
+    const a = await Wallet.open(opts)
+    const b = await Wallet.open(opts)
+    await a.setPassphrase(PASS)
+    expect(await codeOf(b.setPassphrase('another passphrase'))).toBe('ERR_PASSPHRASE_SET')
+    expect(b.hasPassphrase).toBe(true)
+    b.lock()
+    expect(await codeOf(b.unlock('another passphrase'))).toBe('ERR_WRONG_PASSPHRASE')
+    await b.unlock(PASS)
+    expect(toHex(b.seed())).toBe(toHex(a.seed()))
+    a.close(); b.close()
+  })
+
   it('refuses fewer than 300,000 PBKDF2 iterations unless the explicit test flag is set', async () => {
     const factory = testOptions().idbFactory
     expect(await codeOf(Wallet.open({ profile: 'p', idbFactory: factory, pbkdf2Iterations: TEST_ITERATIONS }))).toBe('ERR_WEAK_KDF')
@@ -381,9 +395,11 @@ describe('deleteProfileData', () => {
     await deleteProfileData('alice', opts.idbFactory)
     const dbs = await opts.idbFactory.databases()
     expect(dbs.map((d) => d.name)).not.toContain(walletDbName('alice'))
+    // the open instance was told (versionchange) and wiped its secrets
+    expect(w.locked).toBe(true)
+    expect(await codeOf(() => w.seed())).toBe('ERR_CLOSED')
     const fresh = await Wallet.open(opts)
     expect(fresh.did).not.toBe(did)
     fresh.close()
-    w.close()
   })
 })

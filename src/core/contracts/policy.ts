@@ -10,6 +10,7 @@
 import type { Did } from '../identity.ts'
 import { ContractRejection, contractFail } from './errors.ts'
 import { expectRecord, has, isBoundedString, isDidString, isPlainObject, isSafeInt } from './guards.ts'
+import type { Fail } from './guards.ts'
 
 /** Sum of all shares of a policy: 10000 basis points = 100 %. */
 export const BPS_TOTAL = 10_000
@@ -50,7 +51,7 @@ export function defaultPolicy (provider: Did): RightsPolicy {
 }
 
 function parseMayBuy (value: unknown): MayBuy {
-  const fail = contractFail(ContractRejection.POLICY_MAY_BUY)
+  const fail: Fail = contractFail(ContractRejection.POLICY_MAY_BUY)
   if (!isPlainObject(value)) fail('mayBuy must be { anyone: true } or { credentialType, issuers? }')
   if (has(value, 'anyone')) {
     expectRecord(value, 'mayBuy', ['anyone'], [], fail)
@@ -72,7 +73,7 @@ function parseMayBuy (value: unknown): MayBuy {
 }
 
 function parseShares (value: unknown): Share[] {
-  const fail = contractFail(ContractRejection.POLICY_SHARE)
+  const fail: Fail = contractFail(ContractRejection.POLICY_SHARE)
   if (!Array.isArray(value) || value.length < 1 || value.length > MAX_SHARES) fail(`shares must list 1..${MAX_SHARES} holders`)
   const out: Share[] = []
   const seen = new Set<string>()

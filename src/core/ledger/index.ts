@@ -1,0 +1,34 @@
+/**
+ * The ledger (DESIGN.md "Ledger", SPEC.md "Ledger"): blocks with proof-of-work and two
+ * approvals, cumulative-weight confirmation with cross-chain approvals, equivocation
+ * evidence, and a deterministic state machine. Pure: no I/O, no clock, no timers.
+ */
+export * from './types.ts'
+export * from './errors.ts'
+export { GENESIS_LIMITS, DEMO_GENESIS, parseGenesis, encodeGenesis, decodeGenesis, genesisId } from './genesis.ts'
+export { leadingZeroBits, powDigest, checkPow, mine, mineSync, POW_HEADER_BYTES, MAX_NONCE } from './pow.ts'
+export type { MineResult } from './pow.ts'
+export {
+  BLOCK_LIMITS, BLOCK_SIG_DOMAIN, createLedgerContext, ledgerContextOf, blockIdOf, encodeBlock, powHeaderOf,
+  signingBytes, validateBlockBytes, prepareBlock, sealBlock, createBlock, createBlockAsync
+} from './block.ts'
+export type { LedgerContext, ValidatedBlock, ValidateOptions, BlockInput, PowFn, AsyncPowFn, PreparedBlock } from './block.ts'
+export {
+  TxRegistry, createTxRegistry, defaultTxRegistry, registerTxType, BUILTIN_TX_TYPES, NS, MAX_AMOUNT,
+  memberOf, balanceOf, anchorOf, requireMember, moveCredits, admitMember,
+  memberAdmit, transfer, credentialAnchor, credentialRevoke
+} from './tx.ts'
+export type {
+  TxTypeDef, TxCheckContext, TxApplyContext, MemberRecord, AnchorRecord,
+  MemberAdmitTx, TransferTx, CredentialAnchorTx
+} from './tx.ts'
+export { LedgerState } from './state.ts'
+export type { StateReader, StateView, StateEntries, UndoEntry } from './state.ts'
+export {
+  LedgerEngine, parseTxId, txIdOf, DEFAULT_MAX_ORPHANS, DEFAULT_UNDO_WINDOW, LAZY_TIP_DEPTH
+} from './engine.ts'
+export type {
+  LedgerEngineOptions, AddResult, BatchResult, StoredBlockRef, ParkedOrphan, BlockInfo, TxResult,
+  Equivocation, LedgerStats, BlockTemplate, BlockRejectReason, LedgerSnapshot, SnapshotBlock, SnapshotUndo
+} from './engine.ts'
+export { encodeSnapshot, decodeSnapshot, SNAPSHOT_MAX_BYTES } from './snapshot.ts'

@@ -1,0 +1,556 @@
+/**
+ * The alliance node: one libp2p node per peer (a browser tab, or Node in tests), wired for the
+ * alliance mesh. Transports: WebSockets (to relays), circuit relay (signaling), WebRTC (peer to
+ * peer); Noise; Yamux; identify, ping, gossipsub, pubsub peer discovery.
+ *
+ * What it guarantees:
+ * - a reservation on every configured relay, re-made after a relay comes back (RelayKeeper);
+ * - discovered peers are upgraded to direct WebRTC connections, `targetDirect` of them kept
+ *   (Mesh), with a deterministic tie-break and backoff on failed upgrades;
+ * - application protocols (`handle`, `dialProtocol`, DMs) run on direct connections only,
+ *   never through a relay;
+ * - frames from peers are size-capped and decoded at the boundary; rejections are counted by
+ *   code and a peer that keeps sending garbage is hung up on and denied for a while.
+ *
+ * Browser: import from `src/net/index.ts`. Node: import `src/net/node.ts` (it installs the
+ * Node 20 shims first).
+ */
+import './polyfills.ts'
+import { createLibp2p } from 'libp2p'
+import { webSockets } from '@libp2p/websockets'
+import { webRTC } from '@libp2p/webrtc'
+import { circuitRelayTransport, RELAY_V2_HOP_CODEC } from '@libp2p/circuit-relay-v2'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { identify, identifyPush } from '@libp2p/identify'
+import { ping } from '@libp2p/ping'
+import { gossipsub } from '@libp2p/gossipsub'
+import { pubsubPeerDiscovery } from '@libp2p/pubsub-peer-discovery'
+import { peerIdFromString } from '@libp2p/peer-id'
+import type { Connection, IdentifyResult, Libp2p, PeerDiscovery, PeerInfo, PrivateKey, Startable, Stream } from '@libp2p/interface'
+import type { GossipSub, Message as GossipMessage } from '@libp2p/gossipsub'
+import type { Identify, IdentifyPush } from '@libp2p/identify'
+import type { Ping } from '@libp2p/ping'
+import { didFromPeerId, peerIdStringFromDid } from '../core/identity.ts'
+import type { Did } from '../core/identity.ts'
+import { isAllianceError, InvalidInputError, TooLargeError } from '../core/errors.ts'
+import {
+  DEFAULT_DISCOVERY_INTERVAL_MS, DEFAULT_DISCOVERY_TOPIC, DEFAULT_MAX_CONNECTIONS, DEFAULT_TARGET_DIRECT,
+  DEFAULT_WEBRTC_DIAL_BUDGET, DM_PROTOCOL, MAINTENANCE_INTERVAL_MS, MAX_GOSSIP_BYTES
+} from './constants.ts'
+import { NotDirectlyConnectedError, NotStartedError, PeerDeniedError, REJECT_CODES } from './errors.ts'
+import { allianceGater } from './gater.ts'
+import { Mesh, isDirect } from './mesh.ts'
+import type { MeshStats } from './mesh.ts'
+import { MisbehaviourTracker } from './misbehaviour.ts'
+import type { MisbehaviourOptions, MisbehaviourStats } from './misbehaviour.ts'
+import { relayKeeper } from './relay-keeper.ts'
+import type { RelayKeeper, RelayState } from './relay-keeper.ts'
+import { DmService } from './dm.ts'
+import type { DmMessage } from './dm.ts'
+
+export interface AllianceNetOptions {
+  /** The peer's Ed25519 libp2p key (`libp2pPrivateKey(seed)`), so PeerId == DID. */
+  privateKey: PrivateKey
+  /** Relay multiaddrs, each ending in `/p2p/<relay PeerId>`. */
+  relays: string[]
+  /** Direct connections to keep. Default 8. */
+  targetDirect?: number
+  /** Connection cap of libp2p (direct + relayed + relays). Default 64. */
+  maxConnections?: number
+  /** ICE servers; default none (host candidates only: no STUN is reachable here). */
+  iceServers?: RTCIceServer[]
+  /** Gossip topic of peer discovery; must match the relays'. */
+  discoveryTopic?: string
+  /** Re-announcement period of discovery. Default 10 s. */
+  discoveryIntervalMs?: number
+  /** Thresholds of the garbage detector (5 bad frames a minute, denied 2 minutes). */
+  misbehaviour?: MisbehaviourOptions
+  /** Outbound WebRTC dials per lifetime (Chromium: 500 RTCPeerConnections per tab). */
+  webrtcDialBudget?: number
+  log?: (line: string) => void
+}
+
+export interface PeerView {
+  did: Did
+  peerId: string
+  /** direct = an open connection without relay limits (WebRTC); relayed = only via a relay. */
+  kind: 'direct' | 'relayed'
+  rttMs?: number
+  /** Remote address of the connection shown. */
+  addr: string
+}
+
+export interface RelayView {
+  addr: string
+  state: RelayState
+  since: number
+}
+
+export interface NetStats extends MisbehaviourStats, MeshStats {
+  dmSent: number
+  dmReceived: number
+}
+
+export interface ProtocolContext {
+  did: Did
+  peerId: string
+  connection: Connection
+}
+
+export type ProtocolHandler = (stream: Stream, ctx: ProtocolContext) => void | Promise<void>
+export type GossipHandler = (data: Uint8Array, from: Did) => void | Promise<void>
+
+export interface AllianceServices extends Record<string, unknown> {
+  identify: Identify
+  identifyPush: IdentifyPush
+  ping: Ping
+  pubsub: GossipSub
+  relayKeeper: RelayKeeper
+}
+
+interface Hooks {
+  onChange: () => void
+  discovery?: PeerDiscovery & { _broadcast?: () => void }
+}
+
+/** Builds the node (not started). */
+export async function createAllianceNet (opts: AllianceNetOptions): Promise<AllianceNet> {
+  if (opts.privateKey?.type !== 'Ed25519') throw new TypeError('privateKey must be an Ed25519 libp2p key')
+  if (!Array.isArray(opts.relays)) throw new TypeError('relays must be an array of multiaddrs')
+  const targetDirect = opts.targetDirect ?? DEFAULT_TARGET_DIRECT
+  if (!Number.isInteger(targetDirect) || targetDirect < 0) throw new RangeError('targetDirect must be a non-negative integer')
+  const log = opts.log ?? (() => {})
+  const misbehaviour = new MisbehaviourTracker(opts.misbehaviour)
+  const hooks: Hooks = { onChange: () => {} }
+  const topic = opts.discoveryTopic ?? DEFAULT_DISCOVERY_TOPIC
+  let keeper: RelayKeeper | undefined
+
+  const node = await createLibp2p<AllianceServices>({
+    start: false,
+    privateKey: opts.privateKey,
+    addresses: { listen: ['/webrtc'] },
+    transports: [
+      webSockets(),
+      circuitRelayTransport({ reservationCompletionTimeout: 10_000 }),
+      webRTC({ rtcConfiguration: { iceServers: opts.iceServers ?? [] } })
+    ],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionGater: allianceGater({
+      relays: () => keeper?.configuredRelayAddrs() ?? [],
+      isDenied: peer => misbehaviour.isDenied(peer)
+    }),
+    connectionManager: {
+      maxConnections: opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+      // every inbound WebRTC and relayed connection appears to come from the relay's host
+      inboundConnectionThreshold: 50
+    },
+    peerDiscovery: [
+      (components) => {
+        const discovery = pubsubPeerDiscovery({ topics: [topic], interval: opts.discoveryIntervalMs ?? DEFAULT_DISCOVERY_INTERVAL_MS })(components)
+        hooks.discovery = discovery
+        return discovery
+      }
+    ],
+    services: {
+      identify: identify(),
+      identifyPush: identifyPush(),
+      ping: ping(),
+      pubsub: gossipsub({
+        allowPublishToZeroTopicPeers: true,
+        floodPublish: true,
+        emitSelf: false,
+        maxInboundDataLength: MAX_GOSSIP_BYTES
+      }),
+      relayKeeper: (components) => {
+        keeper = relayKeeper({ relays: opts.relays, onChange: () => { hooks.onChange() }, log })(components)
+        return keeper
+      }
+    }
+  })
+  return new AllianceNet(node, { ...opts, targetDirect, log, misbehaviour, hooks, topic })
+}
+
+interface Internals {
+  privateKey: PrivateKey
+  targetDirect: number
+  log: (line: string) => void
+  misbehaviour: MisbehaviourTracker
+  hooks: Hooks
+  topic: string
+  webrtcDialBudget?: number
+}
+
+export class AllianceNet extends EventTarget implements Startable {
+  readonly libp2p: Libp2p<AllianceServices>
+  readonly did: Did
+  readonly peerId: string
+  private readonly log: (line: string) => void
+  private readonly misbehaviour: MisbehaviourTracker
+  private readonly hooks: Hooks
+  private readonly discoveryTopic: string
+  private readonly mesh: Mesh
+  private readonly dm: DmService
+  private readonly hopPeers = new Set<string>()
+  private readonly topicHandlers = new Map<string, Set<GossipHandler>>()
+  private tickTimer?: ReturnType<typeof setInterval>
+  private lastSignature = ''
+  private changeQueued = false
+  private broadcastTimer?: ReturnType<typeof setTimeout>
+  private started = false
+
+  constructor (libp2p: Libp2p<AllianceServices>, internals: Internals) {
+    super()
+    this.libp2p = libp2p
+    this.peerId = libp2p.peerId.toString()
+    this.did = didFromPeerId(libp2p.peerId)
+    this.log = internals.log
+    this.misbehaviour = internals.misbehaviour
+    this.hooks = internals.hooks
+    this.discoveryTopic = internals.topic
+    this.hooks.onChange = () => { this.queueChange() }
+    this.mesh = new Mesh({
+      libp2p,
+      targetDirect: internals.targetDirect,
+      webrtcDialBudget: internals.webrtcDialBudget ?? DEFAULT_WEBRTC_DIAL_BUDGET,
+      isRelay: peer => this.isRelay(peer),
+      connectedRelays: () => this.keeper.connectedRelayAddrs(),
+      isDenied: peer => this.misbehaviour.isDenied(peer),
+      onChange: () => { this.queueChange() },
+      log: this.log
+    })
+    this.dm = new DmService({
+      seed: seedOf(internals.privateKey),
+      did: this.did,
+      openStream: async (did, protocol, options) => this.dialProtocol(did, protocol, options),
+      reject: (peer, code) => { this.rejectFrame(peer, code) },
+      count: code => { this.misbehaviour.count(code) },
+      onMessage: msg => { this.dispatchEvent(new CustomEvent<DmMessage>('dm', { detail: msg })) }
+    })
+  }
+
+  private get keeper (): RelayKeeper {
+    return this.libp2p.services.relayKeeper
+  }
+
+  isStarted (): boolean {
+    return this.started
+  }
+
+  async start (): Promise<void> {
+    if (this.started) return
+    const events = this.libp2p
+    events.addEventListener('connection:open', this.onConnectionOpen)
+    events.addEventListener('connection:close', this.onConnectionClose)
+    events.addEventListener('peer:identify', this.onIdentify)
+    events.addEventListener('self:peer:update', this.onSelfUpdate)
+    this.libp2p.services.pubsub.addEventListener('message', this.onGossip)
+    this.libp2p.services.pubsub.addEventListener('subscription-change', this.onSubscriptionChange)
+    this.hooks.discovery?.addEventListener('peer', this.onDiscoveryPeer)
+    await this.libp2p.start()
+    await this.handle(DM_PROTOCOL, async (stream, ctx) => { await this.dm.handleStream(stream, ctx.peerId) }, { maxInboundStreams: 8 })
+    this.started = true
+    this.tickTimer = setInterval(() => { this.tick() }, MAINTENANCE_INTERVAL_MS)
+    this.log(`net: started as ${this.peerId}`)
+    this.queueChange()
+  }
+
+  async stop (): Promise<void> {
+    if (!this.started) return
+    this.started = false
+    clearInterval(this.tickTimer)
+    clearTimeout(this.broadcastTimer)
+    this.mesh.stop()
+    this.hooks.discovery?.removeEventListener('peer', this.onDiscoveryPeer)
+    this.libp2p.services.pubsub.removeEventListener('message', this.onGossip)
+    this.libp2p.services.pubsub.removeEventListener('subscription-change', this.onSubscriptionChange)
+    const events = this.libp2p
+    events.removeEventListener('connection:open', this.onConnectionOpen)
+    events.removeEventListener('connection:close', this.onConnectionClose)
+    events.removeEventListener('peer:identify', this.onIdentify)
+    events.removeEventListener('self:peer:update', this.onSelfUpdate)
+    await this.libp2p.stop()
+    this.log('net: stopped')
+  }
+
+  /** Subscribes to `change` (peers or relay states changed); returns the unsubscribe function. */
+  on (type: 'change', listener: () => void): () => void
+  on (type: 'dm', listener: (msg: DmMessage) => void): () => void
+  on (type: 'change' | 'dm', listener: ((msg: DmMessage) => void) | (() => void)): () => void {
+    const wrapped = (evt: Event): void => {
+      if (type === 'dm') (listener as (msg: DmMessage) => void)((evt as CustomEvent<DmMessage>).detail)
+      else (listener as () => void)()
+    }
+    this.addEventListener(type, wrapped)
+    return () => { this.removeEventListener(type, wrapped) }
+  }
+
+  /** Connected alliance peers (relays excluded), direct ones first. */
+  peers (): PeerView[] {
+    const byPeer = new Map<string, Connection[]>()
+    for (const conn of this.libp2p.getConnections()) {
+      if (conn.status !== 'open') continue
+      const id = conn.remotePeer.toString()
+      if (this.isRelay(id)) continue
+      byPeer.set(id, [...(byPeer.get(id) ?? []), conn])
+    }
+    const out: PeerView[] = []
+    for (const [peerId, conns] of byPeer) {
+      let did: Did
+      try {
+        did = didFromPeerId(peerId)
+      } catch {
+        continue
+      }
+      const direct = conns.filter(isDirect).sort((a, b) => a.timeline.open - b.timeline.open)[0]
+      const shown = direct ?? conns[0]
+      const rttMs = direct != null ? (direct.rtt ?? this.mesh.rttOf(peerId)) : undefined
+      out.push({ did, peerId, kind: direct != null ? 'direct' : 'relayed', ...(rttMs != null ? { rttMs: Math.round(rttMs) } : {}), addr: shown.remoteAddr.toString() })
+    }
+    return out.sort((a, b) => (a.kind === b.kind ? a.peerId.localeCompare(b.peerId) : a.kind === 'direct' ? -1 : 1))
+  }
+
+  /** DIDs of alliance peers announced through discovery (connected or not). */
+  discovered (): Did[] {
+    return this.mesh.discovered().flatMap(id => {
+      try {
+        return [didFromPeerId(id)]
+      } catch {
+        return []
+      }
+    })
+  }
+
+  relays (): RelayView[] {
+    return this.keeper.status().map(({ addr, state, since }) => ({ addr, state, since }))
+  }
+
+  /** Replaces the configured relays at runtime. */
+  setRelays (relays: string[]): void {
+    this.keeper.setRelays(relays)
+  }
+
+  stats (): NetStats {
+    const dm = this.dm.stats()
+    return { ...this.misbehaviour.stats(), ...this.mesh.stats(), dmSent: dm.sent, dmReceived: dm.received }
+  }
+
+  /** Publishes on a gossip topic; resolves to the number of peers it was sent to. */
+  async publish (topic: string, data: Uint8Array): Promise<number> {
+    this.assertStarted()
+    if (!(data instanceof Uint8Array)) throw new TypeError('data must be a Uint8Array')
+    if (data.byteLength > MAX_GOSSIP_BYTES) throw new TooLargeError(`gossip message of ${data.byteLength} bytes is over ${MAX_GOSSIP_BYTES}`)
+    const result = await this.libp2p.services.pubsub.publish(topic, data)
+    return result.recipients.length
+  }
+
+  /**
+   * Delivers each signed gossip message of `topic` with its author's DID. A handler that
+   * throws an AllianceError marks the message as rejected (counted, a strike against the
+   * author). Returns the unsubscribe function.
+   */
+  subscribe (topic: string, handler: GossipHandler): () => void {
+    let set = this.topicHandlers.get(topic)
+    if (set == null) {
+      set = new Set()
+      this.topicHandlers.set(topic, set)
+      this.libp2p.services.pubsub.subscribe(topic)
+    }
+    set.add(handler)
+    return () => {
+      const current = this.topicHandlers.get(topic)
+      if (current == null) return
+      current.delete(handler)
+      if (current.size === 0) {
+        this.topicHandlers.delete(topic)
+        if (topic !== this.discoveryTopic) this.libp2p.services.pubsub.unsubscribe(topic)
+      }
+    }
+  }
+
+  /**
+   * Registers an application protocol. Streams arrive only over direct connections (libp2p
+   * refuses the protocol on relayed, limited ones) and never from denied peers. A handler
+   * that throws an AllianceError counts as a rejected frame from that peer.
+   */
+  async handle (protocol: string, handler: ProtocolHandler, options: { maxInboundStreams?: number, maxOutboundStreams?: number } = {}): Promise<void> {
+    await this.libp2p.handle(protocol, async (stream, connection) => {
+      const peerId = connection.remotePeer.toString()
+      if (connection.limits != null || this.misbehaviour.isDenied(peerId)) {
+        stream.abort(new PeerDeniedError('not accepted on this connection'))
+        return
+      }
+      let did: Did
+      try {
+        did = didFromPeerId(connection.remotePeer)
+      } catch (err) {
+        stream.abort(err as Error)
+        return
+      }
+      try {
+        await handler(stream, { did, peerId, connection })
+      } catch (err) {
+        if (isAllianceError(err)) this.rejectFrame(peerId, err.code)
+        stream.abort(err instanceof Error ? err : new Error(String(err)))
+      }
+    }, { maxInboundStreams: options.maxInboundStreams ?? 8, maxOutboundStreams: options.maxOutboundStreams ?? 8 })
+  }
+
+  async unhandle (protocol: string): Promise<void> {
+    await this.libp2p.unhandle(protocol)
+  }
+
+  /** Opens a stream of `protocol` to `did` over a direct connection (upgrading if needed). */
+  async dialProtocol (did: Did, protocol: string, options: { signal?: AbortSignal } = {}): Promise<Stream> {
+    this.assertStarted()
+    const conn = await this.connectDirect(did, options)
+    return conn.newStream(protocol, { signal: options.signal })
+  }
+
+  /** A direct connection to `did`: the existing one or a new WebRTC upgrade through a relay. */
+  async connectDirect (did: Did, options: { signal?: AbortSignal } = {}): Promise<Connection> {
+    this.assertStarted()
+    const peer = peerIdStringFromDid(did)
+    if (peer === this.peerId) throw new InvalidInputError('cannot connect to oneself', 'ERR_SELF')
+    const conn = await this.mesh.connect(peer, options)
+    if (!isDirect(conn)) throw new NotDirectlyConnectedError(`connection to ${did} is limited`)
+    return conn
+  }
+
+  /** Sends an end-to-end encrypted text message; resolves once the recipient accepted it. */
+  async sendDm (did: Did, text: string, options: { signal?: AbortSignal } = {}): Promise<void> {
+    this.assertStarted()
+    await this.dm.send(did, text, options)
+  }
+
+  /** Subscribes to received DMs; returns the unsubscribe function. */
+  onDm (handler: (msg: DmMessage) => void): () => void {
+    return this.on('dm', handler)
+  }
+
+  /** The last received DMs (at most DM_INBOX_SIZE), oldest first. */
+  inbox (): DmMessage[] {
+    return this.dm.inbox()
+  }
+
+  /** Counts a rejected frame from a peer (for protocols built on top); may hang up on it. */
+  reportMisbehaviour (peerId: string, code: string): void {
+    this.rejectFrame(peerId, code)
+  }
+
+  private assertStarted (): void {
+    if (!this.started) throw new NotStartedError()
+  }
+
+  private isRelay (peer: string): boolean {
+    return this.hopPeers.has(peer) || this.keeper.relayPeerIds().has(peer)
+  }
+
+  private rejectFrame (peer: string, code: string): void {
+    const verdict = this.misbehaviour.report(peer, code)
+    this.queueChange()
+    if (!verdict.disconnect) return
+    this.log(`net: ${peer} sent ${verdict.strikes} bad frames; hanging up and denying it for a while`)
+    this.mesh.forget(peer)
+    this.libp2p.hangUp(peerIdFromString(peer)).catch(() => {})
+  }
+
+  private tick (): void {
+    if (!this.started) return
+    this.keeper.check()
+    this.mesh.tick()
+    this.queueChange()
+  }
+
+  private queueChange (): void {
+    if (this.changeQueued) return
+    this.changeQueued = true
+    queueMicrotask(() => {
+      this.changeQueued = false
+      const signature = JSON.stringify([this.peers(), this.relays()])
+      if (signature === this.lastSignature) return
+      this.lastSignature = signature
+      this.dispatchEvent(new Event('change'))
+    })
+  }
+
+  /** Announces our addresses soon (coalesced), e.g. after a reservation or a new peer. */
+  private announceSoon (): void {
+    if (this.broadcastTimer != null || !this.started) return
+    this.broadcastTimer = setTimeout(() => {
+      this.broadcastTimer = undefined
+      try {
+        this.hooks.discovery?._broadcast?.()
+      } catch (err) {
+        this.log(`net: discovery announcement failed: ${(err as Error).message}`)
+      }
+    }, 200)
+  }
+
+  private readonly onConnectionOpen = (evt: CustomEvent<Connection>): void => {
+    this.mesh.onConnectionOpen(evt.detail)
+    this.queueChange()
+  }
+
+  private readonly onConnectionClose = (): void => {
+    this.queueChange()
+  }
+
+  private readonly onIdentify = (evt: CustomEvent<IdentifyResult>): void => {
+    if (evt.detail.protocols.includes(RELAY_V2_HOP_CODEC)) {
+      this.hopPeers.add(evt.detail.peerId.toString())
+      this.queueChange()
+    }
+  }
+
+  private readonly onSelfUpdate = (): void => {
+    this.announceSoon()
+  }
+
+  private readonly onSubscriptionChange = (evt: CustomEvent<{ subscriptions: Array<{ topic: string, subscribe: boolean }> }>): void => {
+    if (evt.detail.subscriptions.some(s => s.topic === this.discoveryTopic && s.subscribe)) this.announceSoon()
+  }
+
+  private readonly onDiscoveryPeer = (evt: CustomEvent<PeerInfo>): void => {
+    if (this.misbehaviour.isDenied(evt.detail.id.toString())) return
+    // a newcomer learns about us without waiting for our next periodic announcement
+    if (this.mesh.onDiscovered(evt.detail)) this.announceSoon()
+  }
+
+  private readonly onGossip = (evt: CustomEvent<GossipMessage>): void => {
+    const msg = evt.detail
+    const handlers = this.topicHandlers.get(msg.topic)
+    if (handlers == null || handlers.size === 0) return
+    if (msg.type !== 'signed') {
+      this.misbehaviour.count(REJECT_CODES.badSignature)
+      return
+    }
+    let from: Did
+    try {
+      from = didFromPeerId(msg.from)
+    } catch {
+      this.misbehaviour.count(REJECT_CODES.decode)
+      return
+    }
+    const author = msg.from.toString()
+    if (msg.data.byteLength > MAX_GOSSIP_BYTES) {
+      this.rejectFrame(author, REJECT_CODES.frameTooLarge)
+      return
+    }
+    for (const handler of handlers) {
+      Promise.resolve()
+        .then(async () => { await handler(msg.data, from) })
+        .catch(err => {
+          if (isAllianceError(err)) this.rejectFrame(author, err.code)
+          else this.log(`net: gossip handler for ${msg.topic} failed: ${(err as Error)?.message}`)
+        })
+    }
+  }
+}
+
+/** The 32-byte Ed25519 seed behind the node's key (libp2p keeps seed || public key). */
+function seedOf (key: PrivateKey): Uint8Array {
+  if (key.type !== 'Ed25519' || key.raw.length !== 64) throw new TypeError('privateKey must be an Ed25519 libp2p key')
+  return key.raw.slice(0, 32)
+}

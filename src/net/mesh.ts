@@ -1,0 +1,321 @@
+/**
+ * The direct mesh: turns discovered alliance peers into direct WebRTC connections and keeps
+ * `targetDirect` of them.
+ *
+ * - Discovery records (pubsub peer discovery) give each peer's relayed addresses; a dial to
+ *   `<relay>/p2p-circuit/webrtc/p2p/<peer>` signals over the relay and ends in a direct
+ *   WebRTC connection (the relayed one is only used for SDP/ICE and closed afterwards).
+ * - Tie-break: of two peers, the one with the lower PeerId dials; the higher one dials only if
+ *   nothing happened after HIGHER_ID_GRACE_MS (the lower one may be busy or full). Should both
+ *   dial at once anyway, both sides see two direct connections, close both and only the lower
+ *   side redials: gossipsub keeps one outbound stream per peer and would lose it if just one
+ *   of the two connections closed.
+ * - Failed upgrades back off per peer (UPGRADE_BACKOFF_MIN_MS doubling to UPGRADE_BACKOFF_MAX_MS),
+ *   at most `maxParallelUpgrades` run at once, and the node's lifetime WebRTC dial budget is
+ *   bounded (Chromium refuses more than 500 RTCPeerConnections per tab).
+ */
+import { multiaddr } from '@multiformats/multiaddr'
+import { peerIdFromString } from '@libp2p/peer-id'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import type { Connection, Libp2p, PeerId, PeerInfo } from '@libp2p/interface'
+import type { Ping } from '@libp2p/ping'
+import { didFromPeerId } from '../core/identity.ts'
+import {
+  HIGHER_ID_GRACE_MS, PEER_STALE_MS, UPGRADE_BACKOFF_MAX_MS, UPGRADE_BACKOFF_MIN_MS, UPGRADE_TIMEOUT_MS
+} from './constants.ts'
+import { NotDirectlyConnectedError, PeerDeniedError } from './errors.ts'
+
+interface Known {
+  peerId: PeerId
+  addrs: Multiaddr[]
+  firstSeen: number
+  lastSeen: number
+}
+
+interface Backoff {
+  failures: number
+  until: number
+}
+
+export interface MeshDeps {
+  libp2p: Libp2p<{ ping: Ping }>
+  targetDirect: number
+  webrtcDialBudget: number
+  maxParallelUpgrades?: number
+  /** Relay PeerIds (configured ones and any peer seen speaking the hop protocol). */
+  isRelay: (peerId: string) => boolean
+  /** Relays we are connected to now, for building circuit addresses of unannounced peers. */
+  connectedRelays: () => Multiaddr[]
+  isDenied: (peerId: string) => boolean
+  onChange: () => void
+  log: (line: string) => void
+}
+
+export interface MeshStats {
+  webrtcDialAttempts: number
+  webrtcDialFailures: number
+  duplicateConnectionsClosed: number
+}
+
+/** A usable connection for application protocols: open and without relay limits. */
+export function isDirect (conn: Connection): boolean {
+  return conn.status === 'open' && conn.limits == null
+}
+
+function isWebRtcCircuitAddr (ma: Multiaddr, peer: string): boolean {
+  const c = ma.getComponents()
+  const circuit = c.findIndex(x => x.name === 'p2p-circuit')
+  return circuit > 0 && c[circuit + 1]?.name === 'webrtc' && c[c.length - 1]?.name === 'p2p' && c[c.length - 1].value === peer
+}
+
+/** The address with `/p2p/<peer>` at its end (discovery records may omit it). */
+function withPeer (ma: Multiaddr, peer: string): Multiaddr {
+  const last = ma.getComponents().at(-1)
+  return last?.name === 'p2p' ? ma : ma.encapsulate(`/p2p/${peer}`)
+}
+
+function relayIdOf (ma: Multiaddr): string | undefined {
+  const c = ma.getComponents()
+  const circuit = c.findIndex(x => x.name === 'p2p-circuit')
+  return c.slice(0, circuit).findLast(x => x.name === 'p2p')?.value
+}
+
+export class Mesh {
+  private readonly deps: MeshDeps
+  private readonly self: string
+  private readonly known = new Map<string, Known>()
+  private readonly backoff = new Map<string, Backoff>()
+  /** Peers the higher side must not dial before a time (after a duplicate was closed). */
+  private readonly holdUntil = new Map<string, number>()
+  private readonly dialing = new Map<string, Promise<Connection>>()
+  private readonly rtts = new Map<string, number>()
+  private readonly counters: MeshStats = { webrtcDialAttempts: 0, webrtcDialFailures: 0, duplicateConnectionsClosed: 0 }
+  private readonly maxParallel: number
+  private stopped = false
+
+  constructor (deps: MeshDeps) {
+    this.deps = deps
+    this.self = deps.libp2p.peerId.toString()
+    this.maxParallel = deps.maxParallelUpgrades ?? 2
+  }
+
+  stop (): void {
+    this.stopped = true
+  }
+
+  stats (): MeshStats {
+    return { ...this.counters }
+  }
+
+  /** PeerIds announced by discovery (not necessarily connected), relays excluded. */
+  discovered (): string[] {
+    return [...this.known.keys()]
+  }
+
+  rttOf (peer: string): number | undefined {
+    return this.rtts.get(peer)
+  }
+
+  /** A discovery record arrived (or a re-announcement). Returns true for a peer new to us. */
+  onDiscovered (info: PeerInfo): boolean {
+    const id = info.id.toString()
+    if (id === this.self || this.deps.isRelay(id)) return false
+    try {
+      didFromPeerId(info.id)
+    } catch {
+      return false // not an Ed25519 peer, so not an alliance member
+    }
+    const addrs = info.multiaddrs
+      .map(ma => withPeer(ma, id))
+      .filter(ma => isWebRtcCircuitAddr(ma, id))
+      .slice(0, 16)
+    const now = Date.now()
+    const existing = this.known.get(id)
+    if (existing != null) {
+      existing.lastSeen = now
+      if (addrs.length > 0) existing.addrs = addrs
+      return false
+    }
+    this.known.set(id, { peerId: info.id, addrs, firstSeen: now, lastSeen: now })
+    this.deps.onChange()
+    return true
+  }
+
+  /** The open direct connection to a peer, if any (the oldest one). */
+  directConnection (peer: string): Connection | undefined {
+    return this.deps.libp2p.getConnections(peerIdFromString(peer))
+      .filter(isDirect)
+      .sort((a, b) => a.timeline.open - b.timeline.open)[0]
+  }
+
+  directPeers (): Set<string> {
+    const out = new Set<string>()
+    for (const conn of this.deps.libp2p.getConnections()) {
+      const id = conn.remotePeer.toString()
+      if (isDirect(conn) && !this.deps.isRelay(id)) out.add(id)
+    }
+    return out
+  }
+
+  /** Called when any connection opens. */
+  onConnectionOpen (conn: Connection): void {
+    const id = conn.remotePeer.toString()
+    if (!isDirect(conn) || this.deps.isRelay(id)) return
+    this.backoff.delete(id)
+    this.measureRtt(id)
+  }
+
+  /** Housekeeping and new upgrades; called from the node's maintenance tick. */
+  tick (): void {
+    if (this.stopped) return
+    const now = Date.now()
+    for (const [id, k] of this.known) {
+      if (now - k.lastSeen > PEER_STALE_MS && this.directConnection(id) == null) this.known.delete(id)
+    }
+    for (const [id, until] of this.holdUntil) if (until <= now) this.holdUntil.delete(id)
+    this.closeDuplicatesAndLeftovers(now)
+    this.dialMore(now)
+  }
+
+  /**
+   * A direct connection to `peer` now: the existing one, an upgrade in flight, or a new WebRTC
+   * dial through a relay (ignoring the tie-break: the caller asked for this peer).
+   */
+  async connect (peer: string, options: { signal?: AbortSignal } = {}): Promise<Connection> {
+    if (this.deps.isDenied(peer)) throw new PeerDeniedError(`${peer} is on the deny-list`)
+    const existing = this.directConnection(peer)
+    if (existing != null) return existing
+    const inflight = this.dialing.get(peer)
+    if (inflight != null) return inflight
+    return this.upgrade(peer, options.signal)
+  }
+
+  private closeDuplicatesAndLeftovers (now: number): void {
+    const byPeer = new Map<string, Connection[]>()
+    for (const conn of this.deps.libp2p.getConnections()) {
+      const id = conn.remotePeer.toString()
+      if (this.deps.isRelay(id) || conn.status !== 'open') continue
+      const list = byPeer.get(id) ?? []
+      list.push(conn)
+      byPeer.set(id, list)
+    }
+    for (const [id, conns] of byPeer) {
+      const direct = conns.filter(isDirect)
+      if (direct.length > 1) {
+        this.counters.duplicateConnectionsClosed++
+        this.deps.log(`mesh: ${direct.length} direct connections to ${id}; closing all, ${this.self < id ? 'we' : 'they'} redial`)
+        if (this.self > id) this.holdUntil.set(id, now + HIGHER_ID_GRACE_MS)
+        for (const c of direct) c.close().catch(() => {})
+        continue
+      }
+      if (direct.length === 1) {
+        // the relayed connection that carried the WebRTC signaling is no longer needed;
+        // relays are for signaling only (and limit it to 2 minutes / 128 KiB anyway)
+        for (const c of conns) {
+          if (c.limits != null && c.streams.length === 0 && now - c.timeline.open > 5_000) c.close().catch(() => {})
+        }
+      }
+    }
+  }
+
+  private dialMore (now: number): void {
+    const direct = this.directPeers()
+    let wanted = this.deps.targetDirect - direct.size - this.dialing.size
+    if (wanted <= 0 || this.dialing.size >= this.maxParallel) return
+    const candidates: string[] = []
+    const later: string[] = []
+    for (const [id, k] of this.known) {
+      if (direct.has(id) || this.dialing.has(id) || this.deps.isDenied(id)) continue
+      if ((this.backoff.get(id)?.until ?? 0) > now) continue
+      if (this.self < id) candidates.push(id)
+      else if (now - k.firstSeen > HIGHER_ID_GRACE_MS && (this.holdUntil.get(id) ?? 0) <= now) later.push(id)
+    }
+    const order = [...shuffle(candidates), ...shuffle(later)]
+    for (const id of order) {
+      if (wanted <= 0 || this.dialing.size >= this.maxParallel) break
+      if (this.counters.webrtcDialAttempts >= this.deps.webrtcDialBudget) {
+        this.deps.log('mesh: WebRTC dial budget spent; no more outbound upgrades in this session')
+        return
+      }
+      wanted--
+      this.upgrade(id).catch(() => {})
+    }
+  }
+
+  private addressesFor (peer: string): Multiaddr[] {
+    const connectedRelays = this.deps.connectedRelays()
+    const connectedIds = new Set(connectedRelays.map(r => r.getComponents().findLast(c => c.name === 'p2p')?.value))
+    const announced = this.known.get(peer)?.addrs ?? []
+    const viaConnected = announced.filter(a => connectedIds.has(relayIdOf(a)))
+    const others = announced.filter(a => !connectedIds.has(relayIdOf(a)))
+    const built = connectedRelays.map(r => multiaddr(`${r.toString()}/p2p-circuit/webrtc/p2p/${peer}`))
+    const seen = new Set<string>()
+    return [...viaConnected, ...built, ...others].filter(a => {
+      const key = a.toString()
+      if (seen.has(key)) return false
+      seen.add(key)
+      return true
+    })
+  }
+
+  private upgrade (peer: string, signal?: AbortSignal): Promise<Connection> {
+    const existing = this.dialing.get(peer)
+    if (existing != null) return existing
+    const attempt = this.runUpgrade(peer, signal).finally(() => { this.dialing.delete(peer) })
+    this.dialing.set(peer, attempt)
+    return attempt
+  }
+
+  private async runUpgrade (peer: string, signal?: AbortSignal): Promise<Connection> {
+    const addrs = this.addressesFor(peer)
+    if (addrs.length === 0) throw new NotDirectlyConnectedError(`no relay address known for ${peer}`)
+    if (this.counters.webrtcDialAttempts >= this.deps.webrtcDialBudget) {
+      throw new NotDirectlyConnectedError('WebRTC dial budget spent for this session')
+    }
+    let lastError: unknown
+    // one address at a time: each attempt creates an RTCPeerConnection, a scarce resource
+    for (const addr of addrs.slice(0, 2)) {
+      this.counters.webrtcDialAttempts++
+      const started = Date.now()
+      const timeout = AbortSignal.timeout(UPGRADE_TIMEOUT_MS)
+      try {
+        const conn = await this.deps.libp2p.dial(addr, { signal: signal != null ? AbortSignal.any([signal, timeout]) : timeout })
+        if (!isDirect(conn)) throw new NotDirectlyConnectedError(`dial to ${addr.toString()} gave a limited connection`)
+        this.backoff.delete(peer)
+        this.deps.log(`mesh: direct connection to ${peer} in ${Date.now() - started} ms`)
+        return conn
+      } catch (err) {
+        lastError = err
+        this.counters.webrtcDialFailures++
+        if (signal?.aborted === true || this.stopped) break
+      }
+    }
+    const failures = (this.backoff.get(peer)?.failures ?? 0) + 1
+    const delay = Math.min(UPGRADE_BACKOFF_MAX_MS, UPGRADE_BACKOFF_MIN_MS * 2 ** Math.min(failures - 1, 16)) * (0.75 + Math.random() * 0.5)
+    this.backoff.set(peer, { failures, until: Date.now() + delay })
+    this.deps.log(`mesh: upgrade to ${peer} failed (${(lastError as Error)?.message?.split('\n')[0]}); next try in ${Math.round(delay)} ms`)
+    throw new NotDirectlyConnectedError(`could not open a direct connection to ${peer}`, { cause: lastError })
+  }
+
+  private measureRtt (peer: string): void {
+    this.deps.libp2p.services.ping.ping(peerIdFromString(peer), { signal: AbortSignal.timeout(10_000) })
+      .then(rtt => {
+        this.rtts.set(peer, rtt)
+        this.deps.onChange()
+      })
+      .catch(() => {})
+  }
+
+  forget (peer: string): void {
+    this.known.delete(peer)
+    this.rtts.delete(peer)
+  }
+}
+
+function shuffle<T> (items: T[]): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1))
+    ;[items[i], items[j]] = [items[j], items[i]]
+  }
+  return items
+}
