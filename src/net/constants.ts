@@ -55,6 +55,14 @@ export const UPGRADE_TIMEOUT_MS = 20_000
  */
 export const HIGHER_ID_GRACE_MS = 15_000
 
+/**
+ * A newly discovered peer is dialed after a random delay up to this. Peers that discover each
+ * other at once (a relay restart, several tabs opening) would otherwise all start WebRTC
+ * handshakes in the same instant; on a loaded machine that makes the SDP answer arrive after
+ * ICE has connected, and libdatachannel then fails DTLS ("unknown CA").
+ */
+export const FIRST_DIAL_SPREAD_MS = 1_000
+
 /** A discovered peer not re-announced for this long is no longer dialed. */
 export const PEER_STALE_MS = 2 * 60_000
 

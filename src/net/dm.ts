@@ -121,7 +121,9 @@ export class DmService {
         try {
           await writeFrame(stream, encode({ ok: false, code: err.code }), { signal })
           await stream.close({ signal: AbortSignal.timeout(2_000) })
-        } catch {}
+        } catch {
+          // the remote may already be gone; the stream is aborted below either way
+        }
       }
       stream.abort(err instanceof Error ? err : new Error(String(err)))
     }
@@ -145,7 +147,9 @@ export class DmService {
       this.receivedCount++
       try {
         this.deps.onMessage(msg)
-      } catch {}
+      } catch {
+        // a failing listener must not turn an accepted message into a rejection
+      }
       return { ok: true }
     } catch (err) {
       const code = isAllianceError(err) ? err.code : REJECT_CODES.decode

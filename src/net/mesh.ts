@@ -21,7 +21,7 @@ import type { Connection, Libp2p, PeerId, PeerInfo } from '@libp2p/interface'
 import type { Ping } from '@libp2p/ping'
 import { didFromPeerId } from '../core/identity.ts'
 import {
-  HIGHER_ID_GRACE_MS, PEER_STALE_MS, UPGRADE_BACKOFF_MAX_MS, UPGRADE_BACKOFF_MIN_MS, UPGRADE_TIMEOUT_MS
+  FIRST_DIAL_SPREAD_MS, HIGHER_ID_GRACE_MS, PEER_STALE_MS, UPGRADE_BACKOFF_MAX_MS, UPGRADE_BACKOFF_MIN_MS, UPGRADE_TIMEOUT_MS
 } from './constants.ts'
 import { NotDirectlyConnectedError, PeerDeniedError } from './errors.ts'
 
@@ -30,6 +30,9 @@ interface Known {
   addrs: Multiaddr[]
   firstSeen: number
   lastSeen: number
+  /** Not dialed before this time: a random spread so that peers discovering each other at
+   * the same moment do not all start WebRTC handshakes at once. */
+  notBefore: number
 }
 
 interface Backoff {
@@ -136,7 +139,7 @@ export class Mesh {
       if (addrs.length > 0) existing.addrs = addrs
       return false
     }
-    this.known.set(id, { peerId: info.id, addrs, firstSeen: now, lastSeen: now })
+    this.known.set(id, { peerId: info.id, addrs, firstSeen: now, lastSeen: now, notBefore: now + Math.random() * FIRST_DIAL_SPREAD_MS })
     this.deps.onChange()
     return true
   }
@@ -226,7 +229,7 @@ export class Mesh {
     const later: string[] = []
     for (const [id, k] of this.known) {
       if (direct.has(id) || this.dialing.has(id) || this.deps.isDenied(id)) continue
-      if ((this.backoff.get(id)?.until ?? 0) > now) continue
+      if ((this.backoff.get(id)?.until ?? 0) > now || k.notBefore > now) continue
       if (this.self < id) candidates.push(id)
       else if (now - k.firstSeen > HIGHER_ID_GRACE_MS && (this.holdUntil.get(id) ?? 0) <= now) later.push(id)
     }

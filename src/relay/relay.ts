@@ -122,7 +122,9 @@ export async function startRelay (opts: RelayOptions = {}): Promise<RelayHandle>
       identify: identify(),
       ping: ping(),
       relay: circuitRelayServer({ reservations: { maxReservations: MAX_RESERVATIONS } }),
-      pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, emitSelf: false, canRelayMessage: true })
+      // the relay carries the discovery topic only: application gossip (ledger blocks) must
+      // flow peer to peer over direct connections, never through the signaling relay
+      pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, emitSelf: false, canRelayMessage: false, allowedTopics: [topic] })
     }
   })
 

@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import { startRelay } from '../../src/relay/relay.ts'
 import type { RelayHandle } from '../../src/relay/relay.ts'
 import type { AllianceNet, DmMessage } from '../../src/net/node.ts'
+import { readOneFrame, writeFrame } from '../../src/net/node.ts'
 import { fullyDirect, logger, startPeers, stopAll, waitFor } from './helpers.ts'
 
 describe('alliance mesh over a real relay', () => {
@@ -53,7 +54,7 @@ describe('alliance mesh over a real relay', () => {
   })
 
   it('upgrades to direct WebRTC connections between every pair', async () => {
-    await waitFor('a direct connection between every pair', () => fullyDirect(nets))
+    await waitFor('a direct connection between every pair', () => fullyDirect(nets), 90_000)
     for (const n of nets) {
       const peers = n.peers()
       expect(peers.map(p => p.did).sort()).toEqual(nets.filter(o => o !== n).map(o => o.did).sort())
@@ -68,6 +69,31 @@ describe('alliance mesh over a real relay', () => {
     const conn = nets[0].libp2p.getConnections(nets[1].libp2p.peerId).find(c => c.limits == null)
     expect(conn?.remoteAddr.toString()).toMatch(/\/webrtc\/p2p\//)
     await waitFor('an RTT for every direct peer', () => nets.every(n => n.peers().every(p => typeof p.rttMs === 'number')))
+  })
+
+  it('runs custom protocols over the direct connection (handle / dialProtocol)', async () => {
+    const [alice, bob] = nets
+    const seen: Array<{ did: string, limited: boolean }> = []
+    await bob.handle('/alliance/test-echo/1', async (stream, ctx) => {
+      seen.push({ did: ctx.did, limited: ctx.connection.limits != null })
+      const frame = await readOneFrame(stream, 1024)
+      await writeFrame(stream, frame)
+      await stream.close()
+    }, { maxInboundStreams: 2 })
+    const stream = await alice.dialProtocol(bob.did, '/alliance/test-echo/1')
+    await writeFrame(stream, new TextEncoder().encode('ping over webrtc'))
+    await stream.close()
+    expect(new TextDecoder().decode(await readOneFrame(stream, 1024))).toBe('ping over webrtc')
+    expect(seen).toEqual([{ did: alice.did, limited: false }])
+    await bob.unhandle('/alliance/test-echo/1')
+  })
+
+  it('replaces a dropped direct connection', async () => {
+    const [alice, bob] = nets
+    await alice.libp2p.hangUp(bob.libp2p.peerId)
+    await waitFor('alice and bob disconnected', () => !alice.peers().some(p => p.did === bob.did && p.kind === 'direct'), 10_000, 20)
+    await waitFor('the direct connection is back', () => fullyDirect(nets), 90_000)
+    expect(alice.peers().find(p => p.did === bob.did)?.kind).toBe('direct')
   })
 
   it('delivers a direct message decrypted at the receiver, naming the sender', async () => {
@@ -104,8 +130,12 @@ describe('alliance mesh over a real relay', () => {
   })
 
   it('keeps direct connections when the relay stops', async () => {
+    let changes = 0
+    const off = nets[0].on('change', () => { changes++ })
     await relay?.stop()
     await waitFor('relay marked as lost', () => nets.every(n => n.relays()[0].state !== 'reserved'))
+    await waitFor('a change event for the relay state', () => changes > 0, 5_000, 20)
+    off()
     for (const n of nets) {
       expect(['reconnecting', 'connecting']).toContain(n.relays()[0].state)
       expect(n.peers().filter(p => p.kind === 'direct')).toHaveLength(2)

@@ -39,6 +39,7 @@ describe('references and orphans', () => {
     const e = new LedgerEngine(s.ctx)
     const r1 = addAll(e, [s.blocks.get('a2') as ValidatedBlock, s.blocks.get('c1') as ValidatedBlock])
     expect(r1.results.map(r => r.kind)).toEqual(['orphan', 'orphan'])
+    expect(r1.results[0]).toMatchObject({ code: 'ERR_MISSING_PARENTS', missing: [s.id('c1'), s.id('b1'), s.id('a1')] })
     expect(r1.parked.map(p => p.id)).toEqual([s.id('a2'), s.id('c1')])
     expect(e.missing()).toEqual([s.id('a1'), s.id('b1')].sort())
     expect(e.blockStatus(s.id('a2'))).toBe('pending')
@@ -53,13 +54,17 @@ describe('references and orphans', () => {
     expect(e.stats()).toMatchObject({ blocks: 4, orphans: 0 })
   })
 
-  it('[L15] the orphan pool is bounded: the oldest is evicted and reported', () => {
+  it('[L15] the orphan pool is bounded in count and bytes: the oldest is evicted and reported', () => {
     const s = base()
     s.issue('a2', ['c1', 'b1'])
     const e = new LedgerEngine(s.ctx, { maxOrphans: 2 })
     const r = addAll(e, ['b1', 'c1', 'a2'].map(l => s.blocks.get(l) as ValidatedBlock))
     expect(r.dropped.map(d => d.id)).toEqual([s.id('b1')])
     expect(e.orphanIds()).toEqual([s.id('c1'), s.id('a2')])
+    const bySize = new LedgerEngine(s.ctx, { maxOrphanBytes: s.blocks.get('c1')!.bytes.length + s.blocks.get('a2')!.bytes.length })
+    const r2 = addAll(bySize, ['b1', 'c1', 'a2'].map(l => s.blocks.get(l) as ValidatedBlock))
+    expect(r2.dropped.map(d => d.id)).toEqual([s.id('b1')])
+    expect(bySize.orphanIds()).toEqual([s.id('c1'), s.id('a2')])
   })
 
   it('[L15][L11] an orphan that breaks a reference rule once complete is dropped, not inserted', () => {

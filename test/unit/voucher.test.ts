@@ -16,7 +16,7 @@ import type { SessionRequest } from '../../src/core/session/request.ts'
 import { VoucherBook, checkVoucherStep } from '../../src/core/session/book.ts'
 import { VoucherError, VoucherRejection, SessionRejection } from '../../src/core/session/errors.ts'
 import { chargeable } from '../../src/core/session/terms.ts'
-import type { OfferId, SessionId, SessionTerms } from '../../src/core/session/terms.ts'
+import type { OfferId, SessionTerms } from '../../src/core/session/terms.ts'
 import { concatBytes } from '../../src/core/bytes.ts'
 
 function party (n: number): { seed: Uint8Array, did: Did } {
@@ -55,7 +55,7 @@ function codeOf (fn: () => unknown): string | undefined {
 }
 
 describe('session requests', () => {
-  it('[S1] a session id is the CID of the payer-signed request and changes with any field', () => {
+  it('[F1] a session id is the CID of the payer-signed request and changes with any field', () => {
     expect(verifySessionRequest(signedRequest)).toBe(true)
     expect(SESSION).toMatch(/^bafyrei/)
     expect(sessionIdOf(signSessionRequest(payer.seed, request()))).toBe(SESSION) // Ed25519 is deterministic
@@ -63,7 +63,7 @@ describe('session requests', () => {
     expect(decodeSignedSessionRequest(encodeSignedSessionRequest(signedRequest))).toEqual(signedRequest)
   })
 
-  it('[S1] a request signed by anyone but the payer, or altered, is forged', () => {
+  it('[F1] a request signed by anyone but the payer, or altered, is forged', () => {
     const forged = { ...signedRequest, nonce: 8 }
     expect(codeOf(() => checkSignedSessionRequest(forged))).toBe(SessionRejection.REQUEST_FORGED)
     const byMallory = { ...request(), sig: signSessionRequest(mallory.seed, request({ payer: mallory.did })).sig }
@@ -71,7 +71,7 @@ describe('session requests', () => {
     expect(() => signSessionRequest(mallory.seed, request())).toThrow(TypeError)
   })
 
-  it('[S1] malformed requests are rejected with a typed code', () => {
+  it('[F1] malformed requests are rejected with a typed code', () => {
     const bad: unknown[] = [null, 1, [], { ...signedRequest, extra: 1 }, { ...signedRequest, v: 2 }, { ...signedRequest, payer: provider.did },
       { ...signedRequest, rev: -1 }, { ...signedRequest, sig: new Uint8Array(10) }, { ...signedRequest, time: 1.5 }]
     for (const b of bad) expect(codeOf(() => checkSignedSessionRequest(b))).toBe(SessionRejection.REQUEST_MALFORMED)

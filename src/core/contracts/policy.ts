@@ -40,7 +40,7 @@ export const REFUND_RULES: readonly RefundRule[] = ['none', 'unused-rounds']
 
 export interface RightsPolicy {
   readonly mayBuy: MayBuy
-  /** Income split; the first holder also receives the rounding remainder (SPEC C3). */
+  /** Income split; the first holder also receives the rounding remainder (SPEC C4). */
   readonly shares: readonly Share[]
   readonly refund: RefundRule
 }

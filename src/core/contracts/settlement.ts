@@ -127,7 +127,7 @@ function updateFacts (kv: KvStore, before: SessionRecord | undefined, after: Ses
 }
 
 /**
- * Applies a decoded settle transaction (SPEC C1–C7). Validates everything before writing, so
+ * Applies a decoded settle transaction (SPEC C1–C8). Validates everything before writing, so
  * a rejection (ContractError / VoucherError / SessionError) leaves `kv` and balances untouched.
  */
 export function applySettle (kv: KvStore, tx: SessionSettleTx, ctx: SettleContext): SettleEffect {

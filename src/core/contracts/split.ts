@@ -1,7 +1,7 @@
 /**
  * Deterministic income split by basis points. Each holder gets floor(amount × bps / 10000);
  * what the floors leave over (at most one credit per holder) goes to the first holder, which
- * by convention is the provider. The parts always sum to `amount` exactly (SPEC C3). BigInt
+ * by convention is the provider. The parts always sum to `amount` exactly (SPEC C4). BigInt
  * keeps `amount × bps` exact for amounts beyond 2^53 / 10^4.
  */
 import type { Did } from '../identity.ts'

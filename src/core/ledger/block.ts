@@ -151,6 +151,8 @@ export interface ValidateOptions {
    * signature (the costly part) and the clock check. Never for bytes from the network.
    */
   readonly trusted?: boolean
+  /** The id if the caller computed it already (`blockIdOf(bytes)`); saves hashing twice. */
+  readonly id?: BlockId
 }
 
 /**
@@ -168,7 +170,7 @@ export function validateBlockBytes (bytes: Uint8Array, ctx: LedgerContext, opts:
     throw new LedgerError(E.MALFORMED, `block does not decode: ${(err as Error).message}`, { cause: err })
   }
   const { block, crossChain } = checkShape(value, ctx, { now: opts.trusted === true ? undefined : opts.now })
-  const id = blockIdOf(bytes)
+  const id = opts.id ?? blockIdOf(bytes)
   if (!equalBytes(encode(block), bytes)) fail(E.MALFORMED, 'block is not in canonical form')
   if (!checkPow(powHeaderOf(block), block.nonce, block.difficulty)) fail(E.BAD_POW, 'proof-of-work does not reach the difficulty')
   if (opts.trusted !== true && !verify(publicKeyFromDid(block.issuer), signingBytes(block), block.sig)) {

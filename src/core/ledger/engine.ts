@@ -50,11 +50,14 @@ export interface LedgerEngineOptions {
   readonly registry?: TxRegistry
   /** Parked orphans kept at most (oldest evicted first). Bounds memory a peer can make us use. */
   readonly maxOrphans?: number
+  /** Total bytes of parked orphans kept at most (4,096 blocks of 64 KiB would be 256 MiB). */
+  readonly maxOrphanBytes?: number
   /** Applied blocks whose undo logs are kept; a rollback deeper than this replays from genesis. */
   readonly undoWindow?: number
 }
 
 export const DEFAULT_MAX_ORPHANS = 4096
+export const DEFAULT_MAX_ORPHAN_BYTES = 16 * 1024 * 1024
 export const DEFAULT_UNDO_WINDOW = 10_000
 /**
  * Tips this far below the deepest block are not approved by `selectTips` (IOTA's "below max
@@ -66,7 +69,7 @@ export const LAZY_TIP_DEPTH = 8
 export type AddResult =
   | { readonly kind: 'inserted', readonly id: BlockId }
   /** Parked until `missing` blocks arrive (ERR_MISSING_PARENTS is not a rejection). */
-  | { readonly kind: 'orphan', readonly id: BlockId, readonly missing: readonly BlockId[] }
+  | { readonly kind: 'orphan', readonly id: BlockId, readonly code: typeof LedgerErrorCode.MISSING_PARENTS, readonly missing: readonly BlockId[] }
   | { readonly kind: 'rejected', readonly id: BlockId | null, readonly error: LedgerError }
 
 export interface StoredBlockRef {
@@ -148,7 +151,7 @@ export interface LedgerStats {
 }
 
 export interface BlockTemplate {
-  /** The issuer's chain, if fixed already (founder, or by its earlier blocks). */
+  /** The issuer's chain, if fixed already (founder, its earlier blocks, or its admission). */
   readonly chain: string | null
   readonly seq: number
   readonly prev: BlockId | null
@@ -254,6 +257,8 @@ export class LedgerEngine {
   readonly genesis: Genesis
   readonly allianceId: AllianceId
   private readonly maxOrphans: number
+  private readonly maxOrphanBytes: number
+  private orphanBytes = 0
   private readonly undoWindow: number
 
   private readonly nodes = new Map<BlockId, Node>()
@@ -301,8 +306,10 @@ export class LedgerEngine {
     this.genesis = this.ctx.genesis
     this.allianceId = this.ctx.allianceId
     this.maxOrphans = options.maxOrphans ?? DEFAULT_MAX_ORPHANS
+    this.maxOrphanBytes = options.maxOrphanBytes ?? DEFAULT_MAX_ORPHAN_BYTES
     this.undoWindow = options.undoWindow ?? DEFAULT_UNDO_WINDOW
     if (!Number.isInteger(this.maxOrphans) || this.maxOrphans < 0) throw new RangeError('maxOrphans must be a non-negative integer')
+    if (!(this.maxOrphanBytes >= 0)) throw new RangeError('maxOrphanBytes must be >= 0')
     if (!Number.isInteger(this.undoWindow) || this.undoWindow < 1) throw new RangeError('undoWindow must be a positive integer')
     this.otherThan = this.genesis.chains.map(() => [])
     this.genesisNode = {
@@ -380,7 +387,7 @@ export class LedgerEngine {
     if (this.nodes.has(id) || this.orphans.has(id)) return { kind: 'rejected', id, error: new LedgerError(E.DUPLICATE, 'block already known') }
     let v: ValidatedBlock
     try {
-      v = validateBlockBytes(bytes, this.ctx, opts)
+      v = validateBlockBytes(bytes, this.ctx, { now: opts.now, trusted: opts.trusted, id })
     } catch (err) {
       return { kind: 'rejected', id, error: toLedgerError(err) }
     }
@@ -391,7 +398,7 @@ export class LedgerEngine {
     const missing = this.refIds(v).filter(r => !this.nodes.has(r))
     if (missing.length > 0) {
       this.park(v, missing, batch)
-      return { kind: 'orphan', id: v.id, missing }
+      return { kind: 'orphan', id: v.id, code: E.MISSING_PARENTS, missing }
     }
     const error = this.checkContext(v)
     if (error != null) return { kind: 'rejected', id: v.id, error }
@@ -424,16 +431,17 @@ export class LedgerEngine {
   }
 
   private park (v: ValidatedBlock, missing: readonly BlockId[], batch: MutableBatch): void {
-    if (this.maxOrphans === 0) {
+    if (this.maxOrphans === 0 || v.bytes.byteLength > this.maxOrphanBytes) {
       batch.dropped.push({ id: v.id })
       return
     }
-    while (this.orphans.size >= this.maxOrphans) {
+    while (this.orphans.size >= this.maxOrphans || this.orphanBytes + v.bytes.byteLength > this.maxOrphanBytes) {
       const oldest = this.orphans.keys().next().value as BlockId
       this.unpark(oldest)
       batch.dropped.push({ id: oldest })
     }
     this.orphans.set(v.id, { v, missing: new Set(missing) })
+    this.orphanBytes += v.bytes.byteLength
     for (const m of missing) {
       let set = this.waiting.get(m)
       if (set == null) { set = new Set(); this.waiting.set(m, set) }
@@ -446,6 +454,7 @@ export class LedgerEngine {
     const o = this.orphans.get(id)
     if (o == null) return undefined
     this.orphans.delete(id)
+    this.orphanBytes -= o.v.bytes.byteLength
     for (const m of o.missing) {
       const set = this.waiting.get(m)
       set?.delete(id)
@@ -468,6 +477,7 @@ export class LedgerEngine {
         o.missing.delete(id)
         if (o.missing.size > 0) continue
         this.orphans.delete(oid)
+        this.orphanBytes -= o.v.bytes.byteLength
         const error = this.checkContext(o.v)
         if (error != null) {
           batch.dropped.push({ id: oid, error })
@@ -667,7 +677,8 @@ export class LedgerEngine {
     const first = moved[0]
     const last = this.applied[this.applied.length - 1]
     const toApply: Node[] = []
-    if (last != null && compareNodes(first, last) < 0) {
+    // `<=`: a block to revert may itself be the last one applied
+    if (last != null && compareNodes(first, last) <= 0) {
       const cut = this.lowerBound(first)
       if (this.undoLogs[cut] === undefined) {
         this.fullReplay()
@@ -839,9 +850,10 @@ export class LedgerEngine {
     return this.order.slice(1).map(n => n.id)
   }
 
+  /** Every slot (issuer, seq) with more than one block, sorted by issuer DID then seq. */
   equivocations (): Equivocation[] {
     const out: Equivocation[] = []
-    for (const key of [...this.equivocated].sort()) {
+    for (const key of this.equivocated) {
       const slot = this.slots.get(key) as Node[]
       const canonical = slot.find(n => n.status === CONFIRMED)
       out.push({
@@ -851,7 +863,7 @@ export class LedgerEngine {
         canonical: canonical?.id ?? null
       })
     }
-    return out
+    return out.sort((x, y) => (x.issuer < y.issuer ? -1 : x.issuer > y.issuer ? 1 : x.seq - y.seq))
   }
 
   /** Read-only view of the replayed state. */
@@ -935,22 +947,24 @@ export class LedgerEngine {
     const floor = this.maxDepth - LAZY_TIP_DEPTH
     const usable = (n: Node): boolean => n.issuer >= 0 && n.issuer !== self && n.status !== REJECTED && n.depth >= floor
     const tips = [...this.tipSet].filter(usable).sort(compareNodes)
-    const pending = tips.filter(n => n.status === PENDING)
-    const confirmed = tips.filter(n => n.status === CONFIRMED)
-    const pick = (from: readonly Node[]): Node => from[Math.min(from.length - 1, Math.floor(rand() * from.length))]
-    let pool: Node[] = pending.length > 0 ? pending : confirmed
-    if (pool.length === 0) {
-      // no usable tip: approve recent blocks of others (not tips, still valid parents)
-      pool = []
-      for (let j = this.order.length - 1; j > 0 && pool.length < 8; j--) if (usable(this.order[j])) pool.push(this.order[j])
+    // candidates in order of preference: pending tips, confirmed tips, then recent blocks
+    const candidates = [...tips.filter(n => n.status === PENDING), ...tips.filter(n => n.status === CONFIRMED)]
+    if (candidates.length < 2) {
+      for (let j = this.order.length - 1; j > 0 && candidates.length < 8; j--) {
+        const n = this.order[j]
+        if (usable(n) && !candidates.includes(n)) candidates.push(n)
+      }
     }
-    if (pool.length === 0) return [this.allianceId, this.allianceId]
-    const first = pick(pool)
-    const rest = [...pending, ...confirmed].filter(n => n !== first)
+    if (candidates.length === 0) return [this.allianceId, this.allianceId]
+    const pick = (from: readonly Node[]): Node => from[Math.min(from.length - 1, Math.floor(rand() * from.length))]
+    const best = (from: readonly Node[]): readonly Node[] => {
+      const pending = from.filter(n => n.status === PENDING && this.tipSet.has(n))
+      return pending.length > 0 ? pending : from
+    }
+    const first = pick(best(candidates))
+    const rest = candidates.filter(n => n !== first)
     const others = rest.filter(n => n.issuer !== first.issuer)
-    const second = others.length > 0
-      ? pick(others.filter(n => n.status === PENDING).length > 0 ? others.filter(n => n.status === PENDING) : others)
-      : rest.length > 0 ? pick(rest) : (first.refs.find(r => r.status !== REJECTED && r !== first) ?? this.genesisNode)
+    const second = others.length > 0 ? pick(best(others)) : rest.length > 0 ? pick(best(rest)) : this.genesisNode
     return [first.id, second.id]
   }
 
@@ -966,7 +980,7 @@ export class LedgerEngine {
     for (const id of parents) time = Math.max(time, (this.nodes.get(id) as Node).time)
     if (head != null) time = Math.max(time, head.time)
     return {
-      chain: founder ?? (head != null ? this.genesis.chains[head.chain] : null),
+      chain: founder ?? (head != null ? this.genesis.chains[head.chain] : (memberOf(this.state, issuer)?.chain ?? null)),
       seq: head == null ? 1 : head.seq + 1,
       prev: head?.id ?? null,
       parents,

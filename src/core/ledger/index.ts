@@ -25,7 +25,7 @@ export type {
 export { LedgerState } from './state.ts'
 export type { StateReader, StateView, StateEntries, UndoEntry } from './state.ts'
 export {
-  LedgerEngine, parseTxId, txIdOf, DEFAULT_MAX_ORPHANS, DEFAULT_UNDO_WINDOW, LAZY_TIP_DEPTH
+  LedgerEngine, parseTxId, txIdOf, DEFAULT_MAX_ORPHANS, DEFAULT_MAX_ORPHAN_BYTES, DEFAULT_UNDO_WINDOW, LAZY_TIP_DEPTH
 } from './engine.ts'
 export type {
   LedgerEngineOptions, AddResult, BatchResult, StoredBlockRef, ParkedOrphan, BlockInfo, TxResult,

@@ -5,9 +5,9 @@
  * transaction against the state at the block's time. Apply validates before it writes, so a
  * rejected transaction (typed error) leaves the store unchanged even without the ledger's undo.
  *
- *   offer.publish | offer.update | offer.withdraw      (market/offer.ts, SPEC M1–M6)
- *   request.publish | request.withdraw                  (market/bounty.ts, SPEC M7)
- *   session.settle                                      (contracts/settlement.ts, SPEC C1–C7)
+ *   offer.publish | offer.update | offer.withdraw      (market/offer.ts, SPEC M1–M7)
+ *   request.publish | request.withdraw                  (market/bounty.ts, SPEC M11)
+ *   session.settle                                      (contracts/settlement.ts, SPEC C1–C8)
  *   rate                                                (contracts/rating.ts, SPEC R3)
  */
 import type { Did } from '../identity.ts'

@@ -1,7 +1,7 @@
 /**
  * Requests (white paper 4.3.3: "recruitment or bounty" postings): a peer that seeks a service
  * publishes `request.publish { kind, target, maxCredits, expiresAt, … }` — e.g. "relay to DID X,
- * up to N credits" — and may withdraw it. Validation mirrors offers (SPEC M7).
+ * up to N credits" — and may withdraw it. Validation mirrors offers (SPEC M11).
  */
 import { cidOf } from '../codec.ts'
 import type { Did } from '../identity.ts'

@@ -1,6 +1,6 @@
 /**
  * Typed rejections of market transactions (offers and requests). Each code names the rule a
- * transaction broke (SPEC M1–M9); messages say what was wrong and what is allowed.
+ * transaction broke (SPEC M1–M11); messages say what was wrong and what is allowed.
  */
 import { AllianceError } from '../errors.ts'
 

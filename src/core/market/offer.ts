@@ -3,7 +3,7 @@
  * `offer.update` and `offer.withdraw`, their validation, ids and the record the ledger keeps.
  * The provider is the transaction's issuer (the block signature covers it), so bodies carry no
  * signature of their own. Validation is a pure function of the body, the block time and the
- * kind registry; every rejection has a MarketError / ContractError code (SPEC M1–M6).
+ * kind registry; every rejection has a MarketError / ContractError code (SPEC M1–M7).
  */
 import { cidOf } from '../codec.ts'
 import type { Did } from '../identity.ts'

@@ -1,5 +1,5 @@
 /**
- * Typed rejections of the session layer: vouchers (SPEC V1–V9) and session requests and
+ * Typed rejections of the session layer: vouchers (SPEC V1–V10) and session requests and
  * events. Codes are stable and travel on the wire as rejection reasons; messages are for people.
  */
 import { AllianceError } from '../errors.ts'

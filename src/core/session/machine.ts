@@ -4,9 +4,9 @@
  * and carries out the returned actions (serve up to an allowance, halt, sign, settle). Time
  * arrives inside events; nothing here reads a clock or arms a timer.
  *
- * Provider guarantee (SPEC S4): it never permits delivery beyond what accepted vouchers cover
+ * Provider guarantee (SPEC F4): it never permits delivery beyond what accepted vouchers cover
  * plus one trial slice, so a payer that stops signing is owed nothing but at most one trial
- * slice. Payer guarantee (SPEC S5): it signs for round r only after units of round r arrive,
+ * slice. Payer guarantee (SPEC F5): it signs for round r only after units of round r arrive,
  * so a provider that stops serving gets no voucher for the round it did not start.
  */
 import type { Did } from '../identity.ts'
@@ -174,7 +174,7 @@ function providerAdvance (config: ProviderConfig, state: ProviderState, actions:
         actions.push({ type: 'serve', round: s.round, allowance: s.allowance })
         continue
       }
-      // S3: no voucher by the end of the trial slice → stop
+      // F3: no voucher by the end of the trial slice → stop
       if (s.delivered >= (s.round - 1) * roundSize + trial) return providerStop(config, s, 'no-voucher', actions)
       return s
     }
@@ -272,7 +272,7 @@ export function payerStep (config: PayerConfig, state: PayerState, event: Sessio
         if (s.signedRound < lastRound && s.received > (lastRound - 1) * roundSize) s = payerSign(config, s, lastRound, event.at, actions)
         return { state: payerStop(s, 'completed', actions), actions }
       }
-      // S5: the round whose units are arriving; sign for it once, while its trial slice runs
+      // F5: the round whose units are arriving; sign for it once, while its trial slice runs
       const round = Math.ceil(s.received / roundSize)
       if (round <= s.signedRound) return { state: s, actions }
       if (config.maxCredits !== undefined && round * price > config.maxCredits) return { state: payerStop(s, 'budget', actions), actions }

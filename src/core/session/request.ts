@@ -7,11 +7,12 @@
  */
 import { cidOf, decode, encode } from '../codec.ts'
 import { concatBytes } from '../bytes.ts'
-import { didFromPublicKey, generateKeyPair, publicKeyFromDid, verify, sign } from '../identity.ts'
+import { publicKeyFromDid, verify, sign } from '../identity.ts'
 import type { Did } from '../identity.ts'
 import { expectRecord, isBoundedString, isDidString, isSafeInt } from '../contracts/guards.ts'
 import { SessionError, SessionRejection } from './errors.ts'
 import type { OfferId, SessionId } from './terms.ts'
+import { didOfSeed } from './voucher.ts'
 
 export const REQUEST_DOMAIN = new TextEncoder().encode('alliance/session-request/1\n')
 /** A signed request is ~300 bytes; anything much larger is not one. */
@@ -71,7 +72,7 @@ export function requestBytes (request: SessionRequest): Uint8Array {
 /** Signs as the payer; `seed` must be the payer's key. */
 export function signSessionRequest (seed: Uint8Array, request: SessionRequest): SignedSessionRequest {
   const clean = parseSessionRequest(request)
-  if (didFromPublicKey(generateKeyPair(seed).publicKey) !== clean.payer) throw new TypeError('the signing key is not the payer\'s')
+  if (didOfSeed(seed) !== clean.payer) throw new TypeError('the signing key is not the payer\'s')
   return { ...clean, sig: sign(seed, requestBytes(clean)) }
 }
 

@@ -75,10 +75,25 @@ export function voucherBytes (voucher: Voucher): Uint8Array {
   return concatBytes(VOUCHER_DOMAIN, encode(unsigned(voucher)))
 }
 
+const seedDids = new WeakMap<Uint8Array, Did>()
+
+/**
+ * The DID of a signing seed, cached per seed object: deriving the public key costs as much as
+ * a signature, and a payer signs one voucher per round with the same seed.
+ */
+export function didOfSeed (seed: Uint8Array): Did {
+  let did = seedDids.get(seed)
+  if (did === undefined) {
+    did = didFromPublicKey(generateKeyPair(seed).publicKey)
+    seedDids.set(seed, did)
+  }
+  return did
+}
+
 /** Signs as the payer; throws TypeError when `seed` is not the payer's key. */
 export function signVoucher (seed: Uint8Array, voucher: Voucher): SignedVoucher {
   const clean = parseVoucher(voucher)
-  if (didFromPublicKey(generateKeyPair(seed).publicKey) !== clean.payer) throw new TypeError('the signing key is not the payer\'s')
+  if (didOfSeed(seed) !== clean.payer) throw new TypeError('the signing key is not the payer\'s')
   return { ...clean, sig: sign(seed, voucherBytes(clean)) }
 }
 

@@ -1,0 +1,45 @@
+/**
+ * What the UI and the facade may ask of this peer's ledger. The ledger service implements it;
+ * keeping it here, small, lets the UI be written and tested against it alone.
+ */
+import type { BlockInfo, LedgerStats, TxStatus, Equivocation } from '../core/ledger/index.ts'
+import type { Did } from '../core/identity.ts'
+
+export interface HistoryEntry {
+  txId: string
+  type: string
+  /** The block issuer (payer of a transfer). */
+  from: Did
+  /** Receiver of a transfer, if any. */
+  to?: Did
+  /** Signed change of this peer's balance (+ in, − out), 0 when it does not concern it. */
+  delta: number
+  amount?: number
+  status: TxStatus
+  reason?: string
+  time: number
+}
+
+export interface LedgerProgress {
+  /** Proof-of-work of the block being made: 0..1, or null when idle. */
+  pow: number | null
+  /** Sync with a peer: blocks fetched of blocks known to be missing, or null when idle. */
+  sync: { done: number, total: number } | null
+}
+
+export interface LedgerApi {
+  readonly allianceId: string
+  balance (did?: string): number
+  isMember (did?: string): boolean
+  /** Submits a transfer; resolves to the transaction id once the block is made and sent. */
+  transfer (to: string, amount: number): Promise<string>
+  status (txId: string): TxStatus | 'unknown'
+  history (limit?: number): HistoryEntry[]
+  /** The newest blocks (by depth), for the DAG picture. */
+  recentBlocks (limit: number): BlockInfo[]
+  stats (): LedgerStats & { stateHash: string, rejectedInputs: Record<string, number> }
+  equivocations (): Equivocation[]
+  progress (): LedgerProgress
+  /** Runs a catch-up sync with every directly connected peer now. */
+  syncNow (): Promise<void>
+}

@@ -1,0 +1,311 @@
+/**
+ * IndexedDB `LedgerStore` through idb: database `alliance/${profile}/ledger`, versioned
+ * schema with an upgrade function. Each write is ONE readwrite transaction over every store
+ * it touches, so a crash or a failed request never leaves half a batch (or a block without
+ * its index and tip updates). Errors are caught on the request, the transaction and its
+ * abort (quota errors only show on the transaction) and come out as LedgerStoreError.
+ * Blocks are append-only: `n` numbers them in insertion order (parents first).
+ */
+import { wrap } from 'idb'
+import type { DBSchema, IDBPDatabase, IDBPTransaction, StoreNames } from 'idb'
+import { AllianceError } from '../core/errors.ts'
+import { parseProfileName } from '../core/profile.ts'
+import type { BlockId } from '../core/ledger/types.ts'
+import {
+  abortedError, checkCheckpoint, checkOrphan, describeBlock, LedgerStoreError, LedgerStoreErrorCode
+} from './ledger.ts'
+import type {
+  BlockBytes, LedgerCheckpoint, LedgerStore, LedgerWrite, StoreCallOptions, StoredBlock, StoredOrphan
+} from './ledger.ts'
+
+export const LEDGER_DB_VERSION = 1
+
+interface BlockRecord {
+  id: string
+  n: number
+  issuer: string
+  seq: number
+  refs: string[]
+  bytes: Uint8Array
+}
+
+interface OrphanRecord {
+  id: string
+  missing: string[]
+  bytes: Uint8Array
+}
+
+interface CheckpointRecord {
+  blockCount: number
+  data: Uint8Array
+  stateHash: string
+}
+
+export interface LedgerSchema extends DBSchema {
+  blocks: { key: string, value: BlockRecord, indexes: { n: number, slot: [string, number], refs: string } }
+  tips: { key: string, value: { id: string } }
+  orphans: { key: string, value: OrphanRecord, indexes: { missing: string } }
+  checkpoints: { key: number, value: CheckpointRecord }
+  /** 'count': blocks stored so far (the next `n`). */
+  meta: { key: 'count', value: number }
+}
+
+type Db = IDBPDatabase<LedgerSchema>
+type Store = StoreNames<LedgerSchema>
+
+export function ledgerDbName (profile: string): string {
+  return `alliance/${parseProfileName(profile)}/ledger`
+}
+
+/** Each step moves the schema one version forward, so any older database catches up. */
+function upgrade (db: Db, oldVersion: number): void {
+  if (oldVersion < 1) {
+    const blocks = db.createObjectStore('blocks', { keyPath: 'id' })
+    blocks.createIndex('n', 'n', { unique: true })
+    blocks.createIndex('slot', ['issuer', 'seq'])
+    blocks.createIndex('refs', 'refs', { multiEntry: true })
+    db.createObjectStore('tips', { keyPath: 'id' })
+    db.createObjectStore('orphans', { keyPath: 'id' }).createIndex('missing', 'missing', { multiEntry: true })
+    db.createObjectStore('checkpoints', { keyPath: 'blockCount' })
+    db.createObjectStore('meta')
+  }
+}
+
+function storeError (err: unknown): Error {
+  if (err instanceof AllianceError) return err
+  const e = err as { name?: string, message?: string } | null
+  if (e?.name === 'QuotaExceededError') return new LedgerStoreError(LedgerStoreErrorCode.QUOTA, 'IndexedDB: storage is full', { cause: err })
+  if (e?.name === 'AbortError') return new LedgerStoreError(LedgerStoreErrorCode.STORE, `IndexedDB: transaction aborted${e.message != null ? `: ${e.message}` : ''}`, { cause: err })
+  return new LedgerStoreError(LedgerStoreErrorCode.STORE, `IndexedDB: ${e?.message ?? String(err)}`, { cause: err })
+}
+
+export interface OpenLedgerStoreOptions {
+  /** Another IDBFactory (tests); default: the global `indexedDB`. */
+  readonly indexedDB?: IDBFactory
+}
+
+export async function openIdbLedgerStore (profile: string, opts: OpenLedgerStoreOptions = {}): Promise<IdbLedgerStore> {
+  const name = ledgerDbName(profile)
+  const factory = opts.indexedDB ?? globalThis.indexedDB
+  if (factory == null) throw new LedgerStoreError(LedgerStoreErrorCode.STORE, 'IndexedDB is not available here')
+  let request: IDBOpenDBRequest
+  try {
+    request = factory.open(name, LEDGER_DB_VERSION)
+  } catch (err) {
+    throw storeError(err)
+  }
+  request.addEventListener('upgradeneeded', (event) => {
+    upgrade(wrap(request.result) as unknown as Db, event.oldVersion)
+  })
+  let db: Db
+  try {
+    db = await (wrap(request) as unknown as Promise<Db>)
+  } catch (err) {
+    throw storeError(err)
+  }
+  return new IdbLedgerStore(db)
+}
+
+export class IdbLedgerStore implements LedgerStore {
+  private closed = false
+
+  constructor (private readonly db: Db) {
+    // another tab upgrading or deleting this database must not wait on us
+    db.addEventListener('versionchange', () => { this.closed = true; db.close() })
+  }
+
+  /**
+   * Runs `fn` in one transaction and waits for the commit. Any failure — of a request, of
+   * `fn`, of the commit (quota), or the caller's abort — aborts the whole transaction.
+   */
+  private async run<S extends Store[], M extends IDBTransactionMode, T> (
+    stores: S, mode: M, fn: (tx: IDBPTransaction<LedgerSchema, S, M>) => Promise<T>, signal?: AbortSignal
+  ): Promise<T> {
+    if (this.closed) throw new LedgerStoreError(LedgerStoreErrorCode.CLOSED, 'the ledger store is closed')
+    if (signal?.aborted === true) throw abortedError()
+    let tx: IDBPTransaction<LedgerSchema, S, M>
+    try {
+      tx = this.db.transaction(stores, mode)
+    } catch (err) {
+      throw storeError(err)
+    }
+    // `done` rejects on abort; make sure that never goes unhandled
+    const done = tx.done
+    done.catch(() => {})
+    let aborted = false
+    const onAbort = (): void => {
+      aborted = true
+      try { tx.abort() } catch { /* already committed or aborted */ }
+    }
+    signal?.addEventListener('abort', onAbort, { once: true })
+    try {
+      const result = await fn(tx)
+      await done
+      if (aborted) throw abortedError()
+      return result
+    } catch (err) {
+      try { tx.abort() } catch { /* already finished or aborted */ }
+      throw aborted ? abortedError() : storeError(err)
+    } finally {
+      signal?.removeEventListener('abort', onAbort)
+    }
+  }
+
+  async write (w: LedgerWrite, opts: StoreCallOptions = {}): Promise<void> {
+    const input = [...(w.blocks ?? [])]
+    // describe before the transaction: a bad input throws here, having written nothing
+    const described = input.map(b => describeBlock(b, -1))
+    const orphans = (w.orphans ?? []).map(checkOrphan)
+    const remove = [...(w.removeOrphans ?? [])]
+    await this.run(['blocks', 'tips', 'orphans', 'meta'], 'readwrite', async (tx) => {
+      const blocks = tx.objectStore('blocks')
+      const tips = tx.objectStore('tips')
+      const orphanStore = tx.objectStore('orphans')
+      const meta = tx.objectStore('meta')
+      let n = (await meta.get('count')) ?? 0
+      const present = await Promise.all(described.map(b => blocks.getKey(b.id)))
+      // every request gets a handler at once: if a later one throws, the transaction aborts
+      // and the earlier ones reject, which must not surface as unhandled rejections
+      const ops: Array<Promise<unknown>> = []
+      const track = (p: Promise<unknown>): void => { p.catch(() => {}); ops.push(p) }
+      const added = new Set<string>()
+      described.forEach((b, i) => {
+        if (present[i] !== undefined || added.has(b.id)) return
+        added.add(b.id)
+        const record: BlockRecord = { id: b.id, n: n++, issuer: b.issuer, seq: b.seq, refs: [...b.refs], bytes: b.bytes }
+        track(blocks.add(record))
+        for (const r of b.refs) track(tips.delete(r))
+        track(tips.put({ id: b.id }))
+        track(orphanStore.delete(b.id))
+      })
+      for (const o of orphans) {
+        if (added.has(o.id)) continue
+        track((async () => {
+          if (await blocks.getKey(o.id) === undefined) await orphanStore.put({ id: o.id, missing: [...o.missing], bytes: o.bytes })
+        })())
+      }
+      for (const id of remove) track(orphanStore.delete(id))
+      track(meta.put(n, 'count'))
+      await Promise.all(ops)
+    }, opts.signal)
+  }
+
+  async putBlocks (blocks: readonly BlockBytes[], opts?: StoreCallOptions): Promise<void> {
+    await this.write({ blocks }, opts)
+  }
+
+  async getBlock (id: string): Promise<StoredBlock | undefined> {
+    const r = await this.run(['blocks'], 'readonly', async tx => await tx.objectStore('blocks').get(id))
+    return r == null ? undefined : toBlock(r)
+  }
+
+  async hasBlock (id: string): Promise<boolean> {
+    return await this.run(['blocks'], 'readonly', async tx => (await tx.objectStore('blocks').getKey(id)) !== undefined)
+  }
+
+  async blockCount (): Promise<number> {
+    return await this.run(['meta'], 'readonly', async tx => (await tx.objectStore('meta').get('count')) ?? 0)
+  }
+
+  async * iterateBlocks (opts: { readonly from?: number, readonly pageSize?: number } = {}): AsyncIterable<StoredBlock> {
+    const pageSize = Math.max(1, opts.pageSize ?? 500)
+    let at = Math.max(0, opts.from ?? 0)
+    for (;;) {
+      // one short transaction per page: a consumer awaiting other work between pages would
+      // otherwise let the transaction auto-commit under the cursor
+      const page = await this.run(['blocks'], 'readonly', async tx =>
+        await tx.objectStore('blocks').index('n').getAll(IDBKeyRange.lowerBound(at), pageSize))
+      if (page.length === 0) return
+      for (const r of page) yield toBlock(r)
+      at = page[page.length - 1].n + 1
+    }
+  }
+
+  async getByIssuerSeq (issuer: string, seq: number): Promise<StoredBlock[]> {
+    const rows = await this.run(['blocks'], 'readonly', async tx => await tx.objectStore('blocks').index('slot').getAll([issuer, seq]))
+    return rows.map(toBlock).sort((a, b) => a.n - b.n)
+  }
+
+  async children (parent: string): Promise<BlockId[]> {
+    const keys = await this.run(['blocks'], 'readonly', async tx => await tx.objectStore('blocks').index('refs').getAllKeys(parent))
+    return [...new Set(keys)].sort() as BlockId[]
+  }
+
+  async tips (): Promise<BlockId[]> {
+    const keys = await this.run(['tips'], 'readonly', async tx => await tx.objectStore('tips').getAllKeys())
+    return keys.sort() as BlockId[]
+  }
+
+  async putOrphans (orphans: readonly StoredOrphan[], opts?: StoreCallOptions): Promise<void> {
+    await this.write({ orphans }, opts)
+  }
+
+  async takeOrphans (id: string): Promise<StoredOrphan[]> {
+    return await this.run(['orphans'], 'readwrite', async (tx) => {
+      const store = tx.objectStore('orphans')
+      const rows = await store.index('missing').getAll(id)
+      await Promise.all(rows.map(r => store.delete(r.id)))
+      return rows.map(toOrphan).sort(byId)
+    })
+  }
+
+  async listOrphans (): Promise<StoredOrphan[]> {
+    const rows = await this.run(['orphans'], 'readonly', async tx => await tx.objectStore('orphans').getAll())
+    return rows.map(toOrphan).sort(byId)
+  }
+
+  async putCheckpoint (cp: LedgerCheckpoint, opts: StoreCallOptions = {}): Promise<void> {
+    const checked = checkCheckpoint(cp)
+    await this.run(['checkpoints'], 'readwrite', async (tx) => {
+      const store = tx.objectStore('checkpoints')
+      await store.put({ blockCount: checked.blockCount, data: checked.data, stateHash: checked.stateHash })
+      // keep the newest two: the previous one is the fallback if the newest does not restore
+      const keys = await store.getAllKeys()
+      keys.sort((a, b) => a - b)
+      await Promise.all(keys.slice(0, Math.max(0, keys.length - 2)).map(k => store.delete(k)))
+    }, opts.signal)
+  }
+
+  private async checkpointAt (fromEnd: number): Promise<LedgerCheckpoint | undefined> {
+    const rows = await this.run(['checkpoints'], 'readonly', async tx => await tx.objectStore('checkpoints').getAll())
+    rows.sort((a, b) => a.blockCount - b.blockCount)
+    const r = rows[rows.length - 1 - fromEnd]
+    if (r == null) return undefined
+    try {
+      return checkCheckpoint(r)
+    } catch (err) {
+      throw new LedgerStoreError(LedgerStoreErrorCode.CORRUPT, 'a stored checkpoint is damaged', { cause: err })
+    }
+  }
+
+  async getCheckpoint (): Promise<LedgerCheckpoint | undefined> {
+    return await this.checkpointAt(0)
+  }
+
+  async getPreviousCheckpoint (): Promise<LedgerCheckpoint | undefined> {
+    return await this.checkpointAt(1)
+  }
+
+  async close (): Promise<void> {
+    this.closed = true
+    this.db.close()
+  }
+}
+
+function toBlock (r: BlockRecord): StoredBlock {
+  if (r == null || typeof r.id !== 'string' || !(r.bytes instanceof Uint8Array) || !Array.isArray(r.refs) || typeof r.n !== 'number') {
+    throw new LedgerStoreError(LedgerStoreErrorCode.CORRUPT, 'a stored block is damaged')
+  }
+  return { id: r.id as BlockId, n: r.n, issuer: r.issuer as StoredBlock['issuer'], seq: r.seq, refs: r.refs as BlockId[], bytes: r.bytes }
+}
+
+function toOrphan (r: OrphanRecord): StoredOrphan {
+  if (r == null || typeof r.id !== 'string' || !(r.bytes instanceof Uint8Array) || !Array.isArray(r.missing)) {
+    throw new LedgerStoreError(LedgerStoreErrorCode.CORRUPT, 'a stored orphan is damaged')
+  }
+  return { id: r.id as BlockId, missing: r.missing as BlockId[], bytes: r.bytes }
+}
+
+function byId (a: { id: string }, b: { id: string }): number {
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0
+}
