@@ -248,8 +248,15 @@ export class AllianceNet extends EventTarget implements Startable {
     this.libp2p.services.pubsub.addEventListener('message', this.onGossip)
     this.libp2p.services.pubsub.addEventListener('subscription-change', this.onSubscriptionChange)
     this.hooks.discovery?.addEventListener('peer', this.onDiscoveryPeer)
-    await this.libp2p.start()
-    await this.handle(DM_PROTOCOL, async (stream, ctx) => { await this.dm.handleStream(stream, ctx.peerId) }, { maxInboundStreams: 8 })
+    try {
+      await this.libp2p.start()
+      await this.handle(DM_PROTOCOL, async (stream, ctx) => { await this.dm.handleStream(stream, ctx.peerId) }, { maxInboundStreams: 8 })
+    } catch (err) {
+      this.detach()
+      await Promise.resolve(this.libp2p.stop()).catch(() => {})
+      throw err
+    }
+    this.mesh.start()
     this.started = true
     this.tickTimer = setInterval(() => { this.tick() }, MAINTENANCE_INTERVAL_MS)
     this.log(`net: started as ${this.peerId}`)
@@ -261,7 +268,14 @@ export class AllianceNet extends EventTarget implements Startable {
     this.started = false
     clearInterval(this.tickTimer)
     clearTimeout(this.broadcastTimer)
+    this.broadcastTimer = undefined
     this.mesh.stop()
+    this.detach()
+    await this.libp2p.stop()
+    this.log('net: stopped')
+  }
+
+  private detach (): void {
     this.hooks.discovery?.removeEventListener('peer', this.onDiscoveryPeer)
     this.libp2p.services.pubsub.removeEventListener('message', this.onGossip)
     this.libp2p.services.pubsub.removeEventListener('subscription-change', this.onSubscriptionChange)
@@ -270,8 +284,6 @@ export class AllianceNet extends EventTarget implements Startable {
     events.removeEventListener('connection:close', this.onConnectionClose)
     events.removeEventListener('peer:identify', this.onIdentify)
     events.removeEventListener('self:peer:update', this.onSelfUpdate)
-    await this.libp2p.stop()
-    this.log('net: stopped')
   }
 
   /** Subscribes to `change` (peers or relay states changed); returns the unsubscribe function. */

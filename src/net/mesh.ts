@@ -102,6 +102,10 @@ export class Mesh {
     this.maxParallel = deps.maxParallelUpgrades ?? 2
   }
 
+  start (): void {
+    this.stopped = false
+  }
+
   stop (): void {
     this.stopped = true
   }
@@ -294,7 +298,7 @@ export class Mesh {
       }
     }
     const failures = (this.backoff.get(peer)?.failures ?? 0) + 1
-    const delay = Math.min(UPGRADE_BACKOFF_MAX_MS, UPGRADE_BACKOFF_MIN_MS * 2 ** Math.min(failures - 1, 16)) * (0.75 + Math.random() * 0.5)
+    const delay = Math.min(UPGRADE_BACKOFF_MAX_MS, UPGRADE_BACKOFF_MIN_MS * 2 ** Math.min(failures - 1, 16) * (0.75 + Math.random() * 0.5))
     this.backoff.set(peer, { failures, until: Date.now() + delay })
     this.deps.log(`mesh: upgrade to ${peer} failed (${(lastError as Error)?.message?.split('\n')[0]}); next try in ${Math.round(delay)} ms`)
     throw new NotDirectlyConnectedError(`could not open a direct connection to ${peer}`, { cause: lastError })

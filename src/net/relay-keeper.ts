@@ -100,6 +100,8 @@ export class RelayKeeper implements Startable {
   private readonly backoffMaxMs: number
   private started = false
   private store?: ReservationStoreLike
+  /** Tail of the chain of reservation requests (see `reserveExclusively`). */
+  private reserving: Promise<void> = Promise.resolve()
 
   constructor (components: RelayKeeperComponents, init: RelayKeeperInit) {
     this.components = components
@@ -267,13 +269,36 @@ export class RelayKeeper implements Startable {
   }
 
   private backoff (entry: Entry): number {
-    const base = Math.min(this.backoffMaxMs, this.backoffMinMs * 2 ** Math.min(entry.failures, 16))
-    return Math.round(base * (0.75 + Math.random() * 0.5))
+    const base = this.backoffMinMs * 2 ** Math.min(entry.failures, 16)
+    // ±25% jitter so that the tabs of a restarted relay do not all come back at once
+    return Math.round(Math.min(this.backoffMaxMs, base * (0.75 + Math.random() * 0.5)))
   }
 
   private kick (entry: Entry): void {
     if (!this.started || entry.attempt != null) return
     entry.attempt = this.attempt(entry).finally(() => { entry.attempt = undefined })
+  }
+
+  /**
+   * Reserves on one relay at a time. libp2p's reservation store runs reservations through a
+   * queue and, as soon as one completes with no "discovery" reservations pending, clears the
+   * queue: a second configured relay queued behind the first is dropped and its promise never
+   * settles. So requests are serialized here, and each is bounded by a timeout.
+   */
+  private async reserveExclusively (entry: Entry): Promise<void> {
+    const previous = this.reserving
+    let release!: () => void
+    this.reserving = new Promise<void>(resolve => { release = resolve })
+    try {
+      await previous
+      if (!this.started || this.hasReservation(entry)) return
+      const work = (!entry.listenerReady || this.store == null)
+        ? this.components.transportManager.listen([entry.addr.encapsulate('/p2p-circuit')]).then(() => { entry.listenerReady = true })
+        : this.store.addRelay(entry.peerId, 'configured').then(() => {})
+      await withTimeout(work, this.attemptTimeoutMs, `reservation on ${entry.addr.toString()} timed out`)
+    } finally {
+      release()
+    }
   }
 
   private async attempt (entry: Entry): Promise<void> {
@@ -285,12 +310,7 @@ export class RelayKeeper implements Startable {
       entry.everConnected = true
       if (!this.hasReservation(entry)) {
         this.setState(entry, 'connected')
-        if (!entry.listenerReady || this.store == null) {
-          await this.components.transportManager.listen([entry.addr.encapsulate('/p2p-circuit')])
-          entry.listenerReady = true
-        } else {
-          await this.store.addRelay(entry.peerId, 'configured')
-        }
+        await this.reserveExclusively(entry)
       }
       if (!this.started) return
       if (this.isConnected(entry) && this.hasReservation(entry)) {
@@ -307,6 +327,16 @@ export class RelayKeeper implements Startable {
       this.setState(entry, this.isConnected(entry) ? 'connected' : (entry.everConnected ? 'reconnecting' : 'connecting'))
       this.schedule(entry, delay)
     }
+  }
+}
+
+async function withTimeout<T> (promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const timeout = new Promise<never>((_resolve, reject) => { timer = setTimeout(() => { reject(new Error(message)) }, ms) })
+  try {
+    return await Promise.race([promise, timeout])
+  } finally {
+    clearTimeout(timer)
   }
 }
 

@@ -4,6 +4,14 @@
  * exposes private keys.
  */
 import type { PeerRuntime } from './runtime.ts'
+import type { LedgerApi } from './ledger-api.ts'
+import { AllianceError } from '../core/errors.ts'
+
+function ledgerOf (runtime: PeerRuntime): LedgerApi {
+  const ledger = runtime.ledger()
+  if (ledger == null) throw new AllianceError('ERR_NOT_READY', 'the ledger is not open yet (is the wallet locked?)')
+  return ledger
+}
 
 export interface AllianceFacade {
   readonly profile: string
@@ -20,6 +28,14 @@ export interface AllianceFacade {
   send: (did: string, text: string) => Promise<void>
   /** Messages received (and sent) by this tab, oldest first. */
   messages: () => Array<{ from: string, text: string, at: number }>
+  /** This peer's ledger; methods throw ERR_NOT_READY until it has opened. */
+  ledger: {
+    balance: (did?: string) => number
+    transfer: (did: string, amount: number) => Promise<string>
+    status: (txId: string) => 'pending' | 'confirmed' | 'rejected' | 'unknown'
+    stats: () => { blocks: number, tips: number, confirmed: number, pending: number, members: number, stateHash: string, rejectedInputs: Record<string, number> }
+    ready: () => boolean
+  }
 }
 
 export function createFacade (runtime: PeerRuntime): AllianceFacade {
@@ -33,7 +49,17 @@ export function createFacade (runtime: PeerRuntime): AllianceFacade {
     peers: () => runtime.peers().map(({ did, peerId, kind, rttMs }) => ({ did, peerId, kind, rttMs })),
     relays: () => runtime.relayStates().map(({ addr, state }) => ({ addr, state })),
     send: async (did, text) => { await runtime.sendMessage(did, text) },
-    messages: () => runtime.messages().map(({ from, text, at }) => ({ from, text, at }))
+    messages: () => runtime.messages().map(({ from, text, at }) => ({ from, text, at })),
+    ledger: {
+      balance: (did) => ledgerOf(runtime).balance(did),
+      transfer: async (did, amount) => await ledgerOf(runtime).transfer(did, amount),
+      status: (txId) => ledgerOf(runtime).status(txId),
+      stats: () => {
+        const s = ledgerOf(runtime).stats()
+        return { blocks: s.blocks, tips: s.tips, confirmed: s.confirmed, pending: s.pending, members: s.members, stateHash: s.stateHash, rejectedInputs: s.rejectedInputs }
+      },
+      ready: () => runtime.ledger() != null
+    }
   }
 }
 

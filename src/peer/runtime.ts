@@ -16,6 +16,9 @@ import type { Did } from '../core/identity.ts'
 import { AllianceError } from '../core/errors.ts'
 import { saveRelays } from './config.ts'
 import type { KeyValue } from './profiles.ts'
+import type { LedgerApi } from './ledger-api.ts'
+import type { LedgerService } from './ledger-service.ts'
+import type { Miner } from './miner.ts'
 
 export type Phase = 'locked' | 'ready'
 
@@ -28,6 +31,8 @@ export interface RuntimeOptions {
   wallet?: { idbFactory?: IDBFactory, pbkdf2Iterations?: number, allowInsecureIterationsForTests?: boolean }
   /** Options for the mesh. */
   net?: { targetDirect?: number, iceServers?: RTCIceServer[] }
+  /** Proof-of-work miner; default a Web Worker in the browser, in-thread elsewhere. */
+  miner?: Miner
   log?: (line: string) => void
 }
 
@@ -43,6 +48,7 @@ export class PeerRuntime {
   relays: string[]
   private readonly opts: RuntimeOptions
   private net: AllianceNet | null = null
+  private ledgerService: LedgerService | null = null
   private netStarting: Promise<void> | null = null
   private readonly sent: SentMessage[] = []
   private readonly listeners = new Set<() => void>()
@@ -141,6 +147,42 @@ export class PeerRuntime {
   /** The running mesh, for the ledger and market services wired by this runtime. */
   mesh (): AllianceNet | null { return this.net }
 
+  // ---- ledger ----
+
+  /** This peer's ledger, once opened (it runs while the wallet is unlocked). */
+  ledger (): LedgerApi | null { return this.ledgerService }
+
+  private async startLedger (): Promise<void> {
+    if (this.ledgerService != null || this.wallet.locked) return
+    const [{ LedgerService }, { openIdbLedgerStore }, { demoAlliance }, miners] = await Promise.all([
+      import('./ledger-service.ts'), import('../store/ledger-idb.ts'), import('./alliance.ts'), import('./miner.ts')
+    ])
+    const store = await openIdbLedgerStore(this.profile, { indexedDB: this.opts.wallet?.idbFactory })
+    const miner = this.opts.miner ?? (typeof Worker !== 'undefined' && typeof window !== 'undefined' ? miners.browserMiner() : miners.inThreadMiner)
+    const service = await LedgerService.open({
+      ctx: demoAlliance(),
+      store,
+      did: this.did,
+      seed: () => this.wallet.seed(),
+      miner,
+      onChange: () => this.changed(),
+      log: this.opts.log
+    })
+    await service.start(this.net)
+    this.ledgerService = service
+    this.ledgerStore = store
+  }
+
+  private ledgerStore: { close: () => Promise<void> } | null = null
+
+  private async stopLedger (): Promise<void> {
+    const service = this.ledgerService
+    this.ledgerService = null
+    await service?.stop()
+    await this.ledgerStore?.close()
+    this.ledgerStore = null
+  }
+
   private async startNet (): Promise<void> {
     if (this.net != null || this.wallet.locked) return
     const { createAllianceNet } = await import('../net/index.ts')
@@ -166,11 +208,16 @@ export class PeerRuntime {
 
   private async afterUnlockChange (): Promise<void> {
     if (this.wallet.locked) {
+      await this.netStarting
+      await this.stopLedger()
       await this.stopNet()
     } else {
-      // The mesh failing (no relay reachable, offline) must not keep the wallet from opening.
+      // The mesh failing (no relay reachable, offline) must not keep the wallet or the
+      // ledger from opening: the ledger then runs alone and syncs once peers are back.
       this.netStarting ??= this.startNet()
         .catch((err: unknown) => { this.reportError(`The mesh could not start: ${(err as Error).message}`) })
+        .then(async () => { await this.startLedger() })
+        .catch((err: unknown) => { this.reportError(`The ledger could not open: ${(err as Error).message}`) })
         .finally(() => { this.netStarting = null; this.changed() })
     }
     this.changed()
@@ -178,6 +225,7 @@ export class PeerRuntime {
 
   async close (): Promise<void> {
     await this.netStarting
+    await this.stopLedger()
     await this.stopNet()
     this.wallet.close()
   }

@@ -7,13 +7,15 @@ import { RuntimeContext, useRuntime } from './runtime-context.ts'
 import type { PeerRuntime } from '../peer/runtime.ts'
 import { describeError } from './errors.ts'
 import { WalletScreen } from './screens/WalletScreen.tsx'
+import { LedgerScreen } from './screens/LedgerScreen.tsx'
 import { PeersScreen } from './screens/PeersScreen.tsx'
 import { UnlockScreen } from './screens/UnlockScreen.tsx'
 import { UpdateBanner } from './components/UpdateBanner.tsx'
 
-type Tab = 'wallet' | 'peers'
+type Tab = 'wallet' | 'ledger' | 'peers'
 const TABS: Array<{ id: Tab, label: string, icon: string }> = [
   { id: 'wallet', label: 'Wallet', icon: '◈' },
+  { id: 'ledger', label: 'Ledger', icon: '⛓' },
   { id: 'peers', label: 'Peers', icon: '⬡' }
 ]
 
@@ -74,6 +76,7 @@ function Shell (): React.JSX.Element {
       )}
       <main className='content' data-testid='ready'>
         {tab === 'wallet' && <WalletScreen />}
+        {tab === 'ledger' && <LedgerScreen />}
         {tab === 'peers' && <PeersScreen />}
       </main>
       <nav className='tabbar' aria-label='Screens'>

@@ -10,10 +10,26 @@ export function bitHas (bits: Bits, i: number): boolean {
   return w < bits.length && (bits[w] & (1 << (i & 31))) !== 0
 }
 
+/** Adds `i` in place (growing the array if needed). */
 export function bitAdd (bits: Bits, i: number): void {
   const w = i >>> 5
   while (bits.length <= w) bits.push(0)
   bits[w] = (bits[w] | (1 << (i & 31))) >>> 0
+}
+
+/**
+ * `bits` with `i` added: the same array when it has room, else a new one of exactly the
+ * needed length (V8 gives a pushed-to array room for ~17 elements; per block that adds up).
+ */
+export function bitWith (bits: Bits, i: number): Bits {
+  const w = i >>> 5
+  if (w < bits.length) {
+    bits[w] = (bits[w] | (1 << (i & 31))) >>> 0
+    return bits
+  }
+  const out = Array.from({ length: w + 1 }, (_, k) => (k < bits.length ? bits[k] : 0))
+  out[w] = (1 << (i & 31)) >>> 0
+  return out
 }
 
 export function bitDelete (bits: Bits, i: number): void {

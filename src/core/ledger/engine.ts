@@ -21,7 +21,7 @@ import type { Did } from '../identity.ts'
 import { LedgerError, LedgerErrorCode, isLedgerError } from './errors.ts'
 import { blockIdOf, createLedgerContext, validateBlockBytes, BLOCK_LIMITS } from './block.ts'
 import type { LedgerContext, ValidatedBlock } from './block.ts'
-import { bitAdd, bitCount, bitCountAnd, bitCountAnd3, bitHas, bitIndices } from './bitset.ts'
+import { bitAdd, bitCount, bitCountAnd, bitCountAnd3, bitHas, bitIndices, bitWith } from './bitset.ts'
 import type { Bits } from './bitset.ts'
 import { LedgerState } from './state.ts'
 import type { StateEntries, StateReader, UndoEntry } from './state.ts'
@@ -175,17 +175,14 @@ interface Node {
   readonly prev: Node | null
   /** Parents and prev, without repeats: the approval edges. */
   readonly refs: readonly Node[]
-  readonly children: Node[]
+  /** Replaced, not pushed to, to stay at exact size (memory per block). */
+  children: readonly Node[]
   /** Cumulative weight: every issuer (index) with a block in this block's future cone, plus its own. */
-  readonly weight: Bits
+  weight: Bits
   status: Status
   reason: BlockRejectReason | null
   readonly txs: readonly Tx[]
   readonly crossChain: boolean
-  /** `${issuer}|${prev id}`: blocks sharing it are an equivocation's fork. */
-  readonly forkKey: string
-  /** `${issuer}|${seq}` */
-  readonly slotKey: string
   applied: boolean
 }
 
@@ -280,9 +277,14 @@ export class LedgerEngine {
   /** Founders' indices when only founders carry weight; null: every issuer does. */
   private readonly eligible: Bits | null
 
-  private readonly slots = new Map<string, Node[]>()
-  private readonly equivocated = new Set<string>()
-  private readonly forks = new Map<string, Node[]>()
+  /**
+   * Blocks by slot (issuer, seq) and by fork (issuer, prev). Almost every key has one block,
+   * so that one is kept in `…First` and a list is made only for a second (equivocation).
+   */
+  private readonly slotFirst = new Map<string, Node>()
+  private readonly slotMulti = new Map<string, Node[]>()
+  private readonly forkFirst = new Map<string, Node>()
+  private readonly forkMulti = new Map<string, Node[]>()
   private readonly forkWinner = new Map<string, Node | null>()
 
   private readonly orphans = new Map<BlockId, Orphan>()
@@ -315,7 +317,7 @@ export class LedgerEngine {
     this.genesisNode = {
       id: this.allianceId, index: 0, issuer: -1, seq: 0, chain: -1, time: this.genesis.time, depth: 0,
       parents: [], prev: null, refs: [], children: [], weight: [], status: CONFIRMED, reason: null,
-      txs: [], crossChain: false, forkKey: '', slotKey: '', applied: true
+      txs: [], crossChain: false, applied: true
     }
     this.nodes.set(this.allianceId, this.genesisNode)
     this.order.push(this.genesisNode)
@@ -523,13 +525,32 @@ export class LedgerEngine {
     for (const r of refs) depth = Math.max(depth, r.depth)
     const node: Node = {
       id: v.id, index: this.order.length, issuer, seq: b.seq, chain, time: b.time, depth: depth + 1,
-      parents, prev, refs, children: [], weight: [], status: PENDING, reason: null, txs: b.txs,
-      crossChain: v.crossChain, forkKey: `${issuer}|${b.prev ?? ''}`, slotKey: `${issuer}|${b.seq}`, applied: false
+      parents, prev, refs, children: [], weight: [], status: PENDING, reason: null, txs: this.internTxs(b.txs),
+      crossChain: v.crossChain, applied: false
     }
+    node.weight = bitWith(node.weight, issuer)
     this.link(node)
     batch.inserted.push({ id: v.id, bytes: v.bytes })
-    bitAdd(node.weight, issuer)
     this.propagate(issuer, refs)
+  }
+
+  /**
+   * Transactions as kept in memory: strings equal to a known issuer's DID, a chain name or
+   * the type share one string (decoding makes a copy per occurrence, ~100 bytes a block).
+   */
+  private internTxs (txs: readonly Tx[]): readonly Tx[] {
+    return txs.map(tx => {
+      const out: Record<string, LedgerValue> = {}
+      for (const k of Object.keys(tx)) {
+        const v = tx[k]
+        if (typeof v !== 'string') { out[k] = v; continue }
+        if (k === 'type') { out[k] = this.ctx.registry.get(v)?.type ?? v; continue }
+        const i = this.issuerIndex.get(v)
+        const c = i == null ? this.genesis.chains.indexOf(v) : -1
+        out[k] = i != null ? this.issuers[i] : c >= 0 ? this.genesis.chains[c] : v
+      }
+      return out as Tx
+    })
   }
 
   /** Registers a node in the indexes (shared by insert and restore). */
@@ -537,7 +558,7 @@ export class LedgerEngine {
     this.nodes.set(node.id, node)
     this.order.push(node)
     for (const r of node.refs) {
-      r.children.push(node)
+      r.children = r.children.length === 0 ? [node] : [...r.children, node]
       this.tipSet.delete(r)
     }
     this.tipSet.add(node)
@@ -545,12 +566,17 @@ export class LedgerEngine {
     this.counts[node.status]++
     if (node.seq > this.maxSeq[node.issuer]) this.maxSeq[node.issuer] = node.seq
     if (node.depth > this.maxDepth) this.maxDepth = node.depth
-    const slot = this.slots.get(node.slotKey)
-    if (slot == null) this.slots.set(node.slotKey, [node])
-    else { slot.push(node); this.equivocated.add(node.slotKey) }
-    const fork = this.forks.get(node.forkKey)
-    if (fork == null) this.forks.set(node.forkKey, [node])
-    else { fork.push(node); this.dirtyForks.add(node.forkKey) }
+    const slot = slotKeyOf(node)
+    const inSlot = this.slotFirst.get(slot)
+    if (inSlot == null) this.slotFirst.set(slot, node)
+    else this.slotMulti.set(slot, [...(this.slotMulti.get(slot) ?? [inSlot]), node])
+    const fork = forkKeyOf(node)
+    const inFork = this.forkFirst.get(fork)
+    if (inFork == null) this.forkFirst.set(fork, node)
+    else {
+      this.forkMulti.set(fork, [...(this.forkMulti.get(fork) ?? [inFork]), node])
+      this.dirtyForks.add(fork)
+    }
     this.dirty.add(node)
   }
 
@@ -564,10 +590,12 @@ export class LedgerEngine {
     while (stack.length > 0) {
       const a = stack.pop() as Node
       if (a.issuer < 0 || bitHas(a.weight, i)) continue
-      bitAdd(a.weight, i)
+      a.weight = bitWith(a.weight, i)
       this.dirty.add(a)
-      const fork = this.forks.get(a.forkKey)
-      if (fork != null && fork.length > 1) this.dirtyForks.add(a.forkKey)
+      if (this.forkMulti.size > 0) {
+        const key = forkKeyOf(a)
+        if (this.forkMulti.has(key)) this.dirtyForks.add(key)
+      }
       for (const r of a.refs) stack.push(r)
     }
   }
@@ -601,10 +629,12 @@ export class LedgerEngine {
 
   private computeStatus (n: Node): [Status, BlockRejectReason | null] {
     if (n.issuer < 0) return [CONFIRMED, null]
-    const group = this.forks.get(n.forkKey) as Node[]
-    if (group.length > 1) {
-      const winner = this.forkWinner.get(n.forkKey) ?? null
-      if (winner != null && winner !== n) return [REJECTED, 'equivocation']
+    if (this.forkMulti.size > 0) {
+      const key = forkKeyOf(n)
+      if (this.forkMulti.has(key)) {
+        const winner = this.forkWinner.get(key) ?? null
+        if (winner != null && winner !== n) return [REJECTED, 'equivocation']
+      }
     }
     if (n.prev != null && n.prev.status === REJECTED) return [REJECTED, 'prev-rejected']
     if (this.eligibleWeight(n) < this.genesis.threshold) return [PENDING, null]
@@ -631,7 +661,7 @@ export class LedgerEngine {
       this.reevaluateAllPending = false
     }
     for (const key of this.dirtyForks) {
-      const group = this.forks.get(key) as Node[]
+      const group = this.forkMulti.get(key) as Node[]
       const winner = this.resolveFork(group)
       if ((this.forkWinner.get(key) ?? null) !== winner) {
         this.forkWinner.set(key, winner)
@@ -749,7 +779,7 @@ export class LedgerEngine {
     state.stopRecording()
     n.applied = true
     this.applied.push(n)
-    this.undoLogs.push(log)
+    this.undoLogs.push(log.length === 0 ? EMPTY_LOG : log.slice())
     const old = this.undoLogs.length - 1 - this.undoWindow
     if (old >= 0) this.undoLogs[old] = undefined
   }
@@ -853,8 +883,7 @@ export class LedgerEngine {
   /** Every slot (issuer, seq) with more than one block, sorted by issuer DID then seq. */
   equivocations (): Equivocation[] {
     const out: Equivocation[] = []
-    for (const key of this.equivocated) {
-      const slot = this.slots.get(key) as Node[]
+    for (const slot of this.slotMulti.values()) {
       const canonical = slot.find(n => n.status === CONFIRMED)
       out.push({
         issuer: this.issuers[slot[0].issuer],
@@ -910,7 +939,7 @@ export class LedgerEngine {
       tips: this.tipSet.size,
       issuers: this.issuers.length,
       members: this.state.size(NS.member),
-      equivocations: this.equivocated.size,
+      equivocations: this.slotMulti.size,
       maxDepth: this.maxDepth,
       applied: this.applied.length,
       rollbacks: this.rollbacks,
@@ -927,7 +956,10 @@ export class LedgerEngine {
     if (i == null) return null
     for (let seq = this.maxSeq[i]; seq >= 1; seq--) {
       let head: Node | null = null
-      for (const n of this.slots.get(`${i}|${seq}`) ?? []) {
+      const key = `${i}:${seq}`
+      const slot = this.slotMulti.get(key) ?? [this.slotFirst.get(key)]
+      for (const n of slot) {
+        if (n == null) continue
         if (n.status !== REJECTED && (head == null || preferCanonical(n, head))) head = n
       }
       if (head != null) return head
@@ -1082,13 +1114,13 @@ export class LedgerEngine {
       for (const r of refs) depth = Math.max(depth, r.depth)
       const node: Node = {
         id, index: this.order.length, issuer, seq, chain, time, depth: depth + 1, parents, prev, refs,
-        children: [], weight: [...weight], status: status as Status, reason: reason === '' ? null : reason as BlockRejectReason,
-        txs: txs as unknown as Tx[], crossChain, forkKey: `${issuer}|${prev?.id ?? ''}`, slotKey: `${issuer}|${seq}`, applied: false
+        children: [], weight: Array.from(weight, w => w >>> 0), status: status as Status, reason: reason === '' ? null : reason as BlockRejectReason,
+        txs: this.internTxs(txs as unknown as Tx[]), crossChain, applied: false
       }
       this.link(node)
     }
     this.dirty.clear()
-    for (const key of this.dirtyForks) this.forkWinner.set(key, this.resolveFork(this.forks.get(key) as Node[]))
+    for (const key of this.dirtyForks) this.forkWinner.set(key, this.resolveFork(this.forkMulti.get(key) as Node[]))
     this.dirtyForks.clear()
     this.state = LedgerState.fromEntries(s.state)
     this.applied = s.applied.map(k => {
@@ -1103,6 +1135,19 @@ export class LedgerEngine {
     this.fullReplays = s.counters[1]
   }
 }
+
+/** Blocks of one issuer with the same prev (or both first): an equivocation's fork. */
+function forkKeyOf (n: Node): string {
+  return `${n.issuer}:${n.prev?.index ?? -1}`
+}
+
+/** Blocks of one issuer with the same seq. */
+function slotKeyOf (n: Node): string {
+  return `${n.issuer}:${n.seq}`
+}
+
+/** Shared by applied blocks that wrote nothing (never written to: undo of it is a no-op). */
+const EMPTY_LOG: UndoEntry[] = []
 
 function preferCanonical (a: Node, b: Node): boolean {
   if (a.status !== b.status) return a.status === CONFIRMED

@@ -1,0 +1,471 @@
+/**
+ * The ledger of one peer, live: the pure engine, its store, the mesh and the miner put
+ * together (SPEC.md S1–S9).
+ * - Own blocks: a template from the engine, proof-of-work off the main thread, signed with
+ *   the wallet's key, stored, then gossiped on the alliance's blocks topic. One at a time,
+ *   since each takes the previous one as `prev`.
+ * - Witnessing: a peer approves other peers' pending blocks that carry transactions, with an
+ *   empty block, until they confirm. With few peers and little traffic nothing would ever
+ *   gather weight otherwise (the IOTA lesson: no user should have to "promote").
+ * - Incoming blocks (gossip or sync) go through the engine in batches; rejections are counted
+ *   by code and reported against the sending peer, which the mesh hangs up on when they
+ *   pile up; nothing stored changes on a rejection.
+ * - Sync: with every new direct peer, and every 30 s with one of them, fetch the block ids
+ *   it has that we lack, in its storage order, then the blocks in batches (one store
+ *   transaction per batch). Orphans parked from gossip fetch their missing parents at once.
+ */
+import type { MessageStream } from '@libp2p/interface'
+import type { Did } from '../core/identity.ts'
+import { parseDid } from '../core/identity.ts'
+import { AllianceError, InvalidInputError } from '../core/errors.ts'
+import {
+  LedgerEngine, prepareBlock, sealBlock, LedgerError, LedgerErrorCode, MAX_AMOUNT
+} from '../core/ledger/index.ts'
+import type { BatchResult, BlockId, BlockInfo, LedgerContext, Tx, TxStatus, Equivocation, LedgerStats } from '../core/ledger/index.ts'
+import type { LedgerStore } from '../store/ledger.ts'
+import { loadLedger, persistBatch, writeCheckpoint } from '../store/ledger-loader.ts'
+import { SYNC_PROTOCOL, SYNC_GET_LIMIT, SyncClient, serveSync } from '../net/sync.ts'
+import type { SyncSource } from '../net/sync.ts'
+import type { Miner } from './miner.ts'
+import type { HistoryEntry, LedgerApi, LedgerProgress } from './ledger-api.ts'
+import { blocksTopic, chainForNewMember } from './alliance.ts'
+
+/** The part of the mesh the ledger uses (AllianceNet has it; tests may pass their own). */
+export interface LedgerNet {
+  publish: (topic: string, data: Uint8Array) => Promise<number>
+  subscribe: (topic: string, handler: (data: Uint8Array, from: Did) => void | Promise<void>) => () => void
+  handle: (protocol: string, handler: (stream: MessageStream & { close: (o?: { signal?: AbortSignal }) => Promise<void> }, ctx: { did: Did, peerId: string }) => void | Promise<void>, opts?: { maxInboundStreams?: number }) => Promise<void>
+  unhandle: (protocol: string) => Promise<void>
+  dialProtocol: (did: Did, protocol: string, opts?: { signal?: AbortSignal }) => Promise<MessageStream>
+  peers: () => Array<{ did: Did, peerId: string, kind: 'direct' | 'relayed' }>
+  reportMisbehaviour: (peerId: string, code: string) => void
+  on: (type: 'change', listener: () => void) => () => void
+}
+
+export interface LedgerServiceOptions {
+  ctx: LedgerContext
+  store: LedgerStore
+  did: Did
+  /** The wallet's seed, read each time a block is signed (throws while locked). */
+  seed: () => Uint8Array
+  miner: Miner
+  now?: () => number
+  random?: () => number
+  onChange?: () => void
+  log?: (line: string) => void
+  /** Write a checkpoint every this many new blocks. */
+  checkpointEvery?: number
+  /** How often to look for blocks that need this peer's approval, and for stale own blocks. */
+  witnessIntervalMs?: number
+  /** Anti-entropy sync period. */
+  syncIntervalMs?: number
+}
+
+export class LedgerClosedError extends AllianceError {
+  constructor () { super('ERR_CLOSED', 'the ledger is closed') }
+}
+
+const HISTORY_MAX = 500
+const RECENT_MAX = 400
+
+export class LedgerService implements LedgerApi {
+  readonly engine: LedgerEngine
+  private readonly o: Required<Omit<LedgerServiceOptions, 'onChange' | 'log'>> & Pick<LedgerServiceOptions, 'onChange' | 'log'>
+  private net: LedgerNet | null = null
+  private unsubscribe: Array<() => void> = []
+  private timers: Array<ReturnType<typeof setInterval>> = []
+  /** Serializes own block production and store writes (store order = engine order). */
+  private producing: Promise<unknown> = Promise.resolve()
+  private writing: Promise<unknown> = Promise.resolve()
+  private powProgress: number | null = null
+  private syncProgress: { done: number, total: number } | null = null
+  private readonly rejectedInputs: Record<string, number> = {}
+  private readonly historyIndex = new Map<string, HistoryEntry>()
+  private readonly recent: BlockId[] = []
+  private readonly syncedPeers = new Set<string>()
+  private readonly syncing = new Map<string, Promise<void>>()
+  private readonly syncCursor = new Map<string, number>()
+  private lastCheckpoint = 0
+  private lastOwnBlockAt = 0
+  private closed = false
+  private admitting = false
+
+  private constructor (engine: LedgerEngine, opts: LedgerServiceOptions) {
+    this.engine = engine
+    this.o = {
+      now: () => Date.now(),
+      random: Math.random,
+      checkpointEvery: 1000,
+      witnessIntervalMs: 1500,
+      syncIntervalMs: 30_000,
+      ...opts
+    }
+  }
+
+  static async open (opts: LedgerServiceOptions & { onLoadProgress?: (loaded: number, total: number) => void }): Promise<LedgerService> {
+    const now = opts.now ?? (() => Date.now())
+    const loaded = await loadLedger(opts.store, opts.ctx, { now: now(), onProgress: opts.onLoadProgress })
+    const service = new LedgerService(loaded.engine, opts)
+    service.lastCheckpoint = loaded.engine.stats().blocks
+    for (const id of loaded.engine.blockIds().slice(-RECENT_MAX)) service.recent.push(id)
+    for (const id of loaded.engine.blockIds()) service.indexHistory(id)
+    return service
+  }
+
+  get allianceId (): string { return this.engine.allianceId }
+  get did (): Did { return this.o.did }
+
+  // ---- LedgerApi ----
+
+  balance (did?: string): number { return this.engine.balance(did ?? this.o.did) }
+  isMember (did?: string): boolean { return this.engine.member(did ?? this.o.did) != null }
+  status (txId: string): TxStatus | 'unknown' { return this.engine.status(txId) ?? 'unknown' }
+  equivocations (): Equivocation[] { return this.engine.equivocations() }
+  progress (): LedgerProgress { return { pow: this.powProgress, sync: this.syncProgress } }
+
+  stats (): LedgerStats & { stateHash: string, rejectedInputs: Record<string, number> } {
+    const stats = this.engine.stats()
+    // stateHash() hashes the whole state: recompute only when the applied state moved.
+    const key = `${stats.applied}/${stats.rollbacks}/${stats.fullReplays}/${stats.confirmed}`
+    if (this.stateHashCache?.key !== key) this.stateHashCache = { key, hash: this.engine.stateHash() }
+    return { ...stats, stateHash: this.stateHashCache.hash, rejectedInputs: { ...this.rejectedInputs } }
+  }
+
+  private stateHashCache: { key: string, hash: string } | null = null
+
+  history (limit = 50): HistoryEntry[] {
+    const out = [...this.historyIndex.values()].map((h) => ({ ...h, ...this.txOutcome(h.txId) }))
+    return out.sort((a, b) => b.time - a.time || (a.txId < b.txId ? 1 : -1)).slice(0, limit)
+  }
+
+  recentBlocks (limit: number): BlockInfo[] {
+    return this.recent.slice(-limit).map((id) => this.engine.blockInfo(id)).filter((b): b is BlockInfo => b != null)
+  }
+
+  async transfer (to: string, amount: number): Promise<string> {
+    const recipient = parseDid(to)
+    if (!Number.isSafeInteger(amount) || amount <= 0 || amount > MAX_AMOUNT) throw new InvalidInputError('the amount must be a positive whole number of credits', 'ERR_BAD_AMOUNT')
+    if (recipient === this.o.did) throw new InvalidInputError('a transfer to oneself does nothing', 'ERR_SELF')
+    const member = this.engine.member(recipient)
+    if (member == null) throw new LedgerError(LedgerErrorCode.BAD_TX, 'the recipient is not a member of the alliance (yet)')
+    if (amount > this.spendable()) throw new LedgerError(LedgerErrorCode.OVERSPEND, `only ${this.spendable()} credits are spendable`)
+    const id = await this.submit([{ type: 'transfer', to: recipient, amount, toChain: member.chain }])
+    return `${id}/0`
+  }
+
+  /** Confirmed balance minus what this peer's pending transfers already spend. */
+  spendable (): number {
+    let pending = 0
+    for (const h of this.historyIndex.values()) {
+      if (h.from === this.o.did && h.type === 'transfer' && this.engine.status(h.txId) === 'pending') pending += h.amount ?? 0
+    }
+    return this.balance() - pending
+  }
+
+  async syncNow (): Promise<void> {
+    const peers = this.net?.peers().filter((p) => p.kind === 'direct') ?? []
+    await Promise.all(peers.map(async (p) => { await this.syncWith(p.did, p.peerId) }))
+  }
+
+  // ---- life cycle ----
+
+  async start (net: LedgerNet | null): Promise<void> {
+    this.net = net
+    if (net != null) {
+      this.unsubscribe.push(net.subscribe(blocksTopic(this.o.ctx), async (data, from) => { await this.onGossip(data, from) }))
+      await net.handle(SYNC_PROTOCOL, async (stream, { peerId }) => {
+        try {
+          await serveSync(stream, this.syncSource())
+        } catch (err) {
+          if (err instanceof AllianceError) net.reportMisbehaviour(peerId, err.code)
+          throw err
+        }
+      }, { maxInboundStreams: 16 })
+      this.unsubscribe.push(net.on('change', () => { this.onPeersChanged() }))
+      this.timers.push(setInterval(() => { this.syncWithOne() }, this.o.syncIntervalMs))
+    }
+    this.timers.push(setInterval(() => { this.witness() }, this.o.witnessIntervalMs))
+    this.ensureAdmitted()
+    this.onPeersChanged()
+  }
+
+  async stop (): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    for (const t of this.timers) clearInterval(t)
+    for (const u of this.unsubscribe) u()
+    this.timers = []
+    this.unsubscribe = []
+    await this.net?.unhandle(SYNC_PROTOCOL).catch(() => {})
+    await this.producing.catch(() => {})
+    await this.writing.catch(() => {})
+  }
+
+  // ---- own blocks ----
+
+  /** Makes, stores and gossips one block of this peer with `txs`; resolves to its id. */
+  async submit (txs: Tx[], opts: { parents?: [BlockId, BlockId] } = {}): Promise<BlockId> {
+    const run = this.producing.then(async () => await this.produce(txs, opts))
+    this.producing = run.catch(() => {})
+    return await run
+  }
+
+  private async produce (txs: Tx[], opts: { parents?: [BlockId, BlockId] }): Promise<BlockId> {
+    if (this.closed) throw new LedgerClosedError()
+    const seed = this.o.seed()
+    const tpl = this.engine.template(this.o.did, this.o.random, this.o.now())
+    const parents = opts.parents != null && opts.parents.every((p) => this.engine.has(p)) ? opts.parents : tpl.parents
+    let time = tpl.time
+    for (const p of parents) time = Math.max(time, this.engine.blockInfo(p)?.time ?? 0)
+    const chain = tpl.chain ?? chainForNewMember(this.o.ctx, this.o.did)
+    const prepared = prepareBlock({ genesis: this.o.ctx, issuer: this.o.did, chain, seq: tpl.seq, prev: tpl.prev, parents, time, txs })
+    this.powProgress = 0
+    this.changed()
+    let nonce: number
+    try {
+      nonce = await this.o.miner(prepared.header, prepared.difficulty, { onProgress: (f) => { this.powProgress = f; this.changed() } })
+    } finally {
+      this.powProgress = null
+    }
+    if (this.closed) throw new LedgerClosedError()
+    const block = sealBlock(this.o.ctx, prepared, nonce, seed)
+    const result = this.engine.addValidated([block])
+    const first = result.results[0]
+    if (first?.kind === 'rejected') throw first.error
+    await this.afterBatch(result)
+    this.lastOwnBlockAt = this.o.now()
+    if (this.net != null) {
+      await this.net.publish(blocksTopic(this.o.ctx), block.bytes).catch((err: unknown) => {
+        // Nobody subscribed yet is normal for a lone peer: sync delivers the block later.
+        this.o.log?.(`gossip of ${block.id} failed: ${(err as Error).message}`)
+      })
+    }
+    return block.id
+  }
+
+  private ensureAdmitted (): void {
+    if (this.admitting || this.isMember() || this.hasPendingOwn('member.admit')) return
+    this.admitting = true
+    const chain = chainForNewMember(this.o.ctx, this.o.did)
+    this.submit([{ type: 'member.admit', member: this.o.did, chain }])
+      .catch((err: unknown) => { this.o.log?.(`admission failed: ${(err as Error).message}`) })
+      .finally(() => { this.admitting = false })
+  }
+
+  private hasPendingOwn (type: string): boolean {
+    for (const h of this.historyIndex.values()) {
+      if (h.from === this.o.did && h.type === type && this.engine.status(h.txId) !== 'rejected') return true
+    }
+    return false
+  }
+
+  /**
+   * Approves the oldest pending block with transactions that this peer has not approved yet
+   * (empty blocks never ask for approval, so witnessing does not feed itself), and
+   * re-approves this peer's own pending blocks when they have waited too long.
+   */
+  private witness (): void {
+    if (this.closed || this.powProgress != null) return
+    try { this.o.seed() } catch { return } // locked: nothing to sign with
+    const now = this.o.now()
+    if (now - this.lastOwnBlockAt < this.o.witnessIntervalMs) return
+    let target: BlockInfo | null = null
+    for (const id of this.recent) {
+      const b = this.engine.blockInfo(id)
+      if (b == null || b.status !== 'pending' || b.txs.length === 0 || b.issuer === this.o.did) continue
+      if (this.engine.approvers(id).includes(this.o.did)) continue
+      target = b
+      break
+    }
+    if (target != null) {
+      const [, other] = this.engine.selectTips(this.o.random, { issuer: this.o.did })
+      const parents: [BlockId, BlockId] = other !== target.id ? [target.id, other] : [target.id, this.engine.selectTips(this.o.random)[0]]
+      if (parents[0] === parents[1]) return
+      this.submit([], { parents }).catch((err: unknown) => { this.o.log?.(`witness block failed: ${(err as Error).message}`) })
+      return
+    }
+    if (!this.isMember()) this.ensureAdmitted()
+    else if (this.engine.promotionDue(this.o.did, now, 20_000) && this.directPeers().length > 0) {
+      this.submit([]).catch((err: unknown) => { this.o.log?.(`promotion failed: ${(err as Error).message}`) })
+    }
+  }
+
+  // ---- incoming ----
+
+  private async onGossip (data: Uint8Array, from: Did): Promise<void> {
+    await this.ingest([data], from, this.peerIdOf(from))
+  }
+
+  /** Adds untrusted blocks from a peer; throws the first rejection (the mesh counts it). */
+  async ingest (blocks: Uint8Array[], from?: Did, peerId?: string): Promise<BatchResult> {
+    const result = this.engine.addMany(blocks, { now: this.o.now() })
+    let firstError: LedgerError | null = null
+    for (const r of result.results) {
+      if (r.kind !== 'rejected') continue
+      if (r.error.code === LedgerErrorCode.DUPLICATE) continue
+      this.rejectedInputs[r.error.code] = (this.rejectedInputs[r.error.code] ?? 0) + 1
+      firstError ??= r.error
+      if (peerId != null) this.net?.reportMisbehaviour(peerId, r.error.code)
+    }
+    await this.afterBatch(result)
+    if (result.parked.length > 0 && from != null && peerId != null) void this.fetchMissing(from, peerId)
+    return result
+  }
+
+  private async afterBatch (result: BatchResult): Promise<void> {
+    for (const b of result.inserted) {
+      this.recent.push(b.id)
+      this.indexHistory(b.id)
+    }
+    if (this.recent.length > RECENT_MAX) this.recent.splice(0, this.recent.length - RECENT_MAX)
+    const write = this.writing.then(async () => {
+      await persistBatch(this.o.store, result)
+      const blocks = this.engine.stats().blocks
+      if (blocks - this.lastCheckpoint >= this.o.checkpointEvery) {
+        this.lastCheckpoint = blocks
+        await writeCheckpoint(this.o.store, this.engine)
+      }
+    })
+    this.writing = write.catch((err: unknown) => { this.o.log?.(`ledger write failed: ${(err as Error).message}`) })
+    await write
+    if (result.inserted.length > 0 || result.confirmed.length > 0 || result.rejected.length > 0) this.changed()
+  }
+
+  private indexHistory (id: BlockId): void {
+    const b = this.engine.blockInfo(id)
+    if (b == null || b.issuer == null) return
+    b.txs.forEach((tx, index) => {
+      const to = typeof tx.to === 'string' ? tx.to as Did : undefined
+      const mine = b.issuer === this.o.did
+      if (!mine && to !== this.o.did) return
+      const amount = typeof tx.amount === 'number' ? tx.amount : undefined
+      const txId = `${id}/${index}`
+      this.historyIndex.set(txId, { txId, type: tx.type, from: b.issuer as Did, to, amount, delta: 0, status: 'pending', time: b.time })
+    })
+    if (this.historyIndex.size > HISTORY_MAX) {
+      const oldest = [...this.historyIndex.values()].sort((a, b) => a.time - b.time).slice(0, this.historyIndex.size - HISTORY_MAX)
+      for (const h of oldest) this.historyIndex.delete(h.txId)
+    }
+  }
+
+  private txOutcome (txId: string): Pick<HistoryEntry, 'status' | 'reason' | 'delta'> {
+    const r = this.engine.txResult(txId)
+    const h = this.historyIndex.get(txId)
+    const status = r?.status ?? 'pending'
+    let delta = 0
+    if (h != null && status === 'confirmed') {
+      if (h.type === 'member.admit' && h.from === this.o.did) delta = this.o.ctx.genesis.grant
+      else if (h.type === 'transfer' && h.amount != null) delta = h.from === this.o.did ? -h.amount : h.amount
+    }
+    return { status, delta, ...(r?.reason != null ? { reason: r.reason } : {}) }
+  }
+
+  // ---- sync ----
+
+  private syncSource (): SyncSource {
+    return {
+      inventory: async (from, limit) => {
+        const ids: string[] = []
+        let next: number | null = null
+        const total = await this.o.store.blockCount()
+        for await (const b of this.o.store.iterateBlocks({ from, pageSize: limit })) {
+          if (ids.length >= limit) { next = from + ids.length; break }
+          ids.push(b.id)
+        }
+        return { ids, next, total }
+      },
+      getBlocks: async (ids) => {
+        const out: Uint8Array[] = []
+        for (const id of ids) {
+          const b = await this.o.store.getBlock(id)
+          if (b != null) out.push(b.bytes)
+        }
+        return out
+      }
+    }
+  }
+
+  private directPeers (): Array<{ did: Did, peerId: string }> {
+    return this.net?.peers().filter((p) => p.kind === 'direct') ?? []
+  }
+
+  private peerIdOf (did: Did): string | undefined {
+    return this.net?.peers().find((p) => p.did === did)?.peerId
+  }
+
+  private onPeersChanged (): void {
+    const direct = this.directPeers()
+    const now = new Set(direct.map((p) => p.peerId))
+    for (const p of direct) {
+      if (!this.syncedPeers.has(p.peerId)) {
+        this.syncedPeers.add(p.peerId)
+        void this.syncWith(p.did, p.peerId)
+      }
+    }
+    for (const id of this.syncedPeers) if (!now.has(id)) this.syncedPeers.delete(id)
+  }
+
+  private syncWithOne (): void {
+    const peers = this.directPeers()
+    if (peers.length === 0) return
+    const p = peers[Math.floor(this.o.random() * peers.length)]
+    void this.syncWith(p.did, p.peerId)
+  }
+
+  /** Fetches everything `did` has that this peer lacks. One sync per peer at a time. */
+  async syncWith (did: Did, peerId: string): Promise<void> {
+    const running = this.syncing.get(peerId)
+    if (running != null) return await running
+    const run = this.doSync(did, peerId)
+      .catch((err: unknown) => { this.o.log?.(`sync with ${peerId} failed: ${(err as Error).message}`) })
+      .finally(() => { this.syncing.delete(peerId); this.syncProgress = null; this.changed() })
+    this.syncing.set(peerId, run)
+    await run
+  }
+
+  private client (did: Did): SyncClient {
+    const net = this.net
+    if (net == null) throw new LedgerClosedError()
+    return new SyncClient(async (signal) => await net.dialProtocol(did, SYNC_PROTOCOL, { signal }))
+  }
+
+  private async doSync (did: Did, peerId: string): Promise<void> {
+    const client = this.client(did)
+    const unknown: string[] = []
+    let from = this.syncCursor.get(peerId) ?? 0
+    for (;;) {
+      const inv = await client.inventory(from)
+      for (const id of inv.ids) if (!this.engine.has(id) && !this.engine.isOrphan(id)) unknown.push(id)
+      from += inv.ids.length
+      if (inv.next == null || inv.ids.length === 0) break
+      from = inv.next
+    }
+    this.syncCursor.set(peerId, from)
+    if (unknown.length > 0) {
+      this.syncProgress = { done: 0, total: unknown.length }
+      this.changed()
+    }
+    for (let i = 0; i < unknown.length && !this.closed; i += SYNC_GET_LIMIT) {
+      const blocks = await client.getBlocks(unknown.slice(i, i + SYNC_GET_LIMIT))
+      await this.ingest(blocks, did, peerId)
+      this.syncProgress = { done: Math.min(unknown.length, i + blocks.length), total: unknown.length }
+      this.changed()
+    }
+    await this.fetchMissing(did, peerId)
+  }
+
+  /** Asks `did` for the parents that parked orphans wait for, a few rounds deep. */
+  private async fetchMissing (did: Did, peerId: string): Promise<void> {
+    for (let round = 0; round < 16 && !this.closed; round++) {
+      const missing = this.engine.missing().slice(0, SYNC_GET_LIMIT)
+      if (missing.length === 0) return
+      const blocks = await this.client(did).getBlocks(missing)
+      if (blocks.length === 0) return
+      await this.ingest(blocks, did, peerId)
+    }
+  }
+
+  private changed (): void {
+    this.o.onChange?.()
+  }
+}
