@@ -505,7 +505,8 @@ export class AllianceNet extends EventTarget implements Startable {
     this.queueChange()
   }
 
-  private readonly onConnectionClose = (): void => {
+  private readonly onConnectionClose = (evt: CustomEvent<Connection>): void => {
+    this.mesh.onConnectionClose(evt.detail)
     this.queueChange()
   }
 

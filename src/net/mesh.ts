@@ -172,6 +172,17 @@ export class Mesh {
     this.measureRtt(id)
   }
 
+  /**
+   * Called when any connection closes. When the last direct connection to a peer goes, the
+   * lower PeerId redials at once and the higher one waits for the grace period again, so the
+   * two do not dial each other simultaneously.
+   */
+  onConnectionClose (conn: Connection): void {
+    const id = conn.remotePeer.toString()
+    if (conn.limits != null || this.deps.isRelay(id) || this.directConnection(id) != null) return
+    if (this.self > id) this.holdUntil.set(id, Date.now() + HIGHER_ID_GRACE_MS)
+  }
+
   /** Housekeeping and new upgrades; called from the node's maintenance tick. */
   tick (): void {
     if (this.stopped) return

@@ -15,7 +15,7 @@ import { UpdateBanner } from './components/UpdateBanner.tsx'
 type Tab = 'wallet' | 'ledger' | 'peers'
 const TABS: Array<{ id: Tab, label: string, icon: string }> = [
   { id: 'wallet', label: 'Wallet', icon: '◈' },
-  { id: 'ledger', label: 'Ledger', icon: '⛓' },
+  { id: 'ledger', label: 'Ledger', icon: '▦' },
   { id: 'peers', label: 'Peers', icon: '⬡' }
 ]
 

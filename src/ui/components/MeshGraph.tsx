@@ -8,7 +8,7 @@ export interface GraphPeer { did: string, kind: 'direct' | 'relayed', rttMs?: nu
 export interface GraphRelay { addr: string, state: string }
 
 export function MeshGraph ({ me, peers, relays }: { me: string, peers: GraphPeer[], relays: GraphRelay[] }): React.JSX.Element {
-  const W = 320; const H = 260; const cx = W / 2; const cy = H / 2
+  const W = 320; const H = 280; const cx = W / 2; const cy = H / 2 + 14
   const r = 88
   const place = (i: number, n: number, radius: number, offset = 0): [number, number] => {
     const a = (2 * Math.PI * i) / Math.max(n, 1) - Math.PI / 2 + offset
@@ -17,13 +17,14 @@ export function MeshGraph ({ me, peers, relays }: { me: string, peers: GraphPeer
   return (
     <svg className='graph' viewBox={`0 0 ${W} ${H}`} role='img' aria-label={`Mesh: ${peers.filter(p => p.kind === 'direct').length} direct, ${peers.filter(p => p.kind === 'relayed').length} relayed, ${relays.length} relays`}>
       {relays.map((rl, i) => {
-        const [x, y] = place(i, relays.length, 118, Math.PI / Math.max(relays.length, 1))
+        // Relays along the top edge, apart from the peers' circle.
+        const x = (W * (i + 1)) / (relays.length + 1); const y = 14
         const up = rl.state === 'reserved' || rl.state === 'connected'
         return (
           <g key={rl.addr}>
             <line x1={cx} y1={cy} x2={x} y2={y} stroke={up ? '#9bb' : '#e0a0a0'} strokeDasharray='2 4' />
             <rect x={x - 9} y={y - 9} width={18} height={18} rx={4} fill={up ? '#cfe7e1' : '#fbe0de'} stroke='#0f3d3e' />
-            <text x={x} y={y + 22} fontSize='9' textAnchor='middle' fill='#5b6b70'>relay</text>
+            <text x={x + 13} y={y + 4} fontSize='9' fill='#5b6b70'>relay</text>
           </g>
         )
       })}
