@@ -417,7 +417,17 @@ export class AllianceNet extends EventTarget implements Startable {
   async dialProtocol (did: Did, protocol: string, options: { signal?: AbortSignal } = {}): Promise<Stream> {
     this.assertStarted()
     const conn = await this.connectDirect(did, options)
-    return conn.newStream(protocol, { signal: options.signal })
+    try {
+      return await conn.newStream(protocol, { signal: options.signal })
+    } catch (err) {
+      // A connection can look open while it is going away (the remote tab reloaded, or the
+      // mesh is closing a duplicate): drop it and try once more on a fresh one.
+      const name = (err as Error).name
+      if (options.signal?.aborted === true || name === 'UnsupportedProtocolError' || name === 'ProtocolError') throw err
+      await conn.close().catch(() => {})
+      const fresh = await this.connectDirect(did, options)
+      return await fresh.newStream(protocol, { signal: options.signal })
+    }
   }
 
   /** A direct connection to `did`: the existing one or a new WebRTC upgrade through a relay. */

@@ -308,7 +308,12 @@ export class LedgerService implements LedgerApi {
       if (peerId != null) this.net?.reportMisbehaviour(peerId, r.error.code)
     }
     await this.afterBatch(result)
-    if (result.parked.length > 0 && from != null && peerId != null) void this.fetchMissing(from, peerId)
+    if (result.parked.length > 0 && from != null && peerId != null) {
+      // Fire and forget, but never unhandled: the dial can fail (no direct connection to the
+      // author yet, WebRTC upgrade timeout), which in Node would end the process. Periodic
+      // sync fetches the parents later anyway.
+      this.fetchMissing(from, peerId).catch((err: unknown) => { this.o.log?.(`fetching missing parents from ${peerId} failed: ${(err as Error).message}`) })
+    }
     return result
   }
 

@@ -86,5 +86,16 @@ describe('mesh in the browser', () => {
     const others = (await Promise.all([tabs[0], tabs[2], tabs[3]].map(facadeDid))).sort()
     await expect.poll(async () => (await directDids(tabs[1])).sort(), { timeout: 90_000, interval: 500 }).toEqual(others)
     await expect.poll(() => directDids(tabs[0]), { timeout: 60_000 }).toContain(did2)
+    // And messages flow both ways with the reloaded tab at once.
+    const did1 = await facadeDid(tabs[0])
+    for (const [from, to, toDid, fromDid] of [[tabs[0], tabs[1], did2, did1], [tabs[1], tabs[0], did1, did2]] as const) {
+      const text = `after reload ${Math.random()}`
+      const outcome = await from.evaluate(async ([d, t]) => {
+        try { await window.alliance?.send(d, t); return 'sent' } catch (e) { return `${(e as { code?: string }).code ?? ''} ${(e as Error).message}` }
+      }, [toDid, text] as const)
+      expect(outcome).toBe('sent')
+      await expect.poll(() => to.evaluate(() => window.alliance?.messages() ?? []), { timeout: 30_000 })
+        .toContainEqual(expect.objectContaining({ from: fromDid, text }))
+    }
   })
 })

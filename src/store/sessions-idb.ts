@@ -1,0 +1,142 @@
+/**
+ * IndexedDB `SessionsStore` through idb: database `alliance/${profile}/sessions`, versioned
+ * schema with an upgrade function (each step moves one version forward, so an older database
+ * catches up). One readwrite transaction per write. Errors are caught on the request, the
+ * transaction and its abort (quota errors only show on the transaction) and come out as
+ * SessionsStoreError; records are checked on the way in and out.
+ */
+import { wrap } from 'idb'
+import type { DBSchema, IDBPDatabase, IDBPTransaction, StoreNames } from 'idb'
+import { AllianceError } from '../core/errors.ts'
+import { parseProfileName } from '../core/profile.ts'
+import {
+  checkSettingKey, checkSettingValue, checkStoredSession, SessionsStoreError, SessionsStoreErrorCode, sortSessions
+} from './sessions.ts'
+import type { SessionsStore, StoredSession } from './sessions.ts'
+
+export const SESSIONS_DB_VERSION = 1
+
+export interface SessionsSchema extends DBSchema {
+  sessions: { key: string, value: StoredSession, indexes: { openedAt: number } }
+  /** Small blobs by name (the encrypted hotspot secret). */
+  settings: { key: string, value: Uint8Array }
+}
+
+type Db = IDBPDatabase<SessionsSchema>
+type Store = StoreNames<SessionsSchema>
+
+export function sessionsDbName (profile: string): string {
+  return `alliance/${parseProfileName(profile)}/sessions`
+}
+
+function upgrade (db: Db, oldVersion: number): void {
+  if (oldVersion < 1) {
+    db.createObjectStore('sessions', { keyPath: 'id' }).createIndex('openedAt', 'openedAt')
+    db.createObjectStore('settings')
+  }
+}
+
+function storeError (err: unknown): Error {
+  if (err instanceof AllianceError) return err
+  const e = err as { name?: string, message?: string } | null
+  if (e?.name === 'QuotaExceededError') return new SessionsStoreError(SessionsStoreErrorCode.QUOTA, 'IndexedDB: storage is full', { cause: err })
+  if (e?.name === 'AbortError') return new SessionsStoreError(SessionsStoreErrorCode.STORE, `IndexedDB: transaction aborted${e.message != null ? `: ${e.message}` : ''}`, { cause: err })
+  return new SessionsStoreError(SessionsStoreErrorCode.STORE, `IndexedDB: ${e?.message ?? String(err)}`, { cause: err })
+}
+
+export interface OpenSessionsStoreOptions {
+  /** Another IDBFactory (tests); default: the global `indexedDB`. */
+  readonly indexedDB?: IDBFactory
+}
+
+export async function openIdbSessionsStore (profile: string, opts: OpenSessionsStoreOptions = {}): Promise<IdbSessionsStore> {
+  const name = sessionsDbName(profile)
+  const factory = opts.indexedDB ?? globalThis.indexedDB
+  if (factory == null) throw new SessionsStoreError(SessionsStoreErrorCode.STORE, 'IndexedDB is not available here')
+  let request: IDBOpenDBRequest
+  try {
+    request = factory.open(name, SESSIONS_DB_VERSION)
+  } catch (err) {
+    throw storeError(err)
+  }
+  request.addEventListener('upgradeneeded', (event) => {
+    upgrade(wrap(request.result) as unknown as Db, event.oldVersion)
+  })
+  let db: Db
+  try {
+    db = await (wrap(request) as unknown as Promise<Db>)
+  } catch (err) {
+    throw storeError(err)
+  }
+  return new IdbSessionsStore(db)
+}
+
+export class IdbSessionsStore implements SessionsStore {
+  #closed = false
+  readonly #db: Db
+
+  constructor (db: Db) {
+    this.#db = db
+    // another tab upgrading or deleting this database must not wait on us
+    db.addEventListener('versionchange', () => { this.#closed = true; db.close() })
+  }
+
+  /** Runs `fn` in one transaction and waits for the commit; any failure aborts all of it. */
+  async #run<S extends Store[], M extends IDBTransactionMode, T> (stores: S, mode: M, fn: (tx: IDBPTransaction<SessionsSchema, S, M>) => Promise<T>): Promise<T> {
+    if (this.#closed) throw new SessionsStoreError(SessionsStoreErrorCode.CLOSED, 'the sessions store is closed')
+    let tx: IDBPTransaction<SessionsSchema, S, M>
+    try {
+      tx = this.#db.transaction(stores, mode)
+    } catch (err) {
+      throw storeError(err)
+    }
+    // `done` rejects on abort; make sure that never goes unhandled
+    const done = tx.done
+    done.catch(() => {})
+    try {
+      const result = await fn(tx)
+      await done
+      return result
+    } catch (err) {
+      try { tx.abort() } catch { /* already finished or aborted */ }
+      throw storeError(err)
+    }
+  }
+
+  async put (session: StoredSession): Promise<void> {
+    const clean = checkStoredSession(session)
+    await this.#run(['sessions'], 'readwrite', async (tx) => { await tx.objectStore('sessions').put(clean) })
+  }
+
+  async get (id: string): Promise<StoredSession | undefined> {
+    const r = await this.#run(['sessions'], 'readonly', async (tx) => await tx.objectStore('sessions').get(id))
+    return r === undefined ? undefined : checkStoredSession(r)
+  }
+
+  async list (): Promise<StoredSession[]> {
+    const all = await this.#run(['sessions'], 'readonly', async (tx) => await tx.objectStore('sessions').getAll())
+    return sortSessions(all.map(checkStoredSession))
+  }
+
+  async delete (id: string): Promise<void> {
+    await this.#run(['sessions'], 'readwrite', async (tx) => { await tx.objectStore('sessions').delete(id) })
+  }
+
+  async getSetting (key: string): Promise<Uint8Array | undefined> {
+    const k = checkSettingKey(key)
+    const v = await this.#run(['settings'], 'readonly', async (tx) => await tx.objectStore('settings').get(k))
+    return v === undefined ? undefined : checkSettingValue(v)
+  }
+
+  async putSetting (key: string, value: Uint8Array): Promise<void> {
+    const k = checkSettingKey(key)
+    const v = checkSettingValue(value)
+    await this.#run(['settings'], 'readwrite', async (tx) => { await tx.objectStore('settings').put(v, k) })
+  }
+
+  async close (): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    this.#db.close()
+  }
+}

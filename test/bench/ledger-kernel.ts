@@ -1,0 +1,163 @@
+/**
+ * Ledger bench kernels that run the same in Node and (bundled) in Chromium: a realistic DAG
+ * generator (adapted from test/fixtures/ledger-bench.ts), validate + store throughput through
+ * the engine and a `LedgerStore`, the raw Ed25519 verify rate over the same blocks' signing
+ * bytes, proof-of-work timing through any `Miner`, and filling a store the way a peer would
+ * have (validated blocks, batches, a checkpoint). No Node or DOM imports.
+ */
+import { decode, encode } from '../../src/core/codec.ts'
+import { publicKeyFromDid, verify } from '../../src/core/identity.ts'
+import {
+  LedgerEngine, blockIdOf, createBlock, mine, powHeaderOf, validateBlockBytes
+} from '../../src/core/ledger/index.ts'
+import type { BlockCore, BlockId, LedgerContext, Tx, ValidatedBlock } from '../../src/core/ledger/index.ts'
+import type { LedgerStore } from '../../src/store/ledger.ts'
+import { persistBatch, writeCheckpoint } from '../../src/store/ledger-loader.ts'
+import type { Miner } from '../../src/peer/miner.ts'
+import { key, prng } from '../fixtures/ledger-helpers.ts'
+
+export interface DagOptions {
+  /** Distinct issuers taking turns (each admits itself with its first block). */
+  issuers: number
+  /** Sign (and mine at the alliance's difficulty); false: a zero signature, for the trusted path only. */
+  sign: boolean
+  /** First key number (test/fixtures `key(n)`). */
+  keyBase?: number
+  seed?: number
+  onProgress?: (done: number) => void
+}
+
+/**
+ * `count` blocks of a realistic DAG: issuers in turn, each approving two random recent blocks
+ * of others, each block after an issuer's admission carrying a small transfer to the next
+ * issuer (so balances stay positive). Block times are the genesis time + n ms.
+ */
+export function makeDag (ctx: LedgerContext, count: number, opts: DagOptions): ValidatedBlock[] {
+  const G = ctx.allianceId as BlockId
+  const rand = prng(opts.seed ?? 42)
+  const keys = Array.from({ length: opts.issuers }, (_, i) => key((opts.keyBase ?? 200) + i))
+  const chains = ctx.genesis.chains
+  const heads: Array<{ id: BlockId, seq: number } | null> = keys.map(() => null)
+  const blocks: ValidatedBlock[] = []
+  const zeroSig = new Uint8Array(64)
+  for (let n = 0; n < count; n++) {
+    const i = n % keys.length
+    const recent = blocks.slice(-2 * keys.length).filter(b => b.block.issuer !== keys[i].did)
+    const p0 = recent.length > 0 ? recent[Math.floor(rand() * recent.length)].id : G
+    let p1 = recent.length > 1 ? recent[Math.floor(rand() * recent.length)].id : G
+    if (p1 === p0 && p0 !== G) p1 = recent.find(b => b.id !== p0)?.id ?? G
+    const head = heads[i]
+    const next = (i + 1) % keys.length
+    const txs: Tx[] = head == null
+      ? [{ type: 'member.admit', member: keys[i].did, chain: chains[i % chains.length] }]
+      : [{ type: 'transfer', to: keys[next].did, amount: 1 + Math.floor(rand() * 2), toChain: chains[next % chains.length] }]
+    const input = { seed: keys[i].seed, genesis: ctx, chain: chains[i % chains.length], seq: (head?.seq ?? 0) + 1, prev: head?.id ?? null, parents: [p0, p1] as [BlockId, BlockId], time: ctx.genesis.time + 1 + n, txs }
+    let v: ValidatedBlock
+    if (opts.sign) {
+      v = createBlock(input)
+    } else {
+      const core: BlockCore = { v: 1, alliance: ctx.allianceId, chain: input.chain, issuer: keys[i].did, seq: input.seq, prev: input.prev, parents: input.parents, time: input.time, txs, difficulty: ctx.genesis.difficulty }
+      const r = mine(powHeaderOf(core), core.difficulty)
+      const block = { ...core, nonce: r.found ? r.nonce : 0, sig: zeroSig }
+      const bytes = encode(block)
+      v = { id: blockIdOf(bytes), bytes, block, crossChain: false }
+    }
+    heads[i] = { id: v.id, seq: v.block.seq }
+    blocks.push(v)
+    if (opts.onProgress != null && (n + 1) % 500 === 0) opts.onProgress(n + 1)
+  }
+  return blocks
+}
+
+/** A list of block bytes as one dag-cbor file `{v: 1, alliance, blocks}`. */
+export function encodeBlockFile (alliance: string, blocks: readonly Uint8Array[]): Uint8Array {
+  return encode({ v: 1, alliance, blocks })
+}
+
+export function decodeBlockFile (bytes: Uint8Array, alliance: string): Uint8Array[] {
+  const v = decode<{ v?: unknown, alliance?: unknown, blocks?: unknown }>(bytes, 64 * 1024 * 1024)
+  if (v?.v !== 1 || v.alliance !== alliance || !Array.isArray(v.blocks) || !v.blocks.every(b => b instanceof Uint8Array)) {
+    throw new Error('not a block file of this alliance')
+  }
+  return v.blocks as Uint8Array[]
+}
+
+/** Raw Ed25519 verifications per second over the signing bytes of `blocks` (noble). */
+export function verifyRate (ctx: LedgerContext, blocks: readonly Uint8Array[]): number {
+  const msgs = blocks.map(b => {
+    const v = validateBlockBytes(b, ctx, { now: Number.MAX_SAFE_INTEGER, trusted: true }).block
+    const { sig, ...unsigned } = v
+    return { pub: publicKeyFromDid(v.issuer), msg: signingBytesOf(unsigned), sig }
+  })
+  const t0 = performance.now()
+  for (const m of msgs) if (!verify(m.pub, m.msg, m.sig)) throw new Error('a bench block does not verify')
+  return msgs.length / ((performance.now() - t0) / 1000)
+}
+
+// signingBytes needs the UnsignedBlock type; the import is kept local to keep this readable
+import { signingBytes } from '../../src/core/ledger/index.ts'
+import type { UnsignedBlock } from '../../src/core/ledger/index.ts'
+function signingBytesOf (b: UnsignedBlock): Uint8Array { return signingBytes(b) }
+
+export interface IngestFigures { blocks: number, ms: number, perSecond: number, confirmed: number, stored: number }
+
+/**
+ * Untrusted blocks validated (signature included) and stored as a peer does it: engine batch,
+ * then one store transaction per batch (`persistBatch`).
+ */
+export async function validateAndStore (ctx: LedgerContext, blocks: readonly Uint8Array[], store: LedgerStore, opts: { batch?: number, now: number }): Promise<IngestFigures> {
+  const engine = new LedgerEngine(ctx)
+  const batch = opts.batch ?? 256
+  const t0 = performance.now()
+  for (let i = 0; i < blocks.length; i += batch) {
+    const r = engine.addMany(blocks.slice(i, i + batch), { now: opts.now })
+    const bad = r.results.find(x => x.kind === 'rejected')
+    if (bad != null && bad.kind === 'rejected') throw new Error(`bench block rejected: ${bad.error.code} ${bad.error.message}`)
+    await persistBatch(store, r)
+  }
+  const ms = performance.now() - t0
+  return { blocks: blocks.length, ms, perSecond: blocks.length / (ms / 1000), confirmed: engine.stats().confirmed, stored: await store.blockCount() }
+}
+
+/**
+ * Fills `store` with `blocks` as the peer that validated them would have stored them: engine
+ * batches (trusted: they are ours), one transaction per batch, a checkpoint every
+ * `checkpointEvery` blocks (the service's default is 1,000). Returns the engine.
+ */
+export async function fillStore (ctx: LedgerContext, blocks: readonly Uint8Array[], store: LedgerStore, opts: { now: number, batch?: number, checkpointEvery?: number, checkpointAt?: number }): Promise<LedgerEngine> {
+  const engine = new LedgerEngine(ctx)
+  const batch = opts.batch ?? 500
+  let lastCheckpoint = 0
+  for (let i = 0; i < blocks.length; i += batch) {
+    const r = engine.addMany(blocks.slice(i, i + batch), { now: opts.now, trusted: true })
+    await persistBatch(store, r)
+    const count = engine.stats().blocks
+    const due = opts.checkpointAt != null ? (count === opts.checkpointAt) : (opts.checkpointEvery != null && count - lastCheckpoint >= opts.checkpointEvery)
+    if (due) {
+      lastCheckpoint = count
+      await writeCheckpoint(store, engine)
+    }
+  }
+  return engine
+}
+
+export interface Distribution { n: number, median: number, p95: number, mean: number, max: number }
+
+export function distribution (xs: readonly number[]): Distribution {
+  const s = [...xs].sort((a, b) => a - b)
+  const at = (q: number): number => s[Math.min(s.length - 1, Math.floor(q * s.length))]
+  const median = s.length % 2 === 1 ? s[s.length >> 1] : (s[(s.length >> 1) - 1] + s[s.length >> 1]) / 2
+  return { n: s.length, median, p95: at(0.95), mean: s.reduce((a, b) => a + b, 0) / s.length, max: s[s.length - 1] }
+}
+
+/** Milliseconds per block of `miner` at `difficulty`, over `n` fresh random headers. */
+export async function powTimes (miner: Miner, difficulty: number, n: number): Promise<Distribution> {
+  const times: number[] = []
+  for (let i = 0; i < n; i++) {
+    const header = crypto.getRandomValues(new Uint8Array(32))
+    const t0 = performance.now()
+    await miner(header, difficulty)
+    times.push(performance.now() - t0)
+  }
+  return distribution(times)
+}
