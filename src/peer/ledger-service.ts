@@ -27,6 +27,7 @@ import { loadLedger, persistBatch, writeCheckpoint } from '../store/ledger-loade
 import { SYNC_PROTOCOL, SYNC_GET_LIMIT, SyncClient, serveSync } from '../net/sync.ts'
 import type { SyncSource } from '../net/sync.ts'
 import type { Miner } from './miner.ts'
+import { verifyBlockSignatures } from './bulk-verify.ts'
 import type { HistoryEntry, LedgerApi, LedgerProgress } from './ledger-api.ts'
 import { blocksTopic, chainForNewMember } from './alliance.ts'
 
@@ -63,6 +64,18 @@ export interface LedgerServiceOptions {
 
 export class LedgerClosedError extends AllianceError {
   constructor () { super('ERR_CLOSED', 'the ledger is closed') }
+}
+
+function mergeBatches (parts: BatchResult[]): BatchResult {
+  return {
+    results: parts.flatMap((p) => p.results),
+    inserted: parts.flatMap((p) => p.inserted),
+    parked: parts.flatMap((p) => p.parked),
+    dropped: parts.flatMap((p) => p.dropped),
+    confirmed: parts.flatMap((p) => p.confirmed),
+    rejected: parts.flatMap((p) => p.rejected),
+    reverted: parts.flatMap((p) => p.reverted)
+  }
 }
 
 const HISTORY_MAX = 500
@@ -298,7 +311,8 @@ export class LedgerService implements LedgerApi {
 
   /** Adds untrusted blocks from a peer; throws the first rejection (the mesh counts it). */
   async ingest (blocks: Uint8Array[], from?: Did, peerId?: string): Promise<BatchResult> {
-    const result = this.engine.addMany(blocks, { now: this.o.now() })
+    const parts = await this.addUntrusted(blocks)
+    const result = mergeBatches(parts)
     let firstError: LedgerError | null = null
     for (const r of result.results) {
       if (r.kind !== 'rejected') continue
@@ -307,7 +321,9 @@ export class LedgerService implements LedgerApi {
       firstError ??= r.error
       if (peerId != null) this.net?.reportMisbehaviour(peerId, r.error.code)
     }
-    await this.afterBatch(result)
+    // Each part's store write is queued at once, in engine order (afterBatch chains it
+    // synchronously), so no other batch can slip between them.
+    await Promise.all(parts.map(async (part) => { await this.afterBatch(part) }))
     if (result.parked.length > 0 && from != null && peerId != null) {
       // Fire and forget, but never unhandled: the dial can fail (no direct connection to the
       // author yet, WebRTC upgrade timeout), which in Node would end the process. Periodic
@@ -315,6 +331,30 @@ export class LedgerService implements LedgerApi {
       this.fetchMissing(from, peerId).catch((err: unknown) => { this.o.log?.(`fetching missing parents from ${peerId} failed: ${(err as Error).message}`) })
     }
     return result
+  }
+
+  /**
+   * Validates and adds untrusted blocks. Signatures are checked in bulk with WebCrypto first;
+   * blocks it passes skip the engine's own (slower) check. WebCrypto's Ed25519 is strict
+   * RFC 8032, which accepts a subset of what the engine's check accepts, so this never lets
+   * in a block another peer would refuse; what it does not pass gets the engine's full check
+   * and its typed rejection.
+   */
+  private async addUntrusted (blocks: Uint8Array[]): Promise<BatchResult[]> {
+    if (blocks.length < 4) return [this.engine.addMany(blocks, { now: this.o.now() })]
+    const verdicts = await verifyBlockSignatures(blocks)
+    if (verdicts.every((v) => v === 'valid')) return [this.engine.addMany(blocks, { now: this.o.now(), signatureChecked: true })]
+    // Keep the input order (parents first) while routing each block to its check.
+    const results: BatchResult[] = []
+    let i = 0
+    while (i < blocks.length) {
+      const checked = verdicts[i] === 'valid'
+      let j = i
+      while (j < blocks.length && (verdicts[j] === 'valid') === checked) j++
+      results.push(this.engine.addMany(blocks.slice(i, j), { now: this.o.now(), signatureChecked: checked }))
+      i = j
+    }
+    return results
   }
 
   private async afterBatch (result: BatchResult): Promise<void> {

@@ -20,7 +20,7 @@
 import type { Did } from '../identity.ts'
 import { LedgerError, LedgerErrorCode, isLedgerError } from './errors.ts'
 import { blockIdOf, createLedgerContext, validateBlockBytes, BLOCK_LIMITS } from './block.ts'
-import type { LedgerContext, ValidatedBlock } from './block.ts'
+import type { LedgerContext, ValidatedBlock, ValidateOptions } from './block.ts'
 import { bitAdd, bitCount, bitCountAnd, bitCountAnd3, bitHas, bitIndices, bitWith } from './bitset.ts'
 import type { Bits } from './bitset.ts'
 import { LedgerState } from './state.ts'
@@ -55,6 +55,9 @@ export interface LedgerEngineOptions {
   /** Applied blocks whose undo logs are kept; a rollback deeper than this replays from genesis. */
   readonly undoWindow?: number
 }
+
+/** How `add`/`addMany` treat their input; see ValidateOptions. */
+export type AddOptions = Pick<ValidateOptions, 'now' | 'trusted' | 'signatureChecked'>
 
 export const DEFAULT_MAX_ORPHANS = 4096
 export const DEFAULT_MAX_ORPHAN_BYTES = 16 * 1024 * 1024
@@ -343,7 +346,7 @@ export class LedgerEngine {
   // Ingestion
 
   /** Adds one block from the network (or the store with `trusted`). */
-  add (bytes: Uint8Array, opts: { readonly now: number, readonly trusted?: boolean }): BatchResult {
+  add (bytes: Uint8Array, opts: AddOptions): BatchResult {
     return this.addMany([bytes], opts)
   }
 
@@ -351,7 +354,7 @@ export class LedgerEngine {
    * Adds blocks in one batch: each is validated and inserted or parked; confirmation and
    * replay run once at the end (much cheaper than one by one). Never throws for bad input.
    */
-  addMany (items: readonly Uint8Array[], opts: { readonly now: number, readonly trusted?: boolean }): BatchResult {
+  addMany (items: readonly Uint8Array[], opts: AddOptions): BatchResult {
     if (typeof opts?.now !== 'number' || !Number.isFinite(opts.now)) throw new TypeError('opts.now must be a number (ms)')
     const batch = this.newBatch()
     for (const bytes of items) {
@@ -382,14 +385,14 @@ export class LedgerEngine {
     return { results: [], inserted: [], parked: [], dropped: [], confirmed: [], rejected: [], reverted: [] }
   }
 
-  private ingest (bytes: Uint8Array, opts: { readonly now: number, readonly trusted?: boolean }, batch: MutableBatch): AddResult {
+  private ingest (bytes: Uint8Array, opts: AddOptions, batch: MutableBatch): AddResult {
     if (!(bytes instanceof Uint8Array)) return { kind: 'rejected', id: null, error: new LedgerError(E.MALFORMED, 'a block must be bytes') }
     if (bytes.byteLength > BLOCK_LIMITS.maxBytes) return { kind: 'rejected', id: null, error: new LedgerError(E.TOO_LARGE, `block of ${bytes.byteLength} bytes is over ${BLOCK_LIMITS.maxBytes}`) }
     const id = blockIdOf(bytes)
     if (this.nodes.has(id) || this.orphans.has(id)) return { kind: 'rejected', id, error: new LedgerError(E.DUPLICATE, 'block already known') }
     let v: ValidatedBlock
     try {
-      v = validateBlockBytes(bytes, this.ctx, { now: opts.now, trusted: opts.trusted, id })
+      v = validateBlockBytes(bytes, this.ctx, { now: opts.now, trusted: opts.trusted, signatureChecked: opts.signatureChecked, id })
     } catch (err) {
       return { kind: 'rejected', id, error: toLedgerError(err) }
     }

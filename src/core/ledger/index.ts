@@ -28,7 +28,7 @@ export {
   LedgerEngine, parseTxId, txIdOf, DEFAULT_MAX_ORPHANS, DEFAULT_MAX_ORPHAN_BYTES, DEFAULT_UNDO_WINDOW, LAZY_TIP_DEPTH
 } from './engine.ts'
 export type {
-  LedgerEngineOptions, AddResult, BatchResult, StoredBlockRef, ParkedOrphan, BlockInfo, TxResult,
+  LedgerEngineOptions, AddOptions, AddResult, BatchResult, StoredBlockRef, ParkedOrphan, BlockInfo, TxResult,
   Equivocation, LedgerStats, BlockTemplate, BlockRejectReason, LedgerSnapshot, SnapshotBlock, SnapshotUndo
 } from './engine.ts'
 export { encodeSnapshot, decodeSnapshot, SNAPSHOT_MAX_BYTES } from './snapshot.ts'
