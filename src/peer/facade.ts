@@ -5,6 +5,7 @@
  */
 import type { PeerRuntime } from './runtime.ts'
 import type { LedgerApi } from './ledger-api.ts'
+import type { MarketApi } from './market-api.ts'
 import { AllianceError } from '../core/errors.ts'
 
 function ledgerOf (runtime: PeerRuntime): LedgerApi {
@@ -36,6 +37,20 @@ export interface AllianceFacade {
     stats: () => { blocks: number, tips: number, confirmed: number, pending: number, members: number, stateHash: string, rejectedInputs: Record<string, number> }
     ready: () => boolean
   }
+  /** This peer's market (see src/peer/market-api.ts); methods throw ERR_NOT_READY until it opened. */
+  market: {
+    ready: () => boolean
+    publish: MarketApi['publish']
+    withdraw: MarketApi['withdraw']
+    offers: MarketApi['offers']
+    buy: MarketApi['buy']
+    sessions: MarketApi['sessions']
+    session: MarketApi['session']
+    stopSession: MarketApi['stopSession']
+    setHotspotSecret: MarketApi['setHotspotSecret']
+    reputation: MarketApi['reputation']
+    onRelayedStream: MarketApi['onRelayedStream']
+  }
 }
 
 export function createFacade (runtime: PeerRuntime): AllianceFacade {
@@ -59,8 +74,27 @@ export function createFacade (runtime: PeerRuntime): AllianceFacade {
         return { blocks: s.blocks, tips: s.tips, confirmed: s.confirmed, pending: s.pending, members: s.members, stateHash: s.stateHash, rejectedInputs: s.rejectedInputs }
       },
       ready: () => runtime.ledger() != null
+    },
+    market: {
+      ready: () => runtime.market() != null,
+      publish: async (offer) => await marketOf(runtime).publish(offer),
+      withdraw: async (id) => await marketOf(runtime).withdraw(id),
+      offers: (query) => marketOf(runtime).offers(query),
+      buy: async (id, rounds, opts) => await marketOf(runtime).buy(id, rounds, opts),
+      sessions: () => marketOf(runtime).sessions(),
+      session: (id) => marketOf(runtime).session(id),
+      stopSession: async (id) => { await marketOf(runtime).stopSession(id) },
+      setHotspotSecret: async (secret) => { await marketOf(runtime).setHotspotSecret(secret) },
+      reputation: (did) => marketOf(runtime).reputation(did),
+      onRelayedStream: (handler) => marketOf(runtime).onRelayedStream(handler)
     }
   }
+}
+
+function marketOf (runtime: PeerRuntime): MarketApi {
+  const market = runtime.market()
+  if (market == null) throw new AllianceError('ERR_NOT_READY', 'the market is not open yet (is the wallet locked?)')
+  return market
 }
 
 declare global {

@@ -19,6 +19,9 @@ import type { KeyValue } from './profiles.ts'
 import type { LedgerApi } from './ledger-api.ts'
 import type { LedgerService } from './ledger-service.ts'
 import type { Miner } from './miner.ts'
+import type { MarketApi } from './market-api.ts'
+import type { MarketService } from './market-service.ts'
+import type { CredentialClaims, MayBuy } from '../core/contracts/policy.ts'
 
 export type Phase = 'locked' | 'ready'
 
@@ -49,6 +52,8 @@ export class PeerRuntime {
   private readonly opts: RuntimeOptions
   private net: AllianceNet | null = null
   private ledgerService: LedgerService | null = null
+  private marketService: MarketService | null = null
+  private sessionsStore: { close: () => Promise<void> } | null = null
   private netStarting: Promise<void> | null = null
   private readonly sent: SentMessage[] = []
   private readonly listeners = new Set<() => void>()
@@ -171,11 +176,49 @@ export class PeerRuntime {
     await service.start(this.net)
     this.ledgerService = service
     this.ledgerStore = store
+    await this.startMarket(service)
+  }
+
+  // ---- market ----
+
+  /** This peer's market, once the ledger has opened. */
+  market (): MarketApi | null { return this.marketService }
+
+  private async startMarket (ledger: LedgerService): Promise<void> {
+    const [{ MarketService }, { openIdbSessionsStore }, { seedCipher }] = await Promise.all([
+      import('./market-service.ts'), import('../store/sessions-idb.ts'), import('./seed-cipher.ts')
+    ])
+    const sessionsStore = await openIdbSessionsStore(this.profile, { indexedDB: this.opts.wallet?.idbFactory })
+    const wallet = this.wallet
+    const market = new MarketService({
+      did: this.did,
+      seed: () => wallet.seed(),
+      ledger,
+      net: this.net,
+      sessionsStore,
+      cipher: seedCipher(() => wallet.seed(), 'hotspot'),
+      verifyCredential: async (jwt) => claimsOf(await wallet.verifyCredential(jwt)),
+      credentialFor: async (mayBuy) => await credentialFor(wallet, this.did, mayBuy),
+      log: this.opts.log,
+      onChange: () => this.changed()
+    })
+    await market.start()
+    this.marketService = market
+    this.sessionsStore = sessionsStore
+  }
+
+  private async stopMarket (): Promise<void> {
+    const market = this.marketService
+    this.marketService = null
+    await market?.stop()
+    await this.sessionsStore?.close()
+    this.sessionsStore = null
   }
 
   private ledgerStore: { close: () => Promise<void> } | null = null
 
   private async stopLedger (): Promise<void> {
+    await this.stopMarket()
     const service = this.ledgerService
     this.ledgerService = null
     await service?.stop()
@@ -229,4 +272,25 @@ export class PeerRuntime {
     await this.stopNet()
     this.wallet.close()
   }
+}
+
+function claimsOf (check: { status: string, issuer?: string, subject?: string, type?: string, expiresAt?: string }): CredentialClaims | null {
+  if (check.status !== 'valid' || check.issuer == null || check.subject == null || check.type == null) return null
+  return {
+    issuer: check.issuer as Did,
+    subject: check.subject as Did,
+    types: ['VerifiableCredential', check.type],
+    ...(check.expiresAt != null ? { expiresAt: Date.parse(check.expiresAt) } : {})
+  }
+}
+
+/** A credential of this wallet, about this DID, that satisfies an offer's `mayBuy`. */
+async function credentialFor (wallet: Wallet, me: Did, mayBuy: MayBuy): Promise<string | null> {
+  if ('anyone' in mayBuy) return null
+  const now = Date.now()
+  const found = (await wallet.listCredentials()).find((c) =>
+    c.subject === me && c.type === mayBuy.credentialType &&
+    (mayBuy.issuers == null || mayBuy.issuers.includes(c.issuer as Did)) &&
+    (c.expiresAt == null || Date.parse(c.expiresAt) > now))
+  return found?.jwt ?? null
 }

@@ -8,14 +8,16 @@ import type { PeerRuntime } from '../peer/runtime.ts'
 import { describeError } from './errors.ts'
 import { WalletScreen } from './screens/WalletScreen.tsx'
 import { LedgerScreen } from './screens/LedgerScreen.tsx'
+import { MarketScreen } from './screens/MarketScreen.tsx'
 import { PeersScreen } from './screens/PeersScreen.tsx'
 import { UnlockScreen } from './screens/UnlockScreen.tsx'
 import { UpdateBanner } from './components/UpdateBanner.tsx'
 
-type Tab = 'wallet' | 'ledger' | 'peers'
+type Tab = 'wallet' | 'ledger' | 'market' | 'peers'
 const TABS: Array<{ id: Tab, label: string, icon: string }> = [
   { id: 'wallet', label: 'Wallet', icon: '◈' },
   { id: 'ledger', label: 'Ledger', icon: '▦' },
+  { id: 'market', label: 'Market', icon: '◎' },
   { id: 'peers', label: 'Peers', icon: '⬡' }
 ]
 
@@ -77,6 +79,7 @@ function Shell (): React.JSX.Element {
       <main className='content' data-testid='ready'>
         {tab === 'wallet' && <WalletScreen />}
         {tab === 'ledger' && <LedgerScreen />}
+        {tab === 'market' && <MarketScreen />}
         {tab === 'peers' && <PeersScreen />}
       </main>
       <nav className='tabbar' aria-label='Screens'>

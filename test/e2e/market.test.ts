@@ -1,0 +1,119 @@
+// Issue #5 end to end: a hotspot sold round by round between tabs (credentials decrypted and
+// shown as a Wi-Fi QR code, settlement confirmed on every tab, reputation up), and a relay
+// offer carrying a real byte stream between two tabs, paid per byte.
+import { describe, it, expect, beforeAll, afterAll } from 'vitest'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Page } from 'playwright-core'
+import { startRelay } from '../../src/relay/relay.ts'
+import { launch, openPeer, startApp, facadeDid, type Stack } from './harness.ts'
+
+let relay: Awaited<ReturnType<typeof startRelay>>
+let stack: Stack
+let keyDir: string
+const tabs: Page[] = []
+const dids: string[] = []
+const GRANT = 1000
+
+const balance = async (page: Page, did: string): Promise<number> =>
+  await page.evaluate((d) => window.alliance?.ledger.ready() === true ? window.alliance.ledger.balance(d) : -1, did)
+
+beforeAll(async () => {
+  keyDir = mkdtempSync(join(tmpdir(), 'alliance-relay-'))
+  relay = await startRelay({ port: 0, keyFile: join(keyDir, 'relay.key') })
+  stack = await launch(await startApp(relay.multiaddrs))
+  for (const name of ['m1', 'm2', 'm3']) {
+    const page = await openPeer(stack.context, stack.app.url, name, '&tab=market')
+    tabs.push(page)
+    dids.push(await facadeDid(page))
+  }
+})
+
+afterAll(async () => {
+  await stack?.close()
+  await stack?.app.close()
+  await relay?.stop()
+  rmSync(keyDir, { recursive: true, force: true })
+})
+
+describe('market in the browser', () => {
+  it('three tabs are members with the grant and have their market open', async () => {
+    for (const tab of tabs) {
+      for (const did of dids) await expect.poll(() => balance(tab, did), { timeout: 120_000, interval: 500 }).toBe(GRANT)
+      await tab.waitForFunction(() => window.alliance?.market.ready() === true, undefined, { timeout: 30_000 })
+    }
+  })
+
+  it('tab 2 finds tab 1\'s hotspot by distance, buys three rounds, sees the Wi-Fi credentials, and the settlement confirms everywhere', async () => {
+    const [m1, m2, m3] = tabs
+    const offerId = await m1.evaluate(async () => {
+      await window.alliance!.market.setHotspotSecret({ ssid: 'Alliance Cafe', security: 'WPA', password: 's3cret;pass' })
+      return await window.alliance!.market.publish({ kind: 'hotspot', title: 'Cafe Wi-Fi', price: 5, round: { size: 2 }, trial: 1, geohash: 'wx4g0bm6' })
+    })
+    // Found by distance from a nearby geohash once the offer is confirmed on tab 2's ledger.
+    await expect.poll(() => m2.evaluate((id) => window.alliance!.market.offers({ kind: 'hotspot', near: 'wx4g0bmd' }).find((o) => o.id === id)?.distanceMeters ?? null, offerId), { timeout: 90_000, interval: 500 })
+      .toBeLessThan(1000)
+    const repBefore = await m3.evaluate((d) => window.alliance!.market.reputation(d as never).score, dids[0])
+
+    const bought = await m2.evaluate(async (id) => {
+      const h = await window.alliance!.market.buy(id, 3)
+      const c = h.credentials
+      return { ssid: c?.ssid, password: c?.password, qr: c?.wifiQr, id: h.id }
+    }, offerId)
+    expect(bought.ssid).toBe('Alliance Cafe')
+    expect(bought.password).toBe('s3cret;pass')
+    expect(bought.qr).toBe('WIFI:T:WPA;S:Alliance Cafe;P:s3cret\\;pass;;')
+    // The guest's screen shows the credentials and a QR code.
+    await expect.poll(() => m2.getByTestId('wifi-ssid').first().textContent(), { timeout: 30_000 }).toBe('Alliance Cafe')
+    expect(await m2.getByRole('img', { name: 'Wi-Fi QR code' }).count()).toBeGreaterThan(0)
+    // The provider sees its guest.
+    await expect.poll(() => m1.evaluate((id) => window.alliance!.market.sessions().some((s) => s.id === id && s.role === 'provider'), bought.id), { timeout: 30_000 }).toBe(true)
+
+    // Three rounds of 2 s, then the session ends and is settled on the ledger.
+    const ended = await m2.evaluate(async (id) => {
+      const v = await window.alliance!.market.session(id)!.ended
+      return { state: v.state, paid: v.paid, vouchers: v.vouchers, endReason: v.endReason, round: v.round, units: v.unitsUsed }
+    }, bought.id)
+    expect(ended).toMatchObject({ state: 'ended', endReason: 'completed' })
+    expect(ended.paid).toBe(15)
+    expect(ended.vouchers).toBe(3)
+    for (const tab of tabs) {
+      await expect.poll(() => balance(tab, dids[1]), { timeout: 120_000, interval: 500 }).toBe(GRANT - 15)
+      await expect.poll(() => balance(tab, dids[0]), { timeout: 30_000, interval: 500 }).toBe(GRANT + 15)
+    }
+    await expect.poll(() => m3.evaluate((d) => window.alliance!.market.reputation(d as never).score, dids[0]), { timeout: 30_000 }).toBeGreaterThan(repBefore)
+  })
+
+  it('tab 3 relays a byte stream from tab 1 to tab 2 through its relay offer and is paid per byte', async () => {
+    const [m1, m2, m3] = tabs
+    const before = await Promise.all(dids.map(async (d) => await balance(m3, d)))
+    const offerId = await m3.evaluate(async () => await window.alliance!.market.publish({ kind: 'relay', title: 'Relay via m3', price: 2, round: { size: 65_536 }, trial: 16_384 }))
+    await expect.poll(() => m1.evaluate((id) => window.alliance!.market.offers({ kind: 'relay' }).some((o) => o.id === id), offerId), { timeout: 90_000, interval: 500 }).toBe(true)
+
+    await m2.evaluate(() => {
+      const w = window as unknown as { relayedBytes: number }
+      w.relayedBytes = 0
+      window.alliance!.market.onRelayedStream((s) => {
+        void (async () => { for await (const chunk of s) w.relayedBytes += chunk.byteLength })()
+      })
+    })
+    const total = 192 * 1024
+    const sent = await m1.evaluate(async ([id, target, n]) => {
+      const h = await window.alliance!.market.buy(id, 4, { target: target as never })
+      const chunk = new Uint8Array(16 * 1024).fill(7)
+      for (let off = 0; off < n; off += chunk.length) await h.relay!.write(chunk)
+      await h.relay!.end()
+      const v = await h.stop()
+      return { sent: h.relay!.sent, paid: v.paid }
+    }, [offerId, dids[1], total] as const)
+    expect(sent.sent).toBe(total)
+    await expect.poll(() => m2.evaluate(() => (window as unknown as { relayedBytes: number }).relayedBytes), { timeout: 60_000 }).toBe(total)
+    // 192 KiB is three rounds of 64 KiB at 2 credits each.
+    expect(sent.paid).toBe(6)
+    for (const tab of tabs) {
+      await expect.poll(() => balance(tab, dids[2]), { timeout: 120_000, interval: 500 }).toBe(before[2] + 6)
+      await expect.poll(() => balance(tab, dids[0]), { timeout: 30_000, interval: 500 }).toBe(before[0] - 6)
+    }
+  })
+})
