@@ -1,0 +1,239 @@
+/**
+ * One hop of a relayed stream (`/alliance/relay/1` after its handshake): length-prefixed
+ * frames whose first byte says what they are — `0` data (at most `RELAY_CHUNK_BYTES`), `1` an
+ * acknowledgement of `n` bytes consumed (4 bytes, big-endian), `2` end of data — with a credit
+ * window each way. End of data is a frame, not a half-close, because acknowledgements of the
+ * other direction still have to flow; the stream's writing side closes once both sides have
+ * sent their end.
+ *
+ * Why a window: WebRTC data channels in js-libp2p have no read backpressure, so a fast sender
+ * fills the receiver's memory; and on a metered hop the provider's machine must not see the
+ * payer more than one round ahead (SPEC V10). Each side announces its receive window in the
+ * handshake; a sender keeps at most that many unacknowledged bytes in flight, a receiver
+ * acknowledges what it has consumed (forwarded, or handed to its reader), and a peer that
+ * sends past the window is cut off (`ERR_RELAY_WINDOW`).
+ */
+import * as lp from 'it-length-prefixed'
+import type { Stream } from '@libp2p/interface'
+import { AllianceError } from '../core/errors.ts'
+
+/** Data per frame: one WebRTC message (16 KiB) less the type byte and framing. */
+export const RELAY_CHUNK_BYTES = 16 * 1024 - 64
+/** Largest relay frame (a data chunk and its type byte; handshakes are smaller). */
+export const RELAY_FRAME_MAX_BYTES = RELAY_CHUNK_BYTES + 1
+/** Default receive window of an endpoint that is not metered (the target, the payer). */
+export const DEFAULT_RELAY_WINDOW = 1024 * 1024
+
+const DATA = 0
+const ACK = 1
+const END = 2
+
+export const RelayRejection = {
+  /** A frame that is neither data nor an acknowledgement, or a bad handshake. */
+  FRAME: 'ERR_RELAY_FRAME',
+  /** More unacknowledged data than the announced window. */
+  WINDOW: 'ERR_RELAY_WINDOW',
+  /** No running relay session of that id for that payer. */
+  NO_SESSION: 'ERR_RELAY_NO_SESSION',
+  /** The session already has its relay stream. */
+  BUSY: 'ERR_RELAY_BUSY',
+  /** The target does not accept relayed streams. */
+  NOT_ACCEPTED: 'ERR_RELAY_NOT_ACCEPTED',
+  /** The provider could not reach the target over a direct connection. */
+  TARGET_UNREACHABLE: 'ERR_RELAY_TARGET_UNREACHABLE',
+  /** The relay ended (session over, or the other side went away). */
+  CLOSED: 'ERR_RELAY_CLOSED'
+} as const
+export type RelayRejectionCode = typeof RelayRejection[keyof typeof RelayRejection]
+
+export class RelayError extends AllianceError {}
+
+/**
+ * A windowed, half-closable byte pipe over one stream whose handshake is done. `frames` is the
+ * stream's frame iterator (the one that read the handshake), so no buffered frame is lost.
+ */
+export class RelayPipe {
+  readonly stream: Stream
+  readonly sendWindow: number
+  readonly recvWindow: number
+  /** Largest data chunk this side sends. */
+  readonly chunk: number
+  readonly #frames: AsyncIterator<Uint8Array>
+  readonly #queue: Uint8Array[] = []
+  #held = 0
+  #pendingAck = 0
+  #inFlight = 0
+  /** The remote sent its end of data (or the stream ended). */
+  #remoteEnded = false
+  /** This side sent its end of data. */
+  #localEnded = false
+  #ending: Promise<void> | null = null
+  #closing: Promise<void> | null = null
+  #error: Error | null = null
+  #wake = new Set<() => void>()
+  #sent = 0
+  #received = 0
+  #dataDone: () => void = () => {}
+  readonly #readDone: Promise<void>
+  readonly #closed: Promise<void>
+  /** A protocol violation by the remote (window overrun, bad frame). */
+  onViolation: ((code: string) => void) | null = null
+
+  constructor (stream: Stream, frames: AsyncIterator<Uint8Array>, sendWindow: number, recvWindow: number) {
+    if (!Number.isSafeInteger(sendWindow) || sendWindow < 1) throw new RangeError('sendWindow must be a positive integer')
+    if (!Number.isSafeInteger(recvWindow) || recvWindow < 1) throw new RangeError('recvWindow must be a positive integer')
+    this.stream = stream
+    this.#frames = frames
+    this.sendWindow = sendWindow
+    this.recvWindow = recvWindow
+    this.chunk = Math.min(RELAY_CHUNK_BYTES, sendWindow)
+    this.#readDone = new Promise((resolve) => { this.#dataDone = resolve })
+    this.#closed = this.#pump()
+  }
+
+  get sent (): number { return this.#sent }
+  get received (): number { return this.#received }
+
+  /** Resolves when the remote has ended its data (or the stream failed). */
+  get readDone (): Promise<void> { return this.#readDone }
+  /** Resolves when the stream has ended in both directions (or failed). */
+  get closed (): Promise<void> { return this.#closed }
+
+  #notify (): void {
+    for (const w of [...this.#wake]) { this.#wake.delete(w); w() }
+  }
+
+  async #wait (): Promise<void> {
+    await new Promise<void>((resolve) => { this.#wake.add(resolve) })
+  }
+
+  #remoteEnd (): void {
+    if (this.#remoteEnded) return
+    this.#remoteEnded = true
+    this.#dataDone()
+    this.#maybeClose()
+  }
+
+  /** Both sides have ended their data: close the stream's writing side. */
+  #maybeClose (): void {
+    if (!this.#localEnded || !this.#remoteEnded || this.#closing !== null) return
+    this.#closing = (async () => {
+      await this.#ending
+      await this.stream.close({ signal: AbortSignal.timeout(10_000) })
+    })().catch(() => {})
+  }
+
+  async #pump (): Promise<void> {
+    try {
+      for (;;) {
+        const r = await this.#frames.next()
+        if (r.done === true) break
+        const frame = r.value
+        if (frame.byteLength === 0) throw new RelayError(RelayRejection.FRAME, 'empty relay frame')
+        if (frame[0] === DATA) {
+          if (this.#remoteEnded) throw new RelayError(RelayRejection.FRAME, 'data after the end of data')
+          const data = frame.slice(1)
+          if (data.byteLength === 0) continue
+          this.#held += data.byteLength
+          if (this.#held > this.recvWindow) throw new RelayError(RelayRejection.WINDOW, `more than the ${this.recvWindow}-byte window unacknowledged`)
+          this.#received += data.byteLength
+          this.#queue.push(data)
+        } else if (frame[0] === ACK && frame.byteLength === 5) {
+          const n = new DataView(frame.buffer, frame.byteOffset + 1, 4).getUint32(0)
+          if (n > this.#inFlight) throw new RelayError(RelayRejection.FRAME, 'acknowledgement of bytes never sent')
+          this.#inFlight -= n
+        } else if (frame[0] === END && frame.byteLength === 1) {
+          this.#remoteEnd()
+        } else {
+          throw new RelayError(RelayRejection.FRAME, `unknown relay frame type ${frame[0]}`)
+        }
+        this.#notify()
+      }
+    } catch (err) {
+      this.#error = err instanceof Error ? err : new Error(String(err))
+      if (err instanceof RelayError) {
+        this.onViolation?.(err.code)
+        this.stream.abort(err)
+      }
+    } finally {
+      this.#remoteEnd()
+      this.#notify()
+    }
+  }
+
+  /** The next chunk the remote sent, or null once it ended. Call `ack` once it is consumed. */
+  async recv (): Promise<Uint8Array | null> {
+    for (;;) {
+      const next = this.#queue.shift()
+      if (next !== undefined) return next
+      if (this.#remoteEnded) return null
+      await this.#wait()
+    }
+  }
+
+  /** `n` received bytes were consumed: the remote may send that many more. */
+  ack (n: number): void {
+    if (n <= 0) return
+    this.#pendingAck += n
+    if (this.#pendingAck < Math.max(1, Math.floor(this.recvWindow / 4)) && this.#queue.length > 0) return
+    const count = Math.min(this.#pendingAck, 0xffffffff)
+    this.#pendingAck -= count
+    this.#held -= count
+    const frame = new Uint8Array(5)
+    frame[0] = ACK
+    new DataView(frame.buffer).setUint32(1, count)
+    this.#write(frame).catch(() => {})
+  }
+
+  async #write (frame: Uint8Array): Promise<void> {
+    if (this.stream.writeStatus !== 'writable') throw new RelayError(RelayRejection.CLOSED, 'the relay stream is closed for writing')
+    if (!this.stream.send(lp.encode.single(frame))) await this.stream.onDrain()
+  }
+
+  /** Sends `bytes` in chunks, waiting for window credit; throws once the stream failed or ended. */
+  async send (bytes: Uint8Array): Promise<void> {
+    let off = 0
+    while (off < bytes.byteLength) {
+      const n = Math.min(this.chunk, bytes.byteLength - off)
+      while (this.#inFlight + n > this.sendWindow) {
+        if (this.#error !== null) throw new RelayError(RelayRejection.CLOSED, `the relay stream failed: ${this.#error.message}`)
+        if (this.#localEnded || this.stream.status !== 'open') throw new RelayError(RelayRejection.CLOSED, 'the relay stream is closed')
+        await this.#wait()
+      }
+      if (this.#localEnded) throw new RelayError(RelayRejection.CLOSED, 'the relay stream was ended for writing')
+      const frame = new Uint8Array(n + 1)
+      frame[0] = DATA
+      frame.set(bytes.subarray(off, off + n), 1)
+      this.#inFlight += n
+      await this.#write(frame)
+      this.#sent += n
+      off += n
+    }
+  }
+
+  /** Resolves once the remote has acknowledged every byte sent (or the stream failed). */
+  async flushed (): Promise<void> {
+    while (this.#inFlight > 0 && this.#error === null && !this.#remoteGone()) await this.#wait()
+  }
+
+  #remoteGone (): boolean {
+    return this.stream.status !== 'open'
+  }
+
+  /** Ends this side's data (the remote's reads end after what was sent). Idempotent. */
+  async end (): Promise<void> {
+    if (!this.#localEnded) {
+      this.#localEnded = true
+      this.#ending = this.#write(Uint8Array.of(END)).catch(() => {})
+      this.#notify()
+      this.#maybeClose()
+    }
+    await this.#ending
+  }
+
+  abort (err: Error): void {
+    this.#error ??= err
+    this.stream.abort(err)
+    this.#notify()
+  }
+}
