@@ -21,7 +21,6 @@ import type { LedgerService } from './ledger-service.ts'
 import type { Miner } from './miner.ts'
 import type { MarketApi } from './market-api.ts'
 import type { MarketService } from './market-service.ts'
-import type { CredentialClaims, MayBuy } from '../core/contracts/policy.ts'
 
 export type Phase = 'locked' | 'ready'
 
@@ -185,8 +184,8 @@ export class PeerRuntime {
   market (): MarketApi | null { return this.marketService }
 
   private async startMarket (ledger: LedgerService): Promise<void> {
-    const [{ MarketService }, { openIdbSessionsStore }, { seedCipher }] = await Promise.all([
-      import('./market-service.ts'), import('../store/sessions-idb.ts'), import('./seed-cipher.ts')
+    const [{ MarketService, seedSecretCipher, walletCredentialVerifier, walletCredentialPicker }, { openIdbSessionsStore }] = await Promise.all([
+      import('./market-service.ts'), import('../store/sessions-idb.ts')
     ])
     const sessionsStore = await openIdbSessionsStore(this.profile, { indexedDB: this.opts.wallet?.idbFactory })
     const wallet = this.wallet
@@ -196,9 +195,9 @@ export class PeerRuntime {
       ledger,
       net: this.net,
       sessionsStore,
-      cipher: seedCipher(() => wallet.seed(), 'hotspot'),
-      verifyCredential: async (jwt) => claimsOf(await wallet.verifyCredential(jwt)),
-      credentialFor: async (mayBuy) => await credentialFor(wallet, this.did, mayBuy),
+      cipher: seedSecretCipher(() => wallet.seed()),
+      verifyCredential: walletCredentialVerifier(wallet),
+      credentialFor: walletCredentialPicker(wallet, this.did),
       log: this.opts.log,
       onChange: () => this.changed()
     })
@@ -274,23 +273,3 @@ export class PeerRuntime {
   }
 }
 
-function claimsOf (check: { status: string, issuer?: string, subject?: string, type?: string, expiresAt?: string }): CredentialClaims | null {
-  if (check.status !== 'valid' || check.issuer == null || check.subject == null || check.type == null) return null
-  return {
-    issuer: check.issuer as Did,
-    subject: check.subject as Did,
-    types: ['VerifiableCredential', check.type],
-    ...(check.expiresAt != null ? { expiresAt: Date.parse(check.expiresAt) } : {})
-  }
-}
-
-/** A credential of this wallet, about this DID, that satisfies an offer's `mayBuy`. */
-async function credentialFor (wallet: Wallet, me: Did, mayBuy: MayBuy): Promise<string | null> {
-  if ('anyone' in mayBuy) return null
-  const now = Date.now()
-  const found = (await wallet.listCredentials()).find((c) =>
-    c.subject === me && c.type === mayBuy.credentialType &&
-    (mayBuy.issuers == null || mayBuy.issuers.includes(c.issuer as Did)) &&
-    (c.expiresAt == null || Date.parse(c.expiresAt) > now))
-  return found?.jwt ?? null
-}
