@@ -19,7 +19,7 @@ import type { Did } from '../core/identity.ts'
 import { parseDid } from '../core/identity.ts'
 import { AllianceError, InvalidInputError } from '../core/errors.ts'
 import {
-  LedgerEngine, prepareBlock, sealBlock, LedgerError, LedgerErrorCode, MAX_AMOUNT
+  LedgerEngine, blockIdOf, prepareBlock, sealBlock, LedgerError, LedgerErrorCode, MAX_AMOUNT
 } from '../core/ledger/index.ts'
 import type { BatchResult, BlockId, BlockInfo, LedgerContext, Tx, TxStatus, Equivocation, LedgerStats } from '../core/ledger/index.ts'
 import type { LedgerStore } from '../store/ledger.ts'
@@ -35,6 +35,7 @@ import { blocksTopic, chainForNewMember } from './alliance.ts'
 export interface LedgerNet {
   publish: (topic: string, data: Uint8Array) => Promise<number>
   subscribe: (topic: string, handler: (data: Uint8Array, from: Did) => void | Promise<void>) => () => void
+  /** A handler that throws an AllianceError counts as a rejected frame from that peer (the net reports it). */
   handle: (protocol: string, handler: (stream: MessageStream & { close: (o?: { signal?: AbortSignal }) => Promise<void> }, ctx: { did: Did, peerId: string }) => void | Promise<void>, opts?: { maxInboundStreams?: number }) => Promise<void>
   unhandle: (protocol: string) => Promise<void>
   dialProtocol: (did: Did, protocol: string, opts?: { signal?: AbortSignal }) => Promise<MessageStream>
@@ -78,6 +79,11 @@ function mergeBatches (parts: BatchResult[]): BatchResult {
   }
 }
 
+/**
+ * Concurrent inbound sync streams per connection. A peer asks one at a time per remote (one
+ * sync and one orphan fetch at most); more streams than this are reset by libp2p.
+ */
+const SYNC_MAX_INBOUND_STREAMS = 16
 const HISTORY_MAX = 500
 const RECENT_MAX = 400
 
@@ -186,14 +192,12 @@ export class LedgerService implements LedgerApi {
     this.net = net
     if (net != null) {
       this.unsubscribe.push(net.subscribe(blocksTopic(this.o.ctx), async (data, from) => { await this.onGossip(data, from) }))
-      await net.handle(SYNC_PROTOCOL, async (stream, { peerId }) => {
-        try {
-          await serveSync(stream, this.syncSource())
-        } catch (err) {
-          if (err instanceof AllianceError) net.reportMisbehaviour(peerId, err.code)
-          throw err
-        }
-      }, { maxInboundStreams: 16 })
+      // A bad request makes serveSync throw a typed (AllianceError) error, which the net
+      // counts against the peer (AllianceNet.handle). Reporting it here as well counted every
+      // bad request twice, so a peer was hung up on after 3 instead of 5.
+      await net.handle(SYNC_PROTOCOL, async (stream) => {
+        await serveSync(stream, this.syncSource())
+      }, { maxInboundStreams: SYNC_MAX_INBOUND_STREAMS })
       this.unsubscribe.push(net.on('change', () => { this.onPeersChanged() }))
       this.timers.push(setInterval(() => { this.syncWithOne() }, this.o.syncIntervalMs))
     }
@@ -325,10 +329,8 @@ export class LedgerService implements LedgerApi {
     // synchronously), so no other batch can slip between them.
     await Promise.all(parts.map(async (part) => { await this.afterBatch(part) }))
     if (result.parked.length > 0 && from != null && peerId != null) {
-      // Fire and forget, but never unhandled: the dial can fail (no direct connection to the
-      // author yet, WebRTC upgrade timeout), which in Node would end the process. Periodic
-      // sync fetches the parents later anyway.
-      this.fetchMissing(from, peerId).catch((err: unknown) => { this.o.log?.(`fetching missing parents from ${peerId} failed: ${(err as Error).message}`) })
+      // ask the author for the missing parents (one fetch per peer at a time, see below)
+      this.fetchMissingSoon(from, peerId)
     }
     return result
   }
@@ -485,19 +487,60 @@ export class LedgerService implements LedgerApi {
       if (inv.next == null || inv.ids.length === 0) break
       from = inv.next
     }
-    this.syncCursor.set(peerId, from)
     if (unknown.length > 0) {
       this.syncProgress = { done: 0, total: unknown.length }
       this.changed()
     }
-    for (let i = 0; i < unknown.length && !this.closed; i += SYNC_GET_LIMIT) {
-      const blocks = await client.getBlocks(unknown.slice(i, i + SYNC_GET_LIMIT))
+    let queue = unknown
+    let done = 0
+    while (queue.length > 0 && !this.closed) {
+      const ask = queue.slice(0, SYNC_GET_LIMIT)
+      const blocks = await client.getBlocks(ask)
+      if (blocks.length === 0) break
       await this.ingest(blocks, did, peerId)
-      this.syncProgress = { done: Math.min(unknown.length, i + blocks.length), total: unknown.length }
+      done += blocks.length
+      this.syncProgress = { done: Math.min(unknown.length, done), total: unknown.length }
       this.changed()
+      // A reply stops early past SYNC_REPLY_SOFT_BYTES (256 large blocks do not fit): ask
+      // again for what came after the last block received instead of skipping it for good.
+      const got = new Set<string>(blocks.map((b) => blockIdOf(b)))
+      let last = -1
+      ask.forEach((id, k) => { if (got.has(id)) last = k })
+      if (last < 0) break // none of what was asked: do not loop on a confused remote
+      queue = [...ask.slice(last + 1), ...queue.slice(ask.length)]
     }
+    // Advance the cursor only once everything listed was fetched: a sync cut short (the
+    // connection dropped) used to leave the rest unfetched from this peer for good.
+    if (queue.length === 0) this.syncCursor.set(peerId, from)
     await this.fetchMissing(did, peerId)
   }
+
+  /**
+   * Runs `fetchMissing` for a gossiped orphan, one run per peer at a time. Every gossiped
+   * block with unknown parents used to start its own run: a peer catching up (say 10,000
+   * blocks) while the other peer kept gossiping opened more concurrent sync streams than the
+   * remote accepts (SYNC_MAX_INBOUND_STREAMS); the extra streams were reset, the remote
+   * counted the cut requests as garbage (ERR_DECODE) and hung up on an honest peer. A run
+   * reads `engine.missing()` afresh each round, so orphans parked meanwhile are served by
+   * the running one or by one more run right after it (never more than one queued).
+   */
+  private fetchMissingSoon (did: Did, peerId: string): void {
+    // a full sync with this peer ends with fetchMissing anyway
+    if (this.syncing.has(peerId)) return
+    if (this.fetching.has(peerId)) { this.fetchAgain.add(peerId); return }
+    const run = this.fetchMissing(did, peerId)
+      // never unhandled: the dial can fail (no direct connection to the author yet, WebRTC
+      // upgrade timeout), which in Node would end the process; periodic sync catches up
+      .catch((err: unknown) => { this.o.log?.(`fetching missing parents from ${peerId} failed: ${(err as Error).message}`) })
+      .finally(() => {
+        this.fetching.delete(peerId)
+        if (this.fetchAgain.delete(peerId) && !this.closed) this.fetchMissingSoon(did, peerId)
+      })
+    this.fetching.set(peerId, run)
+  }
+
+  private readonly fetching = new Map<string, Promise<void>>()
+  private readonly fetchAgain = new Set<string>()
 
   /** Asks `did` for the parents that parked orphans wait for, a few rounds deep. */
   private async fetchMissing (did: Did, peerId: string): Promise<void> {

@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import { report, median } from './report.ts'
 import { measureCrypto, type CryptoRates } from './crypto-kernel.ts'
 import { launch, startApp, openPeer } from '../e2e/harness.ts'
+import { chromiumSync10k, chromiumValidateAndPow, nodeConfirmationLatency, nodeOpen100k, nodePow, nodeSync10k, nodeValidateAndStore } from './ledger.ts'
 
 function reportCrypto (where: string, r: CryptoRates): void {
   report({ bench: 'ed25519', metric: `${where}.noble.sign`, value: r.nobleSign, unit: 'ops/s' })
@@ -60,7 +61,19 @@ const benches: Array<[string, () => Promise<void>]> = [
       await stack.close()
       await app.close()
     }
-  }]
+  }],
+  ['ledger node validate+store', nodeValidateAndStore],
+  ['ledger node pow', nodePow],
+  ['ledger node open 100k', nodeOpen100k],
+  ['ledger node confirmation latency', nodeConfirmationLatency],
+  ['ledger node sync 10k webrtc', nodeSync10k],
+  ['ledger chromium validate+store and pow', chromiumValidateAndPow],
+  ['ledger chromium sync 10k', chromiumSync10k],
+  // issue 3 (test/bench/mesh.ts): Chromium, a real relay, the built app and kernel pages
+  ['mesh reservation', async () => { await (await import('./mesh.ts')).benchReservation() }],
+  ['mesh dial and streams', async () => { await (await import('./mesh.ts')).benchLinks() }],
+  ['mesh gossip', async () => { await (await import('./mesh.ts')).benchGossip() }],
+  ['mesh tab capacity', async () => { await (await import('./mesh.ts')).benchCapacity() }]
 ]
 
 const only = process.argv[2]

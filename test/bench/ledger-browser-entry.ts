@@ -1,0 +1,69 @@
+// Bundled by test/bench/ledger.ts for Chromium: exposes the ledger bench kernels on window.
+// Blocks come from a URL the bench answers itself (Playwright route), as one dag-cbor file.
+import { demoAlliance } from '../../src/peer/alliance.ts'
+import { openIdbLedgerStore } from '../../src/store/ledger-idb.ts'
+import { workerMiner } from '../../src/peer/miner.ts'
+import { decodeBlockFile, engineValidateAndStore, fillStore, powTimes, serviceValidateAndStore, verifyRate } from './ledger-kernel.ts'
+import type { Distribution, IngestFigures } from './ledger-kernel.ts'
+
+async function fetchBlocks (url: string): Promise<Uint8Array[]> {
+  const res = await fetch(url)
+  if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`)
+  return decodeBlockFile(new Uint8Array(await res.arrayBuffer()), demoAlliance().allianceId)
+}
+
+export interface LedgerBenchApi {
+  /**
+   * Validates and stores the first `count` blocks into IndexedDB (profiles `profile`-service
+   * and `profile`-engine), through the service and through the engine alone; noble verify
+   * rate of the same page before and after.
+   */
+  validateAndStore: (url: string, profile: string, count: number) => Promise<{ service: IngestFigures, engine: IngestFigures, verifyBefore: number, verifyAfter: number }>
+  /** Stores all blocks into profile `profile` as its own peer would have (trusted, checkpoints). */
+  fill: (url: string, profile: string) => Promise<{ blocks: number, stateHash: string, lastId: string, ms: number }>
+  /** PoW ms per block through the app's PoW worker (`workerUrl`: its built asset). */
+  pow: (workerUrl: string, n: number) => Promise<Distribution>
+}
+
+declare global { interface Window { ledgerBench?: LedgerBenchApi } }
+
+window.ledgerBench = {
+  validateAndStore: async (url, profile, count) => {
+    const ctx = demoAlliance()
+    const blocks = (await fetchBlocks(url)).slice(0, count)
+    const verifyBefore = verifyRate(ctx, blocks.slice(0, 1000))
+    const run = async (name: string, fn: typeof serviceValidateAndStore): Promise<IngestFigures> => {
+      const store = await openIdbLedgerStore(`${profile}-${name}`)
+      try {
+        return await fn(ctx, blocks, store, { now: Date.now(), batch: 256 })
+      } finally {
+        await store.close()
+      }
+    }
+    const service = await run('service', serviceValidateAndStore)
+    const engine = await run('engine', engineValidateAndStore)
+    const verifyAfter = verifyRate(ctx, blocks.slice(0, 1000))
+    return { service, engine, verifyBefore, verifyAfter }
+  },
+  fill: async (url, profile) => {
+    const ctx = demoAlliance()
+    const blocks = await fetchBlocks(url)
+    const store = await openIdbLedgerStore(profile)
+    try {
+      const t0 = performance.now()
+      const engine = await fillStore(ctx, blocks, store, { now: Date.now(), batch: 500, checkpointEvery: 1000 })
+      return { blocks: engine.stats().blocks, stateHash: engine.stateHash(), lastId: engine.blockIds().at(-1) ?? '', ms: performance.now() - t0 }
+    } finally {
+      await store.close()
+    }
+  },
+  pow: async (workerUrl, n) => {
+    let worker: Worker | null = null
+    const miner = workerMiner(() => { worker = new Worker(workerUrl, { type: 'module' }); return worker })
+    try {
+      return await powTimes(miner, demoAlliance().genesis.difficulty, n)
+    } finally {
+      (worker as Worker | null)?.terminate()
+    }
+  }
+}
