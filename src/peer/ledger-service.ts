@@ -310,20 +310,28 @@ export class LedgerService implements LedgerApi {
   // ---- incoming ----
 
   private async onGossip (data: Uint8Array, from: Did): Promise<void> {
-    await this.ingest([data], from, this.peerIdOf(from))
+    try {
+      await this.ingest([data], from, this.peerIdOf(from))
+    } catch (err) {
+      // Rejections were counted against the author inside ingest; what reaches here is a
+      // local failure (the store refused a write), which must not be blamed on the author.
+      this.o.log?.(`could not take a gossiped block: ${(err as Error).message}`)
+    }
   }
 
-  /** Adds untrusted blocks from a peer; throws the first rejection (the mesh counts it). */
+  /**
+   * Adds untrusted blocks from a peer. Rejections are counted by code and reported against
+   * the peer (S6); a block from a clock ahead of ours (ERR_FUTURE_TIME) is counted but not
+   * held against the peer, since it becomes acceptable later (L13).
+   */
   async ingest (blocks: Uint8Array[], from?: Did, peerId?: string): Promise<BatchResult> {
     const parts = await this.addUntrusted(blocks)
     const result = mergeBatches(parts)
-    let firstError: LedgerError | null = null
     for (const r of result.results) {
       if (r.kind !== 'rejected') continue
       if (r.error.code === LedgerErrorCode.DUPLICATE) continue
       this.rejectedInputs[r.error.code] = (this.rejectedInputs[r.error.code] ?? 0) + 1
-      firstError ??= r.error
-      if (peerId != null) this.net?.reportMisbehaviour(peerId, r.error.code)
+      if (peerId != null && r.error.code !== LedgerErrorCode.FUTURE_TIME) this.net?.reportMisbehaviour(peerId, r.error.code)
     }
     // Each part's store write is queued at once, in engine order (afterBatch chains it
     // synchronously), so no other batch can slip between them.
