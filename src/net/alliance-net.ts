@@ -161,7 +161,10 @@ export async function createAllianceNet (opts: AllianceNetOptions): Promise<Alli
         allowPublishToZeroTopicPeers: true,
         floodPublish: true,
         emitSelf: false,
-        maxInboundDataLength: MAX_GOSSIP_BYTES
+        maxInboundDataLength: MAX_GOSSIP_BYTES,
+        // Tabs of one browser and phones behind one NAT share an IP address; gossipsub's
+        // default IP-colocation penalty would start ignoring them past 10 (see src/relay).
+        scoreParams: { IPColocationFactorWeight: 0 }
       }),
       relayKeeper: (components) => {
         keeper = relayKeeper({ relays: opts.relays, onChange: () => { hooks.onChange() }, log })(components)

@@ -124,7 +124,18 @@ export async function startRelay (opts: RelayOptions = {}): Promise<RelayHandle>
       relay: circuitRelayServer({ reservations: { maxReservations: MAX_RESERVATIONS } }),
       // the relay carries the discovery topic only: application gossip (ledger blocks) must
       // flow peer to peer over direct connections, never through the signaling relay
-      pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, emitSelf: false, canRelayMessage: false, allowedTopics: [topic] })
+      pubsub: gossipsub({
+        allowPublishToZeroTopicPeers: true,
+        emitSelf: false,
+        canRelayMessage: false,
+        allowedTopics: [topic],
+        // Gossipsub's default penalises more than 10 peers sharing one IP address, and keeps
+        // a gone peer's record for an hour: every tab of a local demo (and every phone behind
+        // one NAT) shares an address, so past ~11 tabs the relay stopped forwarding discovery
+        // to anyone (measured: test/bench/mesh.ts, tab capacity 12 -> 20+ without it). Abuse
+        // is handled per peer by reservation limits and the peers' misbehaviour tracking.
+        scoreParams: { IPColocationFactorWeight: 0 }
+      })
     }
   })
 

@@ -15,7 +15,7 @@
  *   connection between two kernel pages (test/bench/market-browser-entry.ts) in the same
  *   browser, interleaved with the relay runs.
  *
- * Knobs (env): MARKET_SAMPLES (fast/settle-first pairs, default 5), MARKET_RELAY_REPS (3),
+ * Knobs (env): MARKET_SAMPLES (fast/settle-first pairs, default 5), MARKET_RELAY_REPS (5),
  * MARKET_RELAY_MIB (8).
  */
 import { build } from 'vite'
@@ -223,6 +223,10 @@ export async function nodeEstablishment (): Promise<void> {
   } finally {
     await withTimeout('the peers to stop', stopLedgerPeers(peers), 30_000).catch((err) => { console.error(String(err)) })
     await withTimeout('the relay to stop', relay.stop(), 10_000).catch(() => {})
+    // as in ledger.ts: a native node-datachannel object outlives the stopped peers and keeps
+    // the process alive; nothing of ours runs WebRTC past this point
+    const ndc = await import('node-datachannel')
+    ndc.cleanup()
   }
 }
 
@@ -419,7 +423,7 @@ interface RelayArrival { bytes: number, first: number | null, last: number | nul
 declare global { interface Window { __marketBench?: { streams: Record<string, RelayArrival> } } }
 
 export async function chromiumRelayThroughput (): Promise<void> {
-  const REPS = Number(process.env.MARKET_RELAY_REPS ?? 3)
+  const REPS = Number(process.env.MARKET_RELAY_REPS ?? 5)
   const TOTAL = Number(process.env.MARKET_RELAY_MIB ?? 8) * MIB
   const ROUND = MIB
   const TRIAL = 256 * 1024

@@ -1,18 +1,23 @@
 /**
- * Mesh benchmarks (issue 3), Debian's Chromium through Playwright and a real relay in this
- * process. Each bench starts and closes its own relay, static server and browser.
+ * Mesh benchmarks (issue 3): Debian's Chromium through Playwright, a real relay in this
+ * process and the built app (dist/, which `npm run bench` builds first). Each bench starts and
+ * closes its own relay, static server and browser.
  *
  * - reservation: page load (navigation start) of the built app → relay reservation, fresh
  *   profiles, cold (a new browser context each: no HTTP cache, no service worker) and warm;
- * - links: kernel pages (test/bench/mesh-browser-entry.ts, a bare AllianceNet with
- *   `targetDirect: 0`, so nothing dials by itself): dial → open direct WebRTC connection,
- *   and raw stream throughput direct vs relayed;
+ * - links: kernel pages (test/bench/mesh-browser-entry.ts: a bare AllianceNet with
+ *   `targetDirect: 0`, so nothing dials by itself, plus bench-only byte sinks): dial → open
+ *   direct WebRTC connection (redials of one pair, and first contact of new pairs), raw stream
+ *   throughput direct vs relayed;
  * - gossip: six kernel pages in a full direct mesh, publish → all five others received;
  * - capacity: tabs of the built app added four at a time until one step misses its deadline.
  *
  * Knobs (env): MESH_TABS_MAX (default 16), MESH_TABS_STEP (4), MESH_TABS_STEP_MS (60000),
- * MESH_TABS_BUDGET_MS (300000), MESH_SAMPLES (7), MESH_DEBUG (a libp2p debug pattern for the
- * kernel pages, e.g. `libp2p:webrtc*`; their console goes to stderr).
+ * MESH_TABS_BUDGET_MS (300000), MESH_SAMPLES (7), MESH_DEBUG (a libp2p debug pattern, e.g.
+ * `libp2p:webrtc,libp2p:webrtc:trace`, for kernel pages and capacity tabs, whose console then
+ * goes to stderr; kernel pages also log the life of each WebRTC 'init' channel).
+ * `withEnv`, `kernelPage` and `capacityIn` are exported for one-off experiments (e.g. the
+ * capacity steps against a differently configured relay).
  */
 import { build } from 'vite'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'

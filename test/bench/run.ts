@@ -69,6 +69,11 @@ const benches: Array<[string, () => Promise<void>]> = [
   ['ledger node sync 10k webrtc', nodeSync10k],
   ['ledger chromium validate+store and pow', chromiumValidateAndPow],
   ['ledger chromium sync 10k', chromiumSync10k],
+  // issue 5 (test/bench/market.ts): Node peers over a real relay, then Chromium tabs of the built app
+  ['market node establishment', async () => { await (await import('./market.ts')).nodeEstablishment() }],
+  ['market node vouchers', async () => { await (await import('./market.ts')).nodeVouchers() }],
+  ['market node registry 10k', async () => { await (await import('./market.ts')).nodeRegistry() }],
+  ['market chromium relay throughput', async () => { await (await import('./market.ts')).chromiumRelayThroughput() }],
   // issue 3 (test/bench/mesh.ts): Chromium, a real relay, the built app and kernel pages
   ['mesh reservation', async () => { await (await import('./mesh.ts')).benchReservation() }],
   ['mesh dial and streams', async () => { await (await import('./mesh.ts')).benchLinks() }],
