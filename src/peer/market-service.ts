@@ -178,6 +178,24 @@ export function walletCredentialPicker (wallet: Pick<CredentialWallet, 'listCred
   }
 }
 
+/** Where every session record starts, on either side (fresh objects each time). */
+function newSessionProgress (): Pick<StoredSession, 'state' | 'round' | 'units' | 'vouchers' | 'voucher' | 'voucherRound' | 'committed' | 'settled' | 'settleTxs' | 'settledRound' | 'closePosted' | 'rejected'> {
+  return {
+    state: 'active',
+    round: 0,
+    units: 0,
+    vouchers: 0,
+    voucher: null,
+    voucherRound: 0,
+    committed: 0,
+    settled: 0,
+    settleTxs: [],
+    settledRound: 0,
+    closePosted: false,
+    rejected: {}
+  }
+}
+
 const HOTSPOT_SETTING = 'hotspot'
 const DAY_MS = 24 * 3600 * 1000
 const DEFAULT_OFFER_TTL_MS = 30 * DAY_MS
@@ -777,18 +795,7 @@ export class MarketService implements MarketApi {
       trial: terms.trial,
       maxRounds: open.rounds ?? null,
       request: encodeSignedSessionRequest(req),
-      state: 'active',
-      round: 0,
-      units: 0,
-      vouchers: 0,
-      voucher: null,
-      voucherRound: 0,
-      committed: 0,
-      settled: 0,
-      settleTxs: [],
-      settledRound: 0,
-      closePosted: false,
-      rejected: {},
+      ...newSessionProgress(),
       secret: null,
       openedAt: now,
       updatedAt: now,
@@ -980,18 +987,7 @@ export class MarketService implements MarketApi {
       trial: terms.trial,
       maxRounds: rounds,
       request: encodeSignedSessionRequest(request),
-      state: 'active',
-      round: 0,
-      units: 0,
-      vouchers: 0,
-      voucher: null,
-      voucherRound: 0,
-      committed: 0,
-      settled: 0,
-      settleTxs: [],
-      settledRound: 0,
-      closePosted: false,
-      rejected: {},
+      ...newSessionProgress(),
       secret: accepted.hotspot ?? null,
       openedAt: now,
       updatedAt: now,

@@ -6,9 +6,9 @@
  * abort (quota errors only show on the transaction) and come out as LedgerStoreError.
  * Blocks are append-only: `n` numbers them in insertion order (parents first).
  */
-import { wrap } from 'idb'
 import type { DBSchema, IDBPDatabase, IDBPTransaction, StoreNames } from 'idb'
-import { AllianceError } from '../core/errors.ts'
+import { idbError, openIdb } from './idb-open.ts'
+import type { StoreErrorMaker } from './idb-open.ts'
 import { parseProfileName } from '../core/profile.ts'
 import type { BlockId } from '../core/ledger/types.ts'
 import {
@@ -71,12 +71,11 @@ function upgrade (db: Db, oldVersion: number): void {
   }
 }
 
+const makeError: StoreErrorMaker = (kind, message, cause) =>
+  new LedgerStoreError(kind === 'quota' ? LedgerStoreErrorCode.QUOTA : LedgerStoreErrorCode.STORE, message, { cause })
+
 function storeError (err: unknown): Error {
-  if (err instanceof AllianceError) return err
-  const e = err as { name?: string, message?: string } | null
-  if (e?.name === 'QuotaExceededError') return new LedgerStoreError(LedgerStoreErrorCode.QUOTA, 'IndexedDB: storage is full', { cause: err })
-  if (e?.name === 'AbortError') return new LedgerStoreError(LedgerStoreErrorCode.STORE, `IndexedDB: transaction aborted${e.message != null ? `: ${e.message}` : ''}`, { cause: err })
-  return new LedgerStoreError(LedgerStoreErrorCode.STORE, `IndexedDB: ${e?.message ?? String(err)}`, { cause: err })
+  return idbError(err, makeError)
 }
 
 export interface OpenLedgerStoreOptions {
@@ -85,24 +84,7 @@ export interface OpenLedgerStoreOptions {
 }
 
 export async function openIdbLedgerStore (profile: string, opts: OpenLedgerStoreOptions = {}): Promise<IdbLedgerStore> {
-  const name = ledgerDbName(profile)
-  const factory = opts.indexedDB ?? globalThis.indexedDB
-  if (factory == null) throw new LedgerStoreError(LedgerStoreErrorCode.STORE, 'IndexedDB is not available here')
-  let request: IDBOpenDBRequest
-  try {
-    request = factory.open(name, LEDGER_DB_VERSION)
-  } catch (err) {
-    throw storeError(err)
-  }
-  request.addEventListener('upgradeneeded', (event) => {
-    upgrade(wrap(request.result) as unknown as Db, event.oldVersion)
-  })
-  let db: Db
-  try {
-    db = await (wrap(request) as unknown as Promise<Db>)
-  } catch (err) {
-    throw storeError(err)
-  }
+  const db = await openIdb<Db>({ factory: opts.indexedDB, name: ledgerDbName(profile), version: LEDGER_DB_VERSION, upgrade, makeError })
   return new IdbLedgerStore(db)
 }
 

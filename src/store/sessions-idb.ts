@@ -5,9 +5,9 @@
  * transaction and its abort (quota errors only show on the transaction) and come out as
  * SessionsStoreError; records are checked on the way in and out.
  */
-import { wrap } from 'idb'
 import type { DBSchema, IDBPDatabase, IDBPTransaction, StoreNames } from 'idb'
-import { AllianceError } from '../core/errors.ts'
+import { idbError, openIdb } from './idb-open.ts'
+import type { StoreErrorMaker } from './idb-open.ts'
 import { parseProfileName } from '../core/profile.ts'
 import {
   checkSettingKey, checkSettingValue, checkStoredSession, SessionsStoreError, SessionsStoreErrorCode, sortSessions
@@ -36,12 +36,11 @@ function upgrade (db: Db, oldVersion: number): void {
   }
 }
 
+const makeError: StoreErrorMaker = (kind, message, cause) =>
+  new SessionsStoreError(kind === 'quota' ? SessionsStoreErrorCode.QUOTA : SessionsStoreErrorCode.STORE, message, { cause })
+
 function storeError (err: unknown): Error {
-  if (err instanceof AllianceError) return err
-  const e = err as { name?: string, message?: string } | null
-  if (e?.name === 'QuotaExceededError') return new SessionsStoreError(SessionsStoreErrorCode.QUOTA, 'IndexedDB: storage is full', { cause: err })
-  if (e?.name === 'AbortError') return new SessionsStoreError(SessionsStoreErrorCode.STORE, `IndexedDB: transaction aborted${e.message != null ? `: ${e.message}` : ''}`, { cause: err })
-  return new SessionsStoreError(SessionsStoreErrorCode.STORE, `IndexedDB: ${e?.message ?? String(err)}`, { cause: err })
+  return idbError(err, makeError)
 }
 
 export interface OpenSessionsStoreOptions {
@@ -50,24 +49,7 @@ export interface OpenSessionsStoreOptions {
 }
 
 export async function openIdbSessionsStore (profile: string, opts: OpenSessionsStoreOptions = {}): Promise<IdbSessionsStore> {
-  const name = sessionsDbName(profile)
-  const factory = opts.indexedDB ?? globalThis.indexedDB
-  if (factory == null) throw new SessionsStoreError(SessionsStoreErrorCode.STORE, 'IndexedDB is not available here')
-  let request: IDBOpenDBRequest
-  try {
-    request = factory.open(name, SESSIONS_DB_VERSION)
-  } catch (err) {
-    throw storeError(err)
-  }
-  request.addEventListener('upgradeneeded', (event) => {
-    upgrade(wrap(request.result) as unknown as Db, event.oldVersion)
-  })
-  let db: Db
-  try {
-    db = await (wrap(request) as unknown as Promise<Db>)
-  } catch (err) {
-    throw storeError(err)
-  }
+  const db = await openIdb<Db>({ factory: opts.indexedDB, name: sessionsDbName(profile), version: SESSIONS_DB_VERSION, upgrade, makeError })
   return new IdbSessionsStore(db)
 }
 
