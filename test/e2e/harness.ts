@@ -3,7 +3,11 @@
  * driven by Playwright. Each tab of one context is a separate peer through `?peer=NAME`.
  */
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { serveApp, type StaticServer } from '../../scripts/static-server.ts'
+import { startRelay } from '../../src/relay/relay.ts'
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 
@@ -51,4 +55,38 @@ export async function waitForFacade (page: Page): Promise<void> {
 
 export async function facadeDid (page: Page): Promise<string> {
   return await page.evaluate(() => window.alliance?.did ?? '')
+}
+
+export interface TabPeers {
+  relay: Awaited<ReturnType<typeof startRelay>>
+  stack: Stack
+  tabs: Page[]
+  dids: string[]
+  close: () => Promise<void>
+}
+
+/** A real relay, the built app told about it, and one tab per profile name (in order). */
+export async function startTabPeers (names: string[], query = ''): Promise<TabPeers> {
+  const keyDir = mkdtempSync(join(tmpdir(), 'alliance-relay-'))
+  const relay = await startRelay({ port: 0, keyFile: join(keyDir, 'relay.key') })
+  const stack = await launch(await startApp(relay.multiaddrs))
+  const tabs: Page[] = []
+  const dids: string[] = []
+  for (const name of names) {
+    const page = await openPeer(stack.context, stack.app.url, name, query)
+    tabs.push(page)
+    dids.push(await facadeDid(page))
+  }
+  return {
+    relay,
+    stack,
+    tabs,
+    dids,
+    close: async () => {
+      await stack.close()
+      await stack.app.close()
+      await relay.stop()
+      rmSync(keyDir, { recursive: true, force: true })
+    }
+  }
 }

@@ -2,18 +2,13 @@
 // cumulative weight on every tab, a reloaded tab keeps its ledger, and a tab that was closed
 // during a transfer catches up through /alliance/sync/1 when it comes back.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import type { Page } from 'playwright-core'
-import { startRelay } from '../../src/relay/relay.ts'
-import { launch, openPeer, startApp, facadeDid, waitForFacade, type Stack } from './harness.ts'
+import { openPeer, waitForFacade, startTabPeers, type Stack, type TabPeers } from './harness.ts'
 
-let relay: Awaited<ReturnType<typeof startRelay>>
+let peers: TabPeers
 let stack: Stack
-let keyDir: string
-const tabs: Page[] = []
-const dids: string[] = []
+let tabs: Page[]
+let dids: string[]
 
 const GRANT = 1000
 const balance = async (page: Page, did: string): Promise<number> =>
@@ -23,21 +18,12 @@ const status = async (page: Page, txId: string): Promise<string> =>
 const stateHash = async (page: Page): Promise<string> => await page.evaluate(() => window.alliance?.ledger.stats().stateHash ?? '')
 
 beforeAll(async () => {
-  keyDir = mkdtempSync(join(tmpdir(), 'alliance-relay-'))
-  relay = await startRelay({ port: 0, keyFile: join(keyDir, 'relay.key') })
-  stack = await launch(await startApp(relay.multiaddrs))
-  for (const name of ['l1', 'l2', 'l3']) {
-    const page = await openPeer(stack.context, stack.app.url, name, '&tab=ledger')
-    tabs.push(page)
-    dids.push(await facadeDid(page))
-  }
+  peers = await startTabPeers(['l1', 'l2', 'l3'], '&tab=ledger')
+  ;({ stack, tabs, dids } = peers)
 })
 
 afterAll(async () => {
-  await stack?.close()
-  await stack?.app.close()
-  await relay?.stop()
-  rmSync(keyDir, { recursive: true, force: true })
+  await peers?.close()
 })
 
 describe('ledger in the browser', () => {

@@ -2,39 +2,24 @@
 // shown as a Wi-Fi QR code, settlement confirmed on every tab, reputation up), and a relay
 // offer carrying a real byte stream between two tabs, paid per byte.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import type { Page } from 'playwright-core'
-import { startRelay } from '../../src/relay/relay.ts'
-import { launch, openPeer, startApp, facadeDid, type Stack } from './harness.ts'
+import { startTabPeers, type TabPeers } from './harness.ts'
 
-let relay: Awaited<ReturnType<typeof startRelay>>
-let stack: Stack
-let keyDir: string
-const tabs: Page[] = []
-const dids: string[] = []
+let peers: TabPeers
+let tabs: Page[]
+let dids: string[]
 const GRANT = 1000
 
 const balance = async (page: Page, did: string): Promise<number> =>
   await page.evaluate((d) => window.alliance?.ledger.ready() === true ? window.alliance.ledger.balance(d) : -1, did)
 
 beforeAll(async () => {
-  keyDir = mkdtempSync(join(tmpdir(), 'alliance-relay-'))
-  relay = await startRelay({ port: 0, keyFile: join(keyDir, 'relay.key') })
-  stack = await launch(await startApp(relay.multiaddrs))
-  for (const name of ['m1', 'm2', 'm3']) {
-    const page = await openPeer(stack.context, stack.app.url, name, '&tab=market')
-    tabs.push(page)
-    dids.push(await facadeDid(page))
-  }
+  peers = await startTabPeers(['m1', 'm2', 'm3'], '&tab=market')
+  ;({ tabs, dids } = peers)
 })
 
 afterAll(async () => {
-  await stack?.close()
-  await stack?.app.close()
-  await relay?.stop()
-  rmSync(keyDir, { recursive: true, force: true })
+  await peers?.close()
 })
 
 describe('market in the browser', () => {
