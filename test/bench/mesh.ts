@@ -316,7 +316,7 @@ export async function benchLinks (): Promise<void> {
           try {
             return checkTransfer(await a.page.evaluate(async ([did, n, c]) => await window.meshBench!.transferDirect(did, n, c), [b.did, bytes, chunk] as const), what)
           } catch (err) {
-            if (tries >= 4 || !/NotDirectlyConnected|could not open a direct connection/.test((err as Error).message)) throw err
+            if (tries >= 4 || (err as Error).message.match(/NotDirectlyConnected|could not open a direct connection/) == null) throw err
             redone++
             await sleep(500)
           }
