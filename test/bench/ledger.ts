@@ -10,10 +10,8 @@
  * The 10,000 demo-alliance blocks (difficulty 13: ~2 min of mining) are generated once and
  * cached in `.data/bench-10k-blocks.cbor` (gitignored); delete the file to regenerate.
  */
-import { build } from 'vite'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { bundleForBrowser } from './bundle.ts'
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { blockIdOf, createLedgerContext, mineSync } from '../../src/core/ledger/index.ts'
 import { loadLedger } from '../../src/store/ledger-loader.ts'
 import { createMemoryLedgerStore } from '../../src/store/memory-ledger.ts'
@@ -216,15 +214,7 @@ export async function nodeSync10k (): Promise<void> {
 // ---- Chromium ------------------------------------------------------------------------------
 
 async function bundleLedgerKernel (): Promise<string> {
-  const outDir = mkdtempSync(join(tmpdir(), 'alliance-bench-ledger-'))
-  await build({
-    configFile: false,
-    logLevel: 'silent',
-    build: { outDir, emptyOutDir: true, minify: false, lib: { entry: 'test/bench/ledger-browser-entry.ts', formats: ['es'], fileName: 'ledger-bench' } }
-  })
-  const files = readdirSync(outDir).filter(f => f.endsWith('.js'))
-  if (files.length !== 1) throw new Error(`the ledger kernel bundle is not one file: ${files.join(', ')}`)
-  return readFileSync(join(outDir, files[0]), 'utf8')
+  return await bundleForBrowser('test/bench/ledger-browser-entry.ts')
 }
 
 /** The app's built PoW worker (dist/assets/pow-worker-*.js), as a same-origin URL path. */

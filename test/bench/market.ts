@@ -18,10 +18,8 @@
  * Knobs (env): MARKET_SAMPLES (fast/settle-first pairs, default 5), MARKET_RELAY_REPS (5),
  * MARKET_RELAY_MIB (8).
  */
-import { build } from 'vite'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { loadavg, tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { bundleForBrowser } from './bundle.ts'
+import { loadavg } from 'node:os'
 import type { Page } from 'playwright-core'
 import { ed25519 } from '@noble/curves/ed25519.js'
 import { randomBytes } from '@noble/hashes/utils.js'
@@ -392,31 +390,8 @@ export async function nodeRegistry (): Promise<void> {
 
 // ---- 2. relay throughput through a browser provider vs a raw direct stream (Chromium) --------
 
-let kernel: Promise<string> | undefined
-/** Builds test/bench/market-browser-entry.ts into one ES module (Vite lib mode), once. */
 async function marketKernel (): Promise<string> {
-  kernel ??= (async () => {
-    const outDir = mkdtempSync(join(tmpdir(), 'alliance-market-bench-'))
-    try {
-      await build({
-        configFile: false,
-        logLevel: 'silent',
-        define: { 'process.env.NODE_ENV': '"production"' },
-        build: {
-          outDir,
-          emptyOutDir: true,
-          minify: false,
-          target: 'es2022',
-          lib: { entry: 'test/bench/market-browser-entry.ts', formats: ['es'], fileName: 'market-bench' },
-          rollupOptions: { output: { codeSplitting: false } }
-        }
-      })
-      return readFileSync(join(outDir, 'market-bench.js'), 'utf8')
-    } finally {
-      rmSync(outDir, { recursive: true, force: true })
-    }
-  })()
-  return await kernel
+  return await bundleForBrowser('test/bench/market-browser-entry.ts')
 }
 
 interface RelayArrival { bytes: number, first: number | null, last: number | null, done: boolean }

@@ -19,10 +19,8 @@
  * `withEnv`, `kernelPage` and `capacityIn` are exported for one-off experiments (e.g. the
  * capacity steps against a differently configured relay).
  */
-import { build } from 'vite'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { cpus, loadavg, tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { bundleForBrowser } from './bundle.ts'
+import { cpus, loadavg } from 'node:os'
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
 import { startRelay, type RelayHandle } from '../../src/relay/relay.ts'
 import { CHROMIUM, CHROMIUM_ARGS, openPeer, startApp } from '../e2e/harness.ts'
@@ -45,31 +43,8 @@ function load (): string {
 
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
 
-let kernel: Promise<string> | undefined
-/** Builds test/bench/mesh-browser-entry.ts into one ES module (Vite lib mode), once. */
 async function meshKernel (): Promise<string> {
-  kernel ??= (async () => {
-    const outDir = mkdtempSync(join(tmpdir(), 'alliance-mesh-bench-'))
-    try {
-      await build({
-        configFile: false,
-        logLevel: 'silent',
-        define: { 'process.env.NODE_ENV': '"production"' },
-        build: {
-          outDir,
-          emptyOutDir: true,
-          minify: false,
-          target: 'es2022',
-          lib: { entry: 'test/bench/mesh-browser-entry.ts', formats: ['es'], fileName: 'mesh-bench' },
-          rollupOptions: { output: { codeSplitting: false } }
-        }
-      })
-      return readFileSync(join(outDir, 'mesh-bench.js'), 'utf8')
-    } finally {
-      rmSync(outDir, { recursive: true, force: true })
-    }
-  })()
-  return await kernel
+  return await bundleForBrowser('test/bench/mesh-browser-entry.ts')
 }
 
 let kernelCount = 0

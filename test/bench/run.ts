@@ -3,10 +3,7 @@
  * (Debian's Chromium through Playwright) against the built app and a real relay. Ratios are
  * taken against a baseline measured in the same run.
  */
-import { build } from 'vite'
-import { readFileSync, mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { bundleForBrowser } from './bundle.ts'
 import { report, median } from './report.ts'
 import { measureCrypto, type CryptoRates } from './crypto-kernel.ts'
 import { launch, startApp, openPeer } from '../e2e/harness.ts'
@@ -20,13 +17,7 @@ function reportCrypto (where: string, r: CryptoRates): void {
 }
 
 async function bundleBrowserKernels (): Promise<string> {
-  const outDir = mkdtempSync(join(tmpdir(), 'alliance-bench-'))
-  await build({
-    configFile: false,
-    logLevel: 'silent',
-    build: { outDir, emptyOutDir: true, minify: false, lib: { entry: 'test/bench/browser-entry.ts', formats: ['es'], fileName: 'bench' } }
-  })
-  return readFileSync(join(outDir, 'bench.js'), 'utf8')
+  return await bundleForBrowser('test/bench/browser-entry.ts')
 }
 
 const benches: Array<[string, () => Promise<void>]> = [
