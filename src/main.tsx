@@ -28,10 +28,6 @@ function openRuntime (): Promise<PeerRuntime> {
   return opening
 }
 
-if (navigator.storage?.persist != null) {
-  // Safari and others may evict a site's storage; a persisted origin keeps its keys.
-  navigator.storage.persist().catch((err: unknown) => { console.warn('storage.persist failed', err) })
-}
 registerServiceWorker()
 
 createRoot(document.getElementById('root') as HTMLElement).render(

@@ -10,12 +10,14 @@ import { CopyButton } from '../components/Copy.tsx'
 import { Credentials } from './Credentials.tsx'
 import { Security } from './Security.tsx'
 import { Backup } from './Backup.tsx'
+import { StorageNote } from '../components/StorageNote.tsx'
 
 export function WalletScreen (): React.JSX.Element {
   const runtime = useRuntime()
   const [showQr, setShowQr] = useState(false)
   return (
     <div className='screen'>
+      <StorageNote />
       {!runtime.wallet.backedUp && (
         <div className='banner warn' role='status'>
           No backup yet. If this browser's data is lost, so is this identity: <a href='#backup'>make a backup</a>.
