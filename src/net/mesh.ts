@@ -256,6 +256,7 @@ export class Mesh {
         return
       }
       wanted--
+      // upgrade() logs and counts its own failures and backs off; nothing more to do here
       this.upgrade(id).catch(() => {})
     }
   }

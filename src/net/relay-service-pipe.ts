@@ -182,6 +182,7 @@ export class RelayPipe {
     const frame = new Uint8Array(5)
     frame[0] = ACK
     new DataView(frame.buffer).setUint32(1, count)
+    // an ack that cannot be written means the stream broke; the reader sees it end
     this.#write(frame).catch(() => {})
   }
 

@@ -149,6 +149,8 @@ class FrameChannel<In> {
 
   send (bytes: Uint8Array): void {
     if (this.#closing) return
+    // A failed write means the stream broke: its reader ends and the session ends as
+    // peer-gone there, with what is owed settled; the write itself has nothing to add.
     writeFrame(this.stream, bytes).catch(() => {})
   }
 
