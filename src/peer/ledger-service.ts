@@ -126,8 +126,9 @@ export class LedgerService implements LedgerApi {
     const loaded = await loadLedger(opts.store, opts.ctx, { now: now(), onProgress: opts.onLoadProgress })
     const service = new LedgerService(loaded.engine, opts)
     service.lastCheckpoint = loaded.engine.stats().blocks
-    for (const id of loaded.engine.blockIds().slice(-RECENT_MAX)) service.recent.push(id)
-    for (const id of loaded.engine.blockIds()) service.indexHistory(id)
+    const ids = loaded.engine.blockIds()
+    service.recent.push(...ids.slice(-RECENT_MAX))
+    for (const id of ids) service.indexHistory(id)
     return service
   }
 

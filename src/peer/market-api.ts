@@ -8,7 +8,7 @@
 import type { Did } from '../core/identity.ts'
 import type { Reputation } from '../core/contracts/reputation.ts'
 import type { RefundRule, Share, MayBuy } from '../core/contracts/policy.ts'
-import type { OfferSort } from '../core/market/registry.ts'
+import type { OfferQuery } from '../core/market/registry.ts'
 import type { RoundUnit } from '../core/session/terms.ts'
 import type { SessionEndReason, SessionRole, SessionState } from '../store/sessions.ts'
 import type { HotspotCredentials, HotspotSecret, WifiSecurity } from '../net/session-hotspot.ts'
@@ -41,16 +41,8 @@ export interface OfferInput {
   readonly nonce?: number
 }
 
-export interface OfferQueryInput {
-  readonly kind?: string
-  /** Geohash of the searcher. */
-  readonly near?: string
-  readonly radiusMeters?: number
-  readonly maxPrice?: number
-  readonly minReputation?: number
-  readonly provider?: Did
-  readonly sortBy?: OfferSort
-  readonly limit?: number
+/** The registry's query (kind, distance, price, reputation, provider, order, limit), plus: */
+export interface OfferQueryInput extends OfferQuery {
   /** Include this peer's own offers (default true). */
   readonly includeOwn?: boolean
 }

@@ -51,6 +51,7 @@ export class PeerRuntime {
   private readonly opts: RuntimeOptions
   private net: AllianceNet | null = null
   private ledgerService: LedgerService | null = null
+  private ledgerStore: { close: () => Promise<void> } | null = null
   private marketService: MarketService | null = null
   private sessionsStore: { close: () => Promise<void> } | null = null
   private netStarting: Promise<void> | null = null
@@ -213,8 +214,6 @@ export class PeerRuntime {
     await this.sessionsStore?.close()
     this.sessionsStore = null
   }
-
-  private ledgerStore: { close: () => Promise<void> } | null = null
 
   private async stopLedger (): Promise<void> {
     await this.stopMarket()
