@@ -78,3 +78,26 @@ export function bitIndices (bits: Bits): number[] {
   }
   return out
 }
+
+/** a ∩ b, as a new bitset. */
+export function bitAnd (a: Bits, b: Bits): Bits {
+  const n = Math.min(a.length, b.length)
+  const out: Bits = new Array<number>(n)
+  for (let w = 0; w < n; w++) out[w] = (a[w] & b[w]) >>> 0
+  return out
+}
+
+/** a ∪ b, into a. */
+export function bitOrInto (a: Bits, b: Bits): void {
+  for (let w = 0; w < b.length; w++) a[w] = ((a[w] ?? 0) | b[w]) >>> 0
+}
+
+/** |a \ b|. */
+export function bitCountAndNot (a: Bits, b: Bits): number {
+  let c = 0
+  for (let w = 0; w < a.length; w++) {
+    let x = (a[w] & ~(b[w] ?? 0)) >>> 0
+    while (x !== 0) { x &= x - 1; c++ }
+  }
+  return c
+}

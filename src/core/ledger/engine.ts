@@ -1,33 +1,41 @@
 /**
  * The ledger engine: an in-memory DAG fed with blocks, pure and synchronous (no I/O, no
- * clock: `now` comes in with each call). It validates blocks, parks orphans until their
- * parents arrive, keeps each block's cumulative weight (the distinct eligible issuers that
- * approve it directly or indirectly) up to date incrementally, confirms blocks, resolves
- * equivocations, and replays confirmed blocks into the state in a deterministic total order.
+ * clock: `now` comes in with each call). It validates blocks, parks orphans until what they
+ * reference arrives, keeps each block's validator weight (the validators whose blocks approve
+ * it directly or indirectly), confirms blocks above two thirds of the validators, resolves
+ * conflicts (forks of one issuer, two closings of one deposit) by that quorum, and applies
+ * each confirmed block to the state once.
  *
- * Guarantees (SPEC.md, Ledger):
- * - A rejected input changes nothing (L17).
- * - Statuses (pending / confirmed / rejected) are a function of the set of blocks known, not
- *   of the order they arrived in; so is the state, replayed from confirmed blocks ordered by
- *   (depth, id) (L20–L27). Two engines that hold the same blocks have the same `stateHash()`.
- * - Credits are conserved: their sum is the grant times the number of members (L28).
+ * Why it is final (SPEC.md L23–L26): a block confirms when more than 2/3 of the validators
+ * approve it, its `prev` is confirmed and the blocks it reads (`deps`) are decided. Of two
+ * conflicting blocks only one can reach that quorum unless more than a third of the
+ * validators approve both — which `doubleVotes()` proves. Balances are written only by their
+ * owner's chain (credits are claims the recipient receives), so the state does not depend on
+ * the order in which peers confirm blocks: no later block can reorder what is confirmed.
  *
- * Costs: inserting a block propagates its issuer up the ancestry and stops at ancestors that
- * already count that issuer, so the total propagation work over a whole ledger is
- * O(blocks × issuers) (amortized O(issuers) per block); a new issuer's first block walks the
- * whole ancestry once. Confirmation is re-evaluated only for blocks whose inputs changed.
+ * Costs: only validators' blocks propagate weight; a validator's bit walks up until it meets
+ * an ancestor that already has it, so all weight work over a ledger is O(blocks × validators)
+ * and a member's block costs O(1) weight work, however new its issuer.
  */
 import type { Did } from '../identity.ts'
 import { LedgerError, LedgerErrorCode, isLedgerError } from './errors.ts'
 import { blockIdOf, createLedgerContext, validateBlockBytes, BLOCK_LIMITS } from './block.ts'
-import type { LedgerContext, ValidatedBlock, ValidateOptions } from './block.ts'
-import { bitAdd, bitCount, bitCountAnd, bitCountAnd3, bitHas, bitIndices, bitWith } from './bitset.ts'
+import type { LedgerContext, ValidatedBlock } from './block.ts'
+import { bitAdd, bitAnd, bitCount, bitCountAnd, bitCountAndNot, bitHas, bitIndices, bitOrInto, bitWith } from './bitset.ts'
 import type { Bits } from './bitset.ts'
+import { quorumOf } from './genesis.ts'
 import { LedgerState } from './state.ts'
 import type { StateEntries, StateReader, UndoEntry } from './state.ts'
-import { admitMember, balanceOf, memberOf, NS } from './tx.ts'
-import type { MemberRecord, TxApplyContext, TxRegistry } from './tx.ts'
+import { admitFounder, balanceOf, blockOfTx, claimOf, escrowOf, memberOf, NS } from './tx.ts'
+import type { ClaimRecord, EscrowRecord, MemberAdmitTx, MemberRecord, TxApplyContext, TxOutcome } from './tx.ts'
 import type { AllianceId, BlockId, BlockStatus, Genesis, LedgerValue, Tx, TxId, TxStatus } from './types.ts'
+import { compareNodes, NodeHeap } from './node-heap.ts'
+import type {
+  AddOptions, AddResult, BatchResult, BlockInfo, BlockRejectReason, BlockTemplate, DoubleVote, Equivocation,
+  LedgerEngineOptions, LedgerSnapshot, LedgerStats, ParkedOrphan, SnapshotBlock, StoredBlockRef, TxResult
+} from './engine-types.ts'
+
+export type * from './engine-types.ts'
 
 const E = LedgerErrorCode
 
@@ -37,131 +45,8 @@ const REJECTED = 2
 type Status = typeof PENDING | typeof CONFIRMED | typeof REJECTED
 const STATUS_NAMES: readonly BlockStatus[] = ['pending', 'confirmed', 'rejected']
 
-/** Why a block (and so every transaction in it) is rejected. */
-export type BlockRejectReason =
-  /** It lost an equivocation: another block of its issuer with the same prev has more weight. */
-  | 'equivocation'
-  /** Its `prev` is rejected: it builds on a losing branch of its issuer's account chain. */
-  | 'prev-rejected'
-
-/** Engine tuning. Defaults suit a browser tab. */
-export interface LedgerEngineOptions {
-  /** Transaction types; default: the module's default registry. All peers must agree. */
-  readonly registry?: TxRegistry
-  /** Parked orphans kept at most (oldest evicted first). Bounds memory a peer can make us use. */
-  readonly maxOrphans?: number
-  /** Total bytes of parked orphans kept at most (4,096 blocks of 64 KiB would be 256 MiB). */
-  readonly maxOrphanBytes?: number
-  /** Applied blocks whose undo logs are kept; a rollback deeper than this replays from genesis. */
-  readonly undoWindow?: number
-}
-
-/** How `add`/`addMany` treat their input; see ValidateOptions. */
-export type AddOptions = Pick<ValidateOptions, 'now' | 'trusted' | 'signatureChecked'>
-
 export const DEFAULT_MAX_ORPHANS = 4096
 export const DEFAULT_MAX_ORPHAN_BYTES = 16 * 1024 * 1024
-export const DEFAULT_UNDO_WINDOW = 10_000
-/**
- * Tips this far below the deepest block are not approved by `selectTips` (IOTA's "below max
- * depth"): approving them would order their confirmation before much older state and force a
- * long rollback. Their issuer re-approves them with a new block instead (see promotionDue).
- */
-export const LAZY_TIP_DEPTH = 8
-
-export type AddResult =
-  | { readonly kind: 'inserted', readonly id: BlockId }
-  /** Parked until `missing` blocks arrive (ERR_MISSING_PARENTS is not a rejection). */
-  | { readonly kind: 'orphan', readonly id: BlockId, readonly code: typeof LedgerErrorCode.MISSING_PARENTS, readonly missing: readonly BlockId[] }
-  | { readonly kind: 'rejected', readonly id: BlockId | null, readonly error: LedgerError }
-
-export interface StoredBlockRef {
-  readonly id: BlockId
-  readonly bytes: Uint8Array
-}
-
-export interface ParkedOrphan extends StoredBlockRef {
-  readonly missing: readonly BlockId[]
-}
-
-export interface BatchResult {
-  /** One per input, in input order. */
-  readonly results: readonly AddResult[]
-  /** Blocks that entered the DAG (inputs and cascaded orphans), parents first: persist these. */
-  readonly inserted: readonly StoredBlockRef[]
-  /** Blocks parked as orphans by this batch: persist to survive a reload. */
-  readonly parked: readonly ParkedOrphan[]
-  /** Orphans that left the pool without entering the DAG (evicted, or invalid once complete). */
-  readonly dropped: ReadonlyArray<{ readonly id: BlockId, readonly error?: LedgerError }>
-  /** Blocks newly confirmed. */
-  readonly confirmed: readonly BlockId[]
-  /** Blocks newly rejected. */
-  readonly rejected: readonly BlockId[]
-  /** Blocks that were confirmed and are not any more (only around equivocations). */
-  readonly reverted: readonly BlockId[]
-}
-
-export interface BlockInfo {
-  readonly id: BlockId
-  readonly issuer: Did | null
-  readonly chain: string | null
-  readonly seq: number
-  readonly depth: number
-  readonly time: number
-  readonly status: BlockStatus
-  readonly reason: BlockRejectReason | null
-  /** Eligible distinct issuers approving it (itself included). */
-  readonly weight: number
-  /** Of those, issuers of another chain. */
-  readonly crossChainWeight: number
-  readonly crossChain: boolean
-  readonly parents: readonly BlockId[]
-  readonly prev: BlockId | null
-  readonly children: readonly BlockId[]
-  readonly txs: readonly Tx[]
-}
-
-export interface TxResult {
-  readonly status: TxStatus
-  /** Why it is rejected: a LedgerErrorCode at replay, or its block's reason. */
-  readonly reason?: string
-}
-
-export interface Equivocation {
-  readonly issuer: Did
-  readonly seq: number
-  /** All blocks of the issuer at this seq (evidence), sorted by id. */
-  readonly blocks: readonly BlockId[]
-  /** The one confirmed, if any. */
-  readonly canonical: BlockId | null
-}
-
-export interface LedgerStats {
-  readonly blocks: number
-  readonly confirmed: number
-  readonly pending: number
-  readonly rejected: number
-  readonly orphans: number
-  readonly missing: number
-  readonly tips: number
-  readonly issuers: number
-  readonly members: number
-  readonly equivocations: number
-  readonly maxDepth: number
-  readonly applied: number
-  readonly rollbacks: number
-  readonly fullReplays: number
-}
-
-export interface BlockTemplate {
-  /** The issuer's chain, if fixed already (founder, its earlier blocks, or its admission). */
-  readonly chain: string | null
-  readonly seq: number
-  readonly prev: BlockId | null
-  readonly parents: readonly [BlockId, BlockId]
-  /** max(now, parents' and prev's times): a block may not be older than what it approves. */
-  readonly time: number
-}
 
 interface Node {
   readonly id: BlockId
@@ -169,73 +54,37 @@ interface Node {
   readonly index: number
   /** Issuer index; -1 for the genesis. */
   readonly issuer: number
+  /** Validator index (position among the founders), or -1. */
+  readonly validator: number
   readonly seq: number
   /** Chain index; -1 for the genesis. */
   readonly chain: number
   readonly time: number
   readonly depth: number
+  readonly bytes: number
   readonly parents: readonly Node[]
   readonly prev: Node | null
   /** Parents and prev, without repeats: the approval edges. */
   readonly refs: readonly Node[]
+  /** Blocks holding the transactions this block's transactions read. */
+  readonly deps: readonly Node[]
   /** Replaced, not pushed to, to stay at exact size (memory per block). */
   children: readonly Node[]
-  /** Cumulative weight: every issuer (index) with a block in this block's future cone, plus its own. */
+  dependents: readonly Node[]
+  /** Validators with a block in this block's future cone (its own included). */
   weight: Bits
   status: Status
   reason: BlockRejectReason | null
   readonly txs: readonly Tx[]
   readonly crossChain: boolean
+  /** Conflict keys besides its fork: objects its transactions close. */
+  readonly closes: readonly string[]
   applied: boolean
 }
 
 interface Orphan {
   readonly v: ValidatedBlock
   readonly missing: Set<BlockId>
-}
-
-function compareNodes (a: Node, b: Node): number {
-  if (a.depth !== b.depth) return a.depth - b.depth
-  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0
-}
-
-/** A binary min-heap of nodes by (depth, id). */
-class NodeHeap {
-  private readonly items: Node[] = []
-  get size (): number { return this.items.length }
-  push (n: Node): void {
-    const a = this.items
-    a.push(n)
-    let i = a.length - 1
-    while (i > 0) {
-      const p = (i - 1) >> 1
-      if (compareNodes(a[p], a[i]) <= 0) break
-      ;[a[p], a[i]] = [a[i], a[p]]
-      i = p
-    }
-  }
-
-  pop (): Node | undefined {
-    const a = this.items
-    if (a.length === 0) return undefined
-    const top = a[0]
-    const last = a.pop() as Node
-    if (a.length > 0) {
-      a[0] = last
-      let i = 0
-      for (;;) {
-        const l = 2 * i + 1
-        const r = l + 1
-        let m = i
-        if (l < a.length && compareNodes(a[l], a[m]) < 0) m = l
-        if (r < a.length && compareNodes(a[r], a[m]) < 0) m = r
-        if (m === i) break
-        ;[a[m], a[i]] = [a[i], a[m]]
-        i = m
-      }
-    }
-    return top
-  }
 }
 
 /** Splits `${blockId}/${index}`. */
@@ -256,10 +105,11 @@ export class LedgerEngine {
   readonly ctx: LedgerContext
   readonly genesis: Genesis
   readonly allianceId: AllianceId
+  /** Validators whose approval confirms a block: more than two thirds of them. */
+  readonly quorum: number
   private readonly maxOrphans: number
   private readonly maxOrphanBytes: number
   private orphanBytes = 0
-  private readonly undoWindow: number
 
   private readonly nodes = new Map<BlockId, Node>()
   private readonly order: Node[] = []
@@ -270,39 +120,32 @@ export class LedgerEngine {
 
   private readonly issuers: Did[] = []
   private readonly issuerIndex = new Map<string, number>()
-  private readonly issuerChains: number[] = []
   /** Highest seq seen per issuer index. */
   private readonly maxSeq: number[] = []
   /** Blocks per status (pending, confirmed, rejected), genesis excluded. */
   private readonly counts = [0, 0, 0]
-  /** Per chain c: issuers with a block on a chain other than c. */
+  private readonly validatorIndex = new Map<string, number>()
+  /** Per chain c: validators of a chain other than c. */
   private readonly otherThan: Bits[]
-  /** Founders' indices when only founders carry weight; null: every issuer does. */
-  private readonly eligible: Bits | null
 
-  /**
-   * Blocks by slot (issuer, seq) and by fork (issuer, prev). Almost every key has one block,
-   * so that one is kept in `…First` and a list is made only for a second (equivocation).
-   */
+  /** Blocks by slot (issuer, seq): almost always one, so a list is made only for a second. */
   private readonly slotFirst = new Map<string, Node>()
   private readonly slotMulti = new Map<string, Node[]>()
-  private readonly forkFirst = new Map<string, Node>()
-  private readonly forkMulti = new Map<string, Node[]>()
-  private readonly forkWinner = new Map<string, Node | null>()
+  /** Conflict groups by key (forks `f:issuer:prev`, closings `escrow:…`), same scheme. */
+  private readonly groupFirst = new Map<string, Node>()
+  private readonly groupMulti = new Map<string, Node[]>()
+  private readonly winners = new Map<string, Node | null>()
 
   private readonly orphans = new Map<BlockId, Orphan>()
   private readonly waiting = new Map<BlockId, Set<BlockId>>()
 
   private state: LedgerState
   private applied: Node[] = []
-  private undoLogs: Array<UndoEntry[] | undefined> = []
-  private rollbacks = 0
   private fullReplays = 0
 
   // per-batch scratch
   private dirty = new Set<Node>()
-  private dirtyForks = new Set<string>()
-  private reevaluateAllPending = false
+  private dirtyGroups = new Set<string>()
 
   constructor (genesis: Genesis | LedgerContext, options: LedgerEngineOptions = {}) {
     this.ctx = 'allianceId' in genesis
@@ -310,35 +153,33 @@ export class LedgerEngine {
       : createLedgerContext(genesis, options.registry)
     this.genesis = this.ctx.genesis
     this.allianceId = this.ctx.allianceId
+    this.quorum = quorumOf(this.genesis)
     this.maxOrphans = options.maxOrphans ?? DEFAULT_MAX_ORPHANS
     this.maxOrphanBytes = options.maxOrphanBytes ?? DEFAULT_MAX_ORPHAN_BYTES
-    this.undoWindow = options.undoWindow ?? DEFAULT_UNDO_WINDOW
     if (!Number.isInteger(this.maxOrphans) || this.maxOrphans < 0) throw new RangeError('maxOrphans must be a non-negative integer')
     if (!(this.maxOrphanBytes >= 0)) throw new RangeError('maxOrphanBytes must be >= 0')
-    if (!Number.isInteger(this.undoWindow) || this.undoWindow < 1) throw new RangeError('undoWindow must be a positive integer')
     this.otherThan = this.genesis.chains.map(() => [])
+    this.genesis.founders.forEach((f, v) => {
+      this.validatorIndex.set(f.did, v)
+      this.intern(f.did)
+      for (let c = 0; c < this.genesis.chains.length; c++) {
+        if (this.genesis.chains[c] !== f.chain) bitAdd(this.otherThan[c], v)
+      }
+    })
     this.genesisNode = {
-      id: this.allianceId, index: 0, issuer: -1, seq: 0, chain: -1, time: this.genesis.time, depth: 0,
-      parents: [], prev: null, refs: [], children: [], weight: [], status: CONFIRMED, reason: null,
-      txs: [], crossChain: false, applied: true
+      id: this.allianceId, index: 0, issuer: -1, validator: -1, seq: 0, chain: -1, time: this.genesis.time, depth: 0, bytes: 0,
+      parents: [], prev: null, refs: [], deps: [], children: [], dependents: [], weight: [], status: CONFIRMED, reason: null,
+      txs: [], crossChain: false, closes: [], applied: true
     }
     this.nodes.set(this.allianceId, this.genesisNode)
     this.order.push(this.genesisNode)
     this.tipSet.add(this.genesisNode)
-    for (const f of this.genesis.founders) this.intern(f.did, this.genesis.chains.indexOf(f.chain))
-    if (this.genesis.admission === 'founders') {
-      const bits: Bits = []
-      for (const f of this.genesis.founders) bitAdd(bits, this.issuerIndex.get(f.did) as number)
-      this.eligible = bits
-    } else {
-      this.eligible = null
-    }
     this.state = this.genesisState()
   }
 
   private genesisState (): LedgerState {
     const s = new LedgerState()
-    for (const f of this.genesis.founders) admitMember(s, f.did, f.chain, 'genesis', this.genesis.grant)
+    for (const f of this.genesis.founders) admitFounder(s, f.did, f.chain, this.genesis.allocation)
     return s
   }
 
@@ -351,15 +192,13 @@ export class LedgerEngine {
   }
 
   /**
-   * Adds blocks in one batch: each is validated and inserted or parked; confirmation and
-   * replay run once at the end (much cheaper than one by one). Never throws for bad input.
+   * Adds blocks in one batch: each is validated and inserted or parked; confirmation runs once
+   * at the end (much cheaper than one by one). Never throws for bad input.
    */
   addMany (items: readonly Uint8Array[], opts: AddOptions): BatchResult {
     if (typeof opts?.now !== 'number' || !Number.isFinite(opts.now)) throw new TypeError('opts.now must be a number (ms)')
-    const batch = this.newBatch()
-    for (const bytes of items) {
-      batch.results.push(this.ingest(bytes, opts, batch))
-    }
+    const batch = newBatch()
+    for (const bytes of items) batch.results.push(this.ingest(bytes, opts, batch))
     return this.finish(batch)
   }
 
@@ -368,7 +207,7 @@ export class LedgerEngine {
    * context). The caller vouches for the validation; contextual checks still run here.
    */
   addValidated (items: readonly ValidatedBlock[]): BatchResult {
-    const batch = this.newBatch()
+    const batch = newBatch()
     for (const v of items) {
       if (this.nodes.has(v.id) || this.orphans.has(v.id)) {
         batch.results.push({ kind: 'rejected', id: v.id, error: new LedgerError(E.DUPLICATE, 'block already known') })
@@ -379,10 +218,6 @@ export class LedgerEngine {
       }
     }
     return this.finish(batch)
-  }
-
-  private newBatch (): MutableBatch {
-    return { results: [], inserted: [], parked: [], dropped: [], confirmed: [], rejected: [], reverted: [] }
   }
 
   private ingest (bytes: Uint8Array, opts: AddOptions, batch: MutableBatch): AddResult {
@@ -400,6 +235,8 @@ export class LedgerEngine {
   }
 
   private place (v: ValidatedBlock, batch: MutableBatch): AddResult {
+    const early = this.checkIssuer(v)
+    if (early != null) return { kind: 'rejected', id: v.id, error: early }
     const missing = this.refIds(v).filter(r => !this.nodes.has(r))
     if (missing.length > 0) {
       this.park(v, missing, batch)
@@ -412,25 +249,72 @@ export class LedgerEngine {
     return { kind: 'inserted', id: v.id }
   }
 
+  private txCtx (v: ValidatedBlock): { genesis: Genesis, issuer: Did, chain: string } {
+    return { genesis: this.genesis, issuer: v.block.issuer, chain: v.block.chain }
+  }
+
+  private depIds (v: ValidatedBlock): BlockId[] {
+    const ids = new Set<BlockId>()
+    const ctx = this.txCtx(v)
+    for (const tx of v.block.txs) for (const d of this.ctx.registry.depsOf(tx, ctx)) ids.add(blockOfTx(d))
+    ids.delete(v.id)
+    return [...ids]
+  }
+
   private refIds (v: ValidatedBlock): BlockId[] {
     const ids = [v.block.parents[0], v.block.parents[1]]
     if (v.block.prev != null) ids.push(v.block.prev)
-    return [...new Set(ids)]
+    return [...new Set([...ids, ...this.depIds(v)])]
+  }
+
+  /**
+   * L39, the part that needs no other block: a validator, a block after seq 1 (its chain was
+   * checked at seq 1), or a first block that opens with the member's join. Checked before
+   * parking, so a stranger's block is neither stored nor parked.
+   */
+  private checkIssuer (v: ValidatedBlock): LedgerError | null {
+    const b = v.block
+    if (this.validatorIndex.has(b.issuer) || b.seq > 1) return null
+    if (b.txs.length === 0 || b.txs[0].type !== 'member.join') return new LedgerError(E.NOT_MEMBER, 'a member\'s first block opens with its member.join')
+    return null
   }
 
   /** Rules that need the referenced blocks (all known by now). Null when they hold. */
   private checkContext (v: ValidatedBlock): LedgerError | null {
     const b = v.block
+    const g = this.genesis
     if (b.prev != null) {
       const prev = this.nodes.get(b.prev) as Node
       if (prev.issuer < 0 || this.issuers[prev.issuer] !== b.issuer) return new LedgerError(E.BAD_PREV, 'prev is not a block of the same issuer')
-      if (this.genesis.chains[prev.chain] !== b.chain) return new LedgerError(E.BAD_PREV, 'an issuer stays on one chain: prev is on another')
+      if (g.chains[prev.chain] !== b.chain) return new LedgerError(E.BAD_PREV, 'an issuer stays on one chain: prev is on another')
       if (b.seq !== prev.seq + 1) return new LedgerError(E.SEQ_GAP, `seq ${b.seq} does not follow prev's seq ${prev.seq}`)
       if (prev.time > b.time) return new LedgerError(E.BAD_PREV, 'prev is newer than the block')
+      const gap = quotaGapMs(g, v.bytes.byteLength)
+      if (b.time < prev.time + gap) return new LedgerError(E.QUOTA, `a block of ${v.bytes.byteLength} bytes comes at least ${gap} ms after its prev`)
     }
     for (const pid of b.parents) {
       const p = this.nodes.get(pid) as Node
       if (p.time > b.time) return new LedgerError(E.BAD_PARENTS, 'a parent is newer than the block')
+      if (p.issuer >= 0 && p.time < b.time - g.maxParentAgeMs) return new LedgerError(E.STALE_PARENTS, 'a parent is below max depth (older than maxParentAgeMs)')
+    }
+    if (b.seq === 1 && !this.validatorIndex.has(b.issuer)) return this.checkJoin(v)
+    return null
+  }
+
+  /** L39: the join names enough admissions of this issuer to this chain by distinct validators. */
+  private checkJoin (v: ValidatedBlock): LedgerError | null {
+    const join = v.block.txs[0] as unknown as { admits: readonly TxId[] }
+    const voters = new Set<number>()
+    for (const txId of join.admits) {
+      const parsed = parseTxId(txId)
+      const n = parsed == null ? undefined : this.nodes.get(parsed.blockId)
+      const tx = n == null || parsed == null ? undefined : n.txs[parsed.index] as MemberAdmitTx | undefined
+      if (n == null || tx == null || tx.type !== 'member.admit' || n.validator < 0 || n.status === REJECTED) continue
+      if (tx.member !== v.block.issuer || tx.chain !== v.block.chain) continue
+      voters.add(n.validator)
+    }
+    if (voters.size < this.genesis.admitVotes) {
+      return new LedgerError(E.NOT_MEMBER, `the join names ${voters.size} of the ${this.genesis.admitVotes} validator admissions it needs`)
     }
     return null
   }
@@ -494,47 +378,45 @@ export class LedgerEngine {
     }
   }
 
-  private intern (did: Did, chain: number): number {
+  private intern (did: Did): number {
     let i = this.issuerIndex.get(did)
     if (i == null) {
       i = this.issuers.length
       this.issuers.push(did)
       this.issuerIndex.set(did, i)
-      this.issuerChains.push(0)
       this.maxSeq.push(0)
-    }
-    const mask = this.issuerChains[i]
-    const bit = 1 << chain
-    if ((mask & bit) === 0) {
-      const next = mask | bit
-      this.issuerChains[i] = next
-      for (let c = 0; c < this.otherThan.length; c++) {
-        if ((next & ~(1 << c)) !== 0) bitAdd(this.otherThan[c], i)
-      }
-      // an issuer seen on a second chain changes cross-chain counts of blocks it approves
-      if (mask !== 0) this.reevaluateAllPending = true
     }
     return i
   }
 
   private insert (v: ValidatedBlock, batch: MutableBatch): void {
     const b = v.block
-    const chain = this.genesis.chains.indexOf(b.chain)
-    const issuer = this.intern(b.issuer, chain)
     const parents = b.parents.map(p => this.nodes.get(p) as Node)
     const prev = b.prev == null ? null : this.nodes.get(b.prev) as Node
+    const deps = this.depIds(v).map(d => this.nodes.get(d) as Node)
+    const ctx = this.txCtx(v)
+    const closes = [...new Set(b.txs.flatMap(tx => this.ctx.registry.conflictsOf(tx, ctx)))]
+    const node = this.makeNode(v.id, this.intern(b.issuer), b.seq, this.genesis.chains.indexOf(b.chain), b.time, v.bytes.byteLength,
+      parents, prev, deps, this.internTxs(b.txs), v.crossChain, closes, PENDING, null, [])
+    this.link(node)
+    batch.inserted.push({ id: v.id, bytes: v.bytes })
+    if (node.validator >= 0) {
+      node.weight = bitWith(node.weight, node.validator)
+      this.propagate(node.validator, node.refs)
+    }
+  }
+
+  private makeNode (
+    id: BlockId, issuer: number, seq: number, chain: number, time: number, bytes: number, parents: Node[], prev: Node | null, deps: Node[],
+    txs: readonly Tx[], crossChain: boolean, closes: readonly string[], status: Status, reason: BlockRejectReason | null, weight: Bits
+  ): Node {
     const refs = [...new Set(prev == null ? parents : [...parents, prev])]
     let depth = 0
     for (const r of refs) depth = Math.max(depth, r.depth)
-    const node: Node = {
-      id: v.id, index: this.order.length, issuer, seq: b.seq, chain, time: b.time, depth: depth + 1,
-      parents, prev, refs, children: [], weight: [], status: PENDING, reason: null, txs: this.internTxs(b.txs),
-      crossChain: v.crossChain, applied: false
+    return {
+      id, index: this.order.length, issuer, validator: this.validatorIndex.get(this.issuers[issuer]) ?? -1, seq, chain, time,
+      depth: depth + 1, bytes, parents, prev, refs, deps, children: [], dependents: [], weight, status, reason, txs, crossChain, closes, applied: false
     }
-    node.weight = bitWith(node.weight, issuer)
-    this.link(node)
-    batch.inserted.push({ id: v.id, bytes: v.bytes })
-    this.propagate(issuer, refs)
   }
 
   /**
@@ -564,41 +446,45 @@ export class LedgerEngine {
       r.children = r.children.length === 0 ? [node] : [...r.children, node]
       this.tipSet.delete(r)
     }
+    for (const d of node.deps) d.dependents = [...d.dependents, node]
     this.tipSet.add(node)
     if (node.status === PENDING) this.pendingSet.add(node)
     this.counts[node.status]++
     if (node.seq > this.maxSeq[node.issuer]) this.maxSeq[node.issuer] = node.seq
     if (node.depth > this.maxDepth) this.maxDepth = node.depth
-    const slot = slotKeyOf(node)
+    const slot = `${node.issuer}:${node.seq}`
     const inSlot = this.slotFirst.get(slot)
     if (inSlot == null) this.slotFirst.set(slot, node)
     else this.slotMulti.set(slot, [...(this.slotMulti.get(slot) ?? [inSlot]), node])
-    const fork = forkKeyOf(node)
-    const inFork = this.forkFirst.get(fork)
-    if (inFork == null) this.forkFirst.set(fork, node)
-    else {
-      this.forkMulti.set(fork, [...(this.forkMulti.get(fork) ?? [inFork]), node])
-      this.dirtyForks.add(fork)
+    for (const key of this.groupsOf(node)) {
+      const first = this.groupFirst.get(key)
+      if (first == null) { this.groupFirst.set(key, node); continue }
+      this.groupMulti.set(key, [...(this.groupMulti.get(key) ?? [first]), node])
+      this.dirtyGroups.add(key)
     }
     this.dirty.add(node)
   }
 
+  /** The conflict groups of a block: its fork (issuer, prev) and the objects it closes. */
+  private groupsOf (n: Node): string[] {
+    if (n.issuer < 0) return []
+    const fork = `f:${n.issuer}:${n.prev?.index ?? -1}`
+    return n.closes.length === 0 ? [fork] : [fork, ...n.closes]
+  }
+
   /**
-   * Adds issuer `i` to the weight of every ancestor reachable from `start`, stopping at
-   * ancestors that already count `i`: their own ancestors count it too, because weights
-   * only grow and an ancestor's future cone contains its descendants' future cones.
+   * Adds validator `v` to the weight of every ancestor reachable from `start`, stopping at
+   * ancestors that already count it: their own ancestors count it too, because weights only
+   * grow and an ancestor's future cone contains its descendants' future cones.
    */
-  private propagate (i: number, start: readonly Node[]): void {
+  private propagate (v: number, start: readonly Node[]): void {
     const stack = [...start]
     while (stack.length > 0) {
       const a = stack.pop() as Node
-      if (a.issuer < 0 || bitHas(a.weight, i)) continue
-      a.weight = bitWith(a.weight, i)
+      if (a.issuer < 0 || bitHas(a.weight, v)) continue
+      a.weight = bitWith(a.weight, v)
       this.dirty.add(a)
-      if (this.forkMulti.size > 0) {
-        const key = forkKeyOf(a)
-        if (this.forkMulti.has(key)) this.dirtyForks.add(key)
-      }
+      if (this.groupMulti.size > 0) for (const key of this.groupsOf(a)) if (this.groupMulti.has(key)) this.dirtyGroups.add(key)
       for (const r of a.refs) stack.push(r)
     }
   }
@@ -606,78 +492,77 @@ export class LedgerEngine {
   // ------------------------------------------------------------------------------------------
   // Confirmation
 
-  private eligibleWeight (n: Node): number {
-    return this.eligible == null ? bitCount(n.weight) : bitCountAnd(n.weight, this.eligible)
-  }
-
   private crossWeight (n: Node): number {
-    if (n.chain < 0) return 0
-    const other = this.otherThan[n.chain]
-    return this.eligible == null ? bitCountAnd(n.weight, other) : bitCountAnd3(n.weight, other, this.eligible)
+    return n.chain < 0 ? 0 : bitCountAnd(n.weight, this.otherThan[n.chain])
   }
 
   /**
-   * Winner of a fork (blocks of one issuer sharing a prev): the most eligible weight, then the
-   * lowest id; null while no contender reaches the threshold (all stay pending).
+   * L24: the member of a conflict group with a quorum of validators wins. Two with a quorum
+   * mean more than a third approved both (double votes): the one with the most validators
+   * that did not, then the lowest id, wins — deterministic, and the evidence names them.
    */
-  private resolveFork (group: readonly Node[]): Node | null {
+  private resolveGroup (group: readonly Node[]): Node | null {
+    const strong = group.filter(n => bitCount(n.weight) >= this.quorum)
+    if (strong.length <= 1) return strong[0] ?? null
+    const doubled = doubleVoters(group)
     let best: Node | null = null
     let bestW = -1
-    for (const n of group) {
-      const w = this.eligibleWeight(n)
+    for (const n of strong) {
+      const w = bitCountAndNot(n.weight, doubled)
       if (w > bestW || (w === bestW && best != null && n.id < best.id)) { best = n; bestW = w }
     }
-    return bestW >= this.genesis.threshold ? best : null
+    return best
   }
 
   private computeStatus (n: Node): [Status, BlockRejectReason | null] {
     if (n.issuer < 0) return [CONFIRMED, null]
-    if (this.forkMulti.size > 0) {
-      const key = forkKeyOf(n)
-      if (this.forkMulti.has(key)) {
-        const winner = this.forkWinner.get(key) ?? null
-        if (winner != null && winner !== n) return [REJECTED, 'equivocation']
+    if (this.groupMulti.size > 0) {
+      for (const key of this.groupsOf(n)) {
+        if (!this.groupMulti.has(key)) continue
+        const winner = this.winners.get(key) ?? null
+        if (winner != null && winner !== n) return [REJECTED, key.startsWith('f:') ? 'equivocation' : 'conflict']
       }
     }
     if (n.prev != null && n.prev.status === REJECTED) return [REJECTED, 'prev-rejected']
-    if (this.eligibleWeight(n) < this.genesis.threshold) return [PENDING, null]
+    if (bitCount(n.weight) < this.quorum) return [PENDING, null]
     if (n.crossChain && this.crossWeight(n) < this.genesis.crossChainApprovals) return [PENDING, null]
-    for (const r of n.refs) if (r.status === PENDING) return [PENDING, null]
+    if (n.prev != null && n.prev.status !== CONFIRMED) return [PENDING, null]
+    for (const d of n.deps) if (d.status === PENDING) return [PENDING, null]
     return [CONFIRMED, null]
   }
 
   private finish (batch: MutableBatch): BatchResult {
-    const changed = this.settle()
+    const { changed, reverted } = this.settle()
     for (const n of changed) {
       if (n.status === CONFIRMED) batch.confirmed.push(n.id)
       else if (n.status === REJECTED) batch.rejected.push(n.id)
     }
-    const reverted = this.replay(changed)
     batch.reverted.push(...reverted)
     return batch
   }
 
-  /** Re-evaluates every block whose inputs changed, in (depth, id) order; returns those that changed. */
-  private settle (): Node[] {
-    if (this.reevaluateAllPending) {
-      for (const n of this.pendingSet) this.dirty.add(n)
-      this.reevaluateAllPending = false
-    }
-    for (const key of this.dirtyForks) {
-      const group = this.forkMulti.get(key) as Node[]
-      const winner = this.resolveFork(group)
-      if ((this.forkWinner.get(key) ?? null) !== winner) {
-        this.forkWinner.set(key, winner)
+  /**
+   * Re-evaluates every block whose inputs changed and applies each newly confirmed block at
+   * once: its prev and the blocks it reads were decided (and applied) before it.
+   */
+  private settle (): { changed: Node[], reverted: BlockId[] } {
+    for (const key of this.dirtyGroups) {
+      const group = this.groupMulti.get(key) as Node[]
+      const winner = this.resolveGroup(group)
+      if ((this.winners.get(key) ?? null) !== winner) {
+        this.winners.set(key, winner)
         for (const n of group) this.dirty.add(n)
       }
     }
-    this.dirtyForks.clear()
-    const heap = new NodeHeap()
+    this.dirtyGroups.clear()
+    const heap = new NodeHeap<Node>()
     const queued = new Set<Node>()
     for (const n of this.dirty) { heap.push(n); queued.add(n) }
     this.dirty = new Set()
     const changed: Node[] = []
+    const reverted: BlockId[] = []
     for (let n = heap.pop(); n != null; n = heap.pop()) {
+      queued.delete(n)
       const [status, reason] = this.computeStatus(n)
       if (status === n.status && reason === n.reason) continue
       const was = n.status
@@ -688,78 +573,53 @@ export class LedgerEngine {
       if (status === PENDING) this.pendingSet.add(n)
       else this.pendingSet.delete(n)
       if (status !== was) changed.push(n)
-      for (const c of n.children) {
-        if (!queued.has(c)) { queued.add(c); heap.push(c) }
-      }
+      if (was === CONFIRMED) reverted.push(n.id)
+      else if (status === CONFIRMED && reverted.length === 0) this.applyNode(n)
+      for (const c of n.children) if (!queued.has(c)) { queued.add(c); heap.push(c) }
+      for (const c of n.dependents) if (!queued.has(c)) { queued.add(c); heap.push(c) }
     }
-    return changed
+    // only when more than a third of the validators double-voted (L25): rebuild the state
+    if (reverted.length > 0) this.fullReplay()
+    return { changed, reverted }
   }
 
   // ------------------------------------------------------------------------------------------
-  // Replay
+  // State
 
-  /**
-   * Brings the state in line with the confirmed set: blocks are applied in (depth, id) order;
-   * a change before the last applied block undoes back to it first. Returns reverted ids.
-   */
-  private replay (changed: readonly Node[]): BlockId[] {
-    const moved = changed.filter(n => (n.status === CONFIRMED) !== n.applied)
-    if (moved.length === 0) return []
-    const reverted = moved.filter(n => n.applied).map(n => n.id)
-    moved.sort(compareNodes)
-    const first = moved[0]
-    const last = this.applied[this.applied.length - 1]
-    const toApply: Node[] = []
-    // `<=`: a block to revert may itself be the last one applied
-    if (last != null && compareNodes(first, last) <= 0) {
-      const cut = this.lowerBound(first)
-      if (this.undoLogs[cut] === undefined) {
-        this.fullReplay()
-        return reverted
-      }
-      this.rollbacks++
-      for (let j = this.applied.length - 1; j >= cut; j--) {
-        this.state.undo(this.undoLogs[j] as UndoEntry[])
-        const n = this.applied[j]
-        n.applied = false
-        if (n.status === CONFIRMED) toApply.push(n)
-      }
-      this.applied.length = cut
-      this.undoLogs.length = cut
-    }
-    for (const n of moved) if (n.status === CONFIRMED && !n.applied) toApply.push(n)
-    toApply.sort(compareNodes)
-    for (const n of toApply) this.applyNode(n)
-    return reverted
-  }
-
-  private lowerBound (n: Node): number {
-    let lo = 0
-    let hi = this.applied.length
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1
-      if (compareNodes(this.applied[mid], n) < 0) lo = mid + 1
-      else hi = mid
-    }
-    return lo
-  }
-
+  /** The state from genesis, applying confirmed blocks after their prev and deps (L26). */
   private fullReplay (): void {
     this.fullReplays++
     this.state = this.genesisState()
     for (const n of this.applied) n.applied = false
     this.applied = []
-    this.undoLogs = []
-    const all = this.order.filter(n => n.issuer >= 0 && n.status === CONFIRMED).sort(compareNodes)
-    for (const n of all) this.applyNode(n)
+    for (const root of this.order) {
+      if (root.issuer < 0 || root.status !== CONFIRMED || root.applied) continue
+      const stack: Node[] = [root]
+      while (stack.length > 0) {
+        const n = stack[stack.length - 1]
+        const before = [...(n.prev != null ? [n.prev] : []), ...n.deps].filter(d => d.status === CONFIRMED && !d.applied && d.issuer >= 0)
+        if (before.length > 0) { stack.push(...before); continue }
+        stack.pop()
+        if (!n.applied) this.applyNode(n)
+      }
+    }
+  }
+
+  private lookup (txId: TxId): TxOutcome | undefined {
+    const parsed = parseTxId(txId)
+    const n = parsed == null ? undefined : this.nodes.get(parsed.blockId)
+    if (parsed == null || n == null || n.issuer < 0 || n.status === PENDING) return undefined
+    const tx = n.txs[parsed.index]
+    if (tx == null) return undefined
+    const rejected = n.status === REJECTED || !n.applied || this.state.has(NS.rejected, txId)
+    return { tx, issuer: this.issuers[n.issuer], chain: this.genesis.chains[n.chain], time: n.time, status: rejected ? 'rejected' : 'confirmed' }
   }
 
   private applyNode (n: Node): void {
-    const log: UndoEntry[] = []
     const state = this.state
-    state.record(log)
     const issuer = this.issuers[n.issuer]
     const chain = this.genesis.chains[n.chain]
+    const lookup = (txId: TxId): TxOutcome | undefined => this.lookup(txId)
     for (let i = 0; i < n.txs.length; i++) {
       const tx = n.txs[i]
       const txId = txIdOf(n.id, i)
@@ -769,22 +629,21 @@ export class LedgerEngine {
         continue
       }
       const def = this.ctx.registry.get(tx.type)
-      const mark = log.length
+      const log: UndoEntry[] = []
+      state.record(log)
       try {
         if (def == null) throw new LedgerError(E.UNKNOWN_TX, `unknown type ${tx.type}`)
-        const actx: TxApplyContext = { genesis: this.genesis, issuer, chain, blockId: n.id, txId, index: i, time: n.time }
+        const actx: TxApplyContext = { genesis: this.genesis, issuer, chain, blockId: n.id, txId, index: i, time: n.time, lookup }
         def.apply(state, tx, actx)
+        state.stopRecording()
       } catch (err) {
-        state.undo(log, mark)
+        state.stopRecording()
+        state.undo(log)
         state.set(NS.rejected, txId, isLedgerError(err) ? err.code : E.BAD_TX)
       }
     }
-    state.stopRecording()
     n.applied = true
     this.applied.push(n)
-    this.undoLogs.push(log.length === 0 ? EMPTY_LOG : log.slice())
-    const old = this.undoLogs.length - 1 - this.undoWindow
-    if (old >= 0) this.undoLogs[old] = undefined
   }
 
   // ------------------------------------------------------------------------------------------
@@ -817,12 +676,14 @@ export class LedgerEngine {
       time: n.time,
       status: STATUS_NAMES[n.status],
       reason: n.reason,
-      weight: this.eligibleWeight(n),
+      weight: bitCount(n.weight),
       crossChainWeight: this.crossWeight(n),
+      quorum: this.quorum,
       crossChain: n.crossChain,
       parents: n.parents.map(p => p.id),
       prev: n.prev?.id ?? null,
       children: n.children.map(c => c.id),
+      deps: n.deps.map(d => d.id),
       txs: n.txs
     }
   }
@@ -847,17 +708,25 @@ export class LedgerEngine {
     return typeof code === 'string' ? { status: 'rejected', reason: code } : { status: 'confirmed' }
   }
 
-  /** Distinct approving issuers of a block (all, eligible or not), sorted. */
+  /** Validators approving a block, sorted. */
   approvers (id: string): Did[] {
     const n = this.nodes.get(id as BlockId)
     if (n == null) return []
-    return bitIndices(n.weight).map(i => this.issuers[i]).sort()
+    return bitIndices(n.weight).map(v => this.genesis.founders[v].did).sort()
   }
 
-  /** Eligible cumulative weight of a block. */
+  /** Validator weight of a block. */
   weight (id: string): number {
     const n = this.nodes.get(id as BlockId)
-    return n == null ? 0 : this.eligibleWeight(n)
+    return n == null ? 0 : bitCount(n.weight)
+  }
+
+  isValidator (did: string): boolean {
+    return this.validatorIndex.has(did)
+  }
+
+  validators (): Did[] {
+    return this.genesis.founders.map(f => f.did)
   }
 
   tips (): BlockId[] {
@@ -873,7 +742,7 @@ export class LedgerEngine {
     return [...this.orphans.keys()]
   }
 
-  /** Confirmed blocks in replay order (genesis excluded). */
+  /** Confirmed blocks in the order this engine applied them (genesis excluded). */
   confirmedIds (): BlockId[] {
     return this.applied.map(n => n.id)
   }
@@ -888,17 +757,28 @@ export class LedgerEngine {
     const out: Equivocation[] = []
     for (const slot of this.slotMulti.values()) {
       const canonical = slot.find(n => n.status === CONFIRMED)
-      out.push({
-        issuer: this.issuers[slot[0].issuer],
-        seq: slot[0].seq,
-        blocks: slot.map(n => n.id).sort(),
-        canonical: canonical?.id ?? null
-      })
+      out.push({ issuer: this.issuers[slot[0].issuer], seq: slot[0].seq, blocks: slot.map(n => n.id).sort(), canonical: canonical?.id ?? null })
     }
     return out.sort((x, y) => (x.issuer < y.issuer ? -1 : x.issuer > y.issuer ? 1 : x.seq - y.seq))
   }
 
-  /** Read-only view of the replayed state. */
+  /** Validators that approved two members of one conflict group, with the two blocks (L24). */
+  doubleVotes (): DoubleVote[] {
+    const out: DoubleVote[] = []
+    for (const [key, group] of this.groupMulti) {
+      for (let a = 0; a < group.length; a++) {
+        for (let b = a + 1; b < group.length; b++) {
+          for (const v of bitIndices(bitAnd(group[a].weight, group[b].weight))) {
+            const pair = [group[a].id, group[b].id].sort() as [BlockId, BlockId]
+            out.push({ validator: this.genesis.founders[v].did, conflict: key.startsWith('f:') ? `fork of ${this.issuers[group[a].issuer]} at seq ${group[a].seq}` : key, blocks: pair })
+          }
+        }
+      }
+    }
+    return out.sort((x, y) => (x.validator < y.validator ? -1 : x.validator > y.validator ? 1 : x.blocks[0] < y.blocks[0] ? -1 : 1))
+  }
+
+  /** Read-only view of the state. */
   get stateView (): StateReader {
     const s = this.state
     return { get: (ns, key) => s.get(ns, key), has: (ns, key) => s.has(ns, key), keys: ns => s.keys(ns), size: ns => s.size(ns) }
@@ -924,10 +804,43 @@ export class LedgerEngine {
     return this.state.keys(NS.member) as Did[]
   }
 
-  /** Sum of all balances; equals grant × members (L28). */
+  /** Claims for `did` that it has not received yet, with their keys (what its wallet receives). */
+  claimsFor (did: string): Array<{ readonly key: string, readonly claim: ClaimRecord }> {
+    const out: Array<{ key: string, claim: ClaimRecord }> = []
+    for (const key of this.state.keys(NS.claim)) {
+      const claim = claimOf(this.state, key)
+      if (claim != null && claim.to === did && !this.state.has(NS.received, key)) out.push({ key, claim })
+    }
+    return out
+  }
+
+  escrow (txId: string): EscrowRecord | undefined {
+    return escrowOf(this.state, txId)
+  }
+
+  /** Every admission of `member` by a validator held here, with its status. */
+  admissionsOf (member: string): Array<{ readonly txId: TxId, readonly validator: Did, readonly chain: string, readonly status: TxStatus }> {
+    const out: Array<{ txId: TxId, validator: Did, chain: string, status: TxStatus }> = []
+    for (const n of this.order) {
+      if (n.validator < 0) continue
+      n.txs.forEach((tx, i) => {
+        if (tx.type !== 'member.admit' || (tx as MemberAdmitTx).member !== member) return
+        const txId = txIdOf(n.id, i)
+        out.push({ txId, validator: this.genesis.founders[n.validator].did, chain: (tx as MemberAdmitTx).chain, status: this.status(txId) ?? 'pending' })
+      })
+    }
+    return out
+  }
+
+  /** Sum of balances, escrows and unreceived claims: the genesis supply (L30). */
   totalCredits (): number {
     let sum = 0
     for (const k of this.state.keys(NS.balance)) sum += balanceOf(this.state, k)
+    for (const k of this.state.keys(NS.claim)) if (!this.state.has(NS.received, k)) sum += claimOf(this.state, k)?.amount ?? 0
+    for (const k of this.state.keys(NS.escrow)) {
+      const e = escrowOf(this.state, k)
+      if (e != null && e.closedBy == null) sum += e.amount
+    }
     return sum
   }
 
@@ -942,10 +855,12 @@ export class LedgerEngine {
       tips: this.tipSet.size,
       issuers: this.issuers.length,
       members: this.state.size(NS.member),
+      validators: this.genesis.founders.length,
+      quorum: this.quorum,
       equivocations: this.slotMulti.size,
+      doubleVotes: this.doubleVotes().length,
       maxDepth: this.maxDepth,
       applied: this.applied.length,
-      rollbacks: this.rollbacks,
       fullReplays: this.fullReplays
     }
   }
@@ -971,49 +886,88 @@ export class LedgerEngine {
   }
 
   /**
-   * Two parents for a new block: tips, preferring unconfirmed ones (they need the weight) of
-   * other issuers, the two of distinct issuers; never rejected tips nor tips more than
-   * LAZY_TIP_DEPTH below the deepest block. The issuer's own blocks are not picked: `prev`
-   * already approves them (so every new block re-approves its issuer's unconfirmed ones).
-   * `rand` returns numbers in [0, 1).
+   * Blocks an honest issuer must not approve (L34): the future cones of the conflict members
+   * it does not prefer. A validator prefers the member it already approved (approving another
+   * would be a double vote); anyone else the winner, else the heaviest, then the lowest id.
    */
-  selectTips (rand: () => number, opts: { readonly issuer?: Did } = {}): [BlockId, BlockId] {
+  private tainted (self: number): Set<Node> {
+    const out = new Set<Node>()
+    const v = self < 0 ? -1 : (this.validatorIndex.get(this.issuers[self]) ?? -1)
+    for (const [key, group] of this.groupMulti) {
+      const mine = v < 0 ? undefined : group.find(n => bitHas(n.weight, v))
+      const preferred = mine ?? this.winners.get(key) ?? [...group].sort((a, b) => bitCount(b.weight) - bitCount(a.weight) || (a.id < b.id ? -1 : 1))[0]
+      for (const loser of group) {
+        if (loser === preferred) continue
+        const stack = [loser]
+        while (stack.length > 0) {
+          const n = stack.pop() as Node
+          if (out.has(n)) continue
+          out.add(n)
+          stack.push(...n.children)
+        }
+      }
+    }
+    return out
+  }
+
+  /**
+   * Two parents for a new block: tips, preferring pending ones (they need the weight), chosen
+   * per issuer so that one issuer's many tips do not crowd out others' (witnessing is fair per
+   * issuer, L35); never a rejected tip, a tip older than maxParentAgeMs (below max depth,
+   * L41) or one that would approve the other side of a conflict (L34). The issuer's own
+   * blocks are not picked: `prev` already approves them. `rand` returns numbers in [0, 1).
+   */
+  selectTips (rand: () => number, opts: { readonly issuer?: Did, readonly now?: number } = {}): [BlockId, BlockId] {
     const self = opts.issuer == null ? -2 : (this.issuerIndex.get(opts.issuer) ?? -2)
-    const floor = this.maxDepth - LAZY_TIP_DEPTH
-    const usable = (n: Node): boolean => n.issuer >= 0 && n.issuer !== self && n.status !== REJECTED && n.depth >= floor
+    const floor = (opts.now ?? this.newestTime()) - this.genesis.maxParentAgeMs + 1000
+    const tainted = this.groupMulti.size > 0 ? this.tainted(self) : null
+    const usable = (n: Node): boolean => n.issuer >= 0 && n.issuer !== self && n.status !== REJECTED && n.time >= floor && (tainted == null || !tainted.has(n))
     const tips = [...this.tipSet].filter(usable).sort(compareNodes)
-    // candidates in order of preference: pending tips, confirmed tips, then recent blocks
-    const candidates = [...tips.filter(n => n.status === PENDING), ...tips.filter(n => n.status === CONFIRMED)]
+    let candidates = [...tips.filter(n => n.status === PENDING), ...tips.filter(n => n.status === CONFIRMED)]
     if (candidates.length < 2) {
-      for (let j = this.order.length - 1; j > 0 && candidates.length < 8; j--) {
+      for (let j = this.order.length - 1; j > 0 && candidates.length < 8 && j > this.order.length - 512; j--) {
         const n = this.order[j]
         if (usable(n) && !candidates.includes(n)) candidates.push(n)
       }
     }
     if (candidates.length === 0) return [this.allianceId, this.allianceId]
-    const pick = (from: readonly Node[]): Node => from[Math.min(from.length - 1, Math.floor(rand() * from.length))]
-    const best = (from: readonly Node[]): readonly Node[] => {
-      const pending = from.filter(n => n.status === PENDING && this.tipSet.has(n))
-      return pending.length > 0 ? pending : from
+    const pending = candidates.filter(n => n.status === PENDING)
+    if (pending.length > 0) candidates = [...pending, ...candidates.filter(n => n.status !== PENDING)]
+    const pickFair = (from: readonly Node[]): Node => {
+      const byIssuer = [...new Set(from.map(n => n.issuer))]
+      const issuer = byIssuer[Math.min(byIssuer.length - 1, Math.floor(rand() * byIssuer.length))]
+      const own = from.filter(n => n.issuer === issuer)
+      return own[Math.min(own.length - 1, Math.floor(rand() * own.length))]
     }
-    const first = pick(best(candidates))
+    const best = (from: readonly Node[]): readonly Node[] => {
+      const p = from.filter(n => n.status === PENDING)
+      return p.length > 0 ? p : from
+    }
+    const first = pickFair(best(candidates))
     const rest = candidates.filter(n => n !== first)
     const others = rest.filter(n => n.issuer !== first.issuer)
-    const second = others.length > 0 ? pick(best(others)) : rest.length > 0 ? pick(best(rest)) : this.genesisNode
+    const second = others.length > 0 ? pickFair(best(others)) : rest.length > 0 ? pickFair(best(rest)) : this.genesisNode
     return [first.id, second.id]
+  }
+
+  private newestTime (): number {
+    let t = this.genesis.time
+    for (const n of this.tipSet) t = Math.max(t, n.time)
+    return t
   }
 
   /**
    * Everything an issuer needs for its next block but the transactions: chain (if fixed),
-   * seq and prev (its head), parents (`selectTips`) and a time not older than them.
+   * seq and prev (its head), parents (`selectTips`) and a time not older than them and late
+   * enough after its prev for a block of `bytes` (L40).
    */
-  template (issuer: Did, rand: () => number, now: number): BlockTemplate {
+  template (issuer: Did, rand: () => number, now: number, bytes = 2048): BlockTemplate {
     const head = this.headOf(issuer)
-    const parents = this.selectTips(rand, { issuer })
+    const parents = this.selectTips(rand, { issuer, now })
     const founder = this.ctx.founderChains.get(issuer)
     let time = now
     for (const id of parents) time = Math.max(time, (this.nodes.get(id) as Node).time)
-    if (head != null) time = Math.max(time, head.time)
+    if (head != null) time = Math.max(time, head.time + quotaGapMs(this.genesis, bytes))
     return {
       chain: founder ?? (head != null ? this.genesis.chains[head.chain] : (memberOf(this.state, issuer)?.chain ?? null)),
       seq: head == null ? 1 : head.seq + 1,
@@ -1033,7 +987,7 @@ export class LedgerEngine {
   /**
    * True when the issuer has a block pending for longer than `ageMs` (by block time): the
    * runtime should then issue a block (empty if need be), which re-approves it through `prev`
-   * and gives others a fresh tip to approve — no user action (DESIGN, IOTA lesson).
+   * and gives validators a fresh tip to approve — no user action (DESIGN, IOTA lesson).
    */
   promotionDue (issuer: Did, now: number, ageMs: number): boolean {
     const i = this.issuerIndex.get(issuer)
@@ -1042,13 +996,38 @@ export class LedgerEngine {
     return false
   }
 
+  /**
+   * Pending blocks of others that a validator should approve (L35): members' blocks within
+   * maxParentAgeMs that do not have its approval yet, one per issuer (fairness).
+   */
+  awaitingApproval (validator: Did, now: number): BlockId[] {
+    const v = this.validatorIndex.get(validator)
+    if (v == null) return []
+    const seen = new Set<number>()
+    const out: BlockId[] = []
+    for (const n of this.pendingSet) {
+      if (n.issuer < 0 || bitHas(n.weight, v) || n.time < now - this.genesis.maxParentAgeMs || seen.has(n.issuer)) continue
+      seen.add(n.issuer)
+      out.push(n.id)
+    }
+    return out.sort()
+  }
+
+  /** Non-empty when one of the issuer's pending blocks approves the losing side of a conflict. */
+  taintedPendingOf (issuer: Did): BlockId[] {
+    const i = this.issuerIndex.get(issuer)
+    if (i == null || this.groupMulti.size === 0) return []
+    const t = this.tainted(-1)
+    return [...this.pendingSet].filter(n => n.issuer === i && t.has(n) && !this.groupsOf(n).some(k => this.groupMulti.has(k))).map(n => n.id)
+  }
+
   // ------------------------------------------------------------------------------------------
   // Checkpoints
 
   /**
    * The engine's derived state as a dag-cbor encodable value: blocks (without signatures),
-   * weights, statuses, the replayed state, the replay order and the undo logs in the window.
-   * Orphans are not included (the store keeps them).
+   * weights, statuses, the state and the order blocks were applied in. Orphans are not
+   * included (the store keeps them).
    */
   snapshot (): LedgerSnapshot {
     const blocks: SnapshotBlock[] = []
@@ -1057,29 +1036,22 @@ export class LedgerEngine {
       blocks.push([
         n.id, n.issuer, n.seq, n.chain, n.time,
         n.parents[0].index, n.parents[1].index, n.prev?.index ?? -1,
-        n.crossChain, n.status, n.reason ?? '', n.weight.slice(), n.txs as unknown as LedgerValue
+        n.crossChain, n.status, n.reason ?? '', n.weight.slice(), n.txs as unknown as LedgerValue, n.bytes
       ])
     }
-    const undoFrom = this.undoLogs.findIndex(l => l !== undefined)
-    const undo: SnapshotUndo[] = undoFrom < 0
-      ? []
-      : (this.undoLogs.slice(undoFrom) as UndoEntry[][]).map(log => log.map(([ns, key, before]) => before === undefined ? [ns, key] : [ns, key, before]))
     return {
-      v: 1,
+      v: 2,
       alliance: this.allianceId,
       issuers: [...this.issuers],
-      issuerChains: [...this.issuerChains],
       blocks,
       state: this.state.entries(),
       applied: this.applied.map(n => n.index),
-      undoFrom: undoFrom < 0 ? this.undoLogs.length : undoFrom,
-      undo,
-      counters: [this.rollbacks, this.fullReplays]
+      counters: [this.fullReplays]
     }
   }
 
   /**
-   * Rebuilds an engine from `snapshot()` without validating, propagating or replaying again.
+   * Rebuilds an engine from `snapshot()` without validating, propagating or applying again.
    * Only for snapshots this peer made itself; a malformed one throws LedgerError(ERR_MALFORMED).
    */
   static restore (genesis: Genesis | LedgerContext, snapshot: LedgerSnapshot, options: LedgerEngineOptions = {}): LedgerEngine {
@@ -1094,63 +1066,51 @@ export class LedgerEngine {
 
   private load (s: LedgerSnapshot): void {
     const bad = (why: string): never => { throw new LedgerError(E.MALFORMED, `bad snapshot: ${why}`) }
-    if (s == null || s.v !== 1) bad('version')
+    if (s == null || s.v !== 2) bad('version')
     if (s.alliance !== this.allianceId) bad('another alliance')
-    if (!Array.isArray(s.issuers) || !Array.isArray(s.blocks) || !Array.isArray(s.applied) || !Array.isArray(s.undo)) bad('shape')
-    if (this.issuers.some((d, i) => s.issuers[i] !== d)) bad('founders differ')
-    for (let i = 0; i < s.issuers.length; i++) {
-      const did = s.issuers[i]
-      if (i >= this.issuers.length) {
-        this.issuers.push(did); this.issuerIndex.set(did, i); this.issuerChains.push(0); this.maxSeq.push(0)
-      }
-      const mask = s.issuerChains[i]
-      this.issuerChains[i] = mask
-      for (let c = 0; c < this.otherThan.length; c++) if ((mask & ~(1 << c)) !== 0) bitAdd(this.otherThan[c], i)
-    }
+    if (!Array.isArray(s.issuers) || !Array.isArray(s.blocks) || !Array.isArray(s.applied)) bad('shape')
+    if (this.issuers.some((d, i) => s.issuers[i] !== d)) bad('validators differ')
+    for (const did of s.issuers) this.intern(did)
     for (const row of s.blocks) {
-      const [id, issuer, seq, chain, time, p0, p1, prevIndex, crossChain, status, reason, weight, txs] = row
+      const [id, issuer, seq, chain, time, p0, p1, prevIndex, crossChain, status, reason, weight, rawTxs, bytes] = row
       const at = (k: number): Node => (this.order[k] ?? bad(`reference ${k}`))
-      const parents = [at(p0), at(p1)]
-      const prev = prevIndex < 0 ? null : at(prevIndex)
-      const refs = [...new Set(prev == null ? parents : [...parents, prev])]
-      let depth = 0
-      for (const r of refs) depth = Math.max(depth, r.depth)
-      const node: Node = {
-        id, index: this.order.length, issuer, seq, chain, time, depth: depth + 1, parents, prev, refs,
-        children: [], weight: Array.from(weight, w => w >>> 0), status: status as Status, reason: reason === '' ? null : reason as BlockRejectReason,
-        txs: this.internTxs(txs as unknown as Tx[]), crossChain, applied: false
-      }
+      const txs = this.internTxs(rawTxs as unknown as Tx[])
+      const txCtx = { genesis: this.genesis, issuer: this.issuers[issuer], chain: this.genesis.chains[chain] }
+      const depIds = [...new Set(txs.flatMap(tx => this.ctx.registry.depsOf(tx, txCtx).map(blockOfTx)))].filter(d => d !== id)
+      const deps = depIds.map(d => this.nodes.get(d) ?? bad(`dependency ${d}`))
+      const closes = [...new Set(txs.flatMap(tx => this.ctx.registry.conflictsOf(tx, txCtx)))]
+      const node = this.makeNode(id, issuer, seq, chain, time, bytes, [at(p0), at(p1)], prevIndex < 0 ? null : at(prevIndex), deps,
+        txs, crossChain, closes, status as Status, reason === '' ? null : reason as BlockRejectReason, Array.from(weight, w => w >>> 0))
       this.link(node)
     }
     this.dirty.clear()
-    for (const key of this.dirtyForks) this.forkWinner.set(key, this.resolveFork(this.forkMulti.get(key) as Node[]))
-    this.dirtyForks.clear()
+    for (const key of this.dirtyGroups) this.winners.set(key, this.resolveGroup(this.groupMulti.get(key) as Node[]))
+    this.dirtyGroups.clear()
     this.state = LedgerState.fromEntries(s.state)
     this.applied = s.applied.map(k => {
       const n = this.order[k] ?? bad(`applied ${k}`)
       n.applied = true
       return n
     })
-    this.undoLogs = new Array<UndoEntry[] | undefined>(s.undoFrom).fill(undefined)
-    for (const log of s.undo) this.undoLogs.push(log.map(([ns, key, before]) => [ns, key, before] as UndoEntry))
-    if (this.undoLogs.length !== this.applied.length) bad('undo logs do not match the applied blocks')
-    this.rollbacks = s.counters[0]
-    this.fullReplays = s.counters[1]
+    this.fullReplays = s.counters[0]
   }
 }
 
-/** Blocks of one issuer with the same prev (or both first): an equivocation's fork. */
-function forkKeyOf (n: Node): string {
-  return `${n.issuer}:${n.prev?.index ?? -1}`
+/** L40: how much later than its prev a block of `bytes` must be. */
+export function quotaGapMs (genesis: Genesis, bytes: number): number {
+  return genesis.minBlockIntervalMs + Math.ceil((bytes * 1000) / genesis.bytesPerSecond)
 }
 
-/** Blocks of one issuer with the same seq. */
-function slotKeyOf (n: Node): string {
-  return `${n.issuer}:${n.seq}`
+/** Validators in the weight of two or more members of a group. */
+function doubleVoters (group: readonly Node[]): Bits {
+  const seen: Bits = []
+  const twice: Bits = []
+  for (const n of group) {
+    bitOrInto(twice, bitAnd(seen, n.weight))
+    bitOrInto(seen, n.weight)
+  }
+  return twice
 }
-
-/** Shared by applied blocks that wrote nothing (never written to: undo of it is a no-op). */
-const EMPTY_LOG: UndoEntry[] = []
 
 function preferCanonical (a: Node, b: Node): boolean {
   if (a.status !== b.status) return a.status === CONFIRMED
@@ -1172,29 +1132,6 @@ interface MutableBatch {
   reverted: BlockId[]
 }
 
-/**
- * [id, issuer index, seq, chain index, time, parent 0 index, parent 1 index, prev index (-1:
- * none), cross-chain, status (0 pending, 1 confirmed, 2 rejected), reject reason ('' none),
- * weight words, txs]. Indices are positions in insertion order, 0 being the genesis.
- */
-export type SnapshotBlock = [
-  BlockId, number, number, number, number, number, number, number, boolean, number, string, number[], LedgerValue
-]
-
-/** An undo entry; two elements when the key was absent before. */
-export type SnapshotUndo = Array<[string, string] | [string, string, LedgerValue]>
-
-export interface LedgerSnapshot {
-  readonly v: 1
-  readonly alliance: AllianceId
-  readonly issuers: Did[]
-  readonly issuerChains: number[]
-  readonly blocks: SnapshotBlock[]
-  readonly state: StateEntries
-  /** Insertion indices of applied blocks, in replay order. */
-  readonly applied: number[]
-  /** Index in `applied` of the first block whose undo log is kept. */
-  readonly undoFrom: number
-  readonly undo: SnapshotUndo[]
-  readonly counters: [number, number]
+function newBatch (): MutableBatch {
+  return { results: [], inserted: [], parked: [], dropped: [], confirmed: [], rejected: [], reverted: [] }
 }

@@ -34,7 +34,13 @@ export const LedgerErrorCode = {
   /** A transfer over the payer's balance at replay time (the transaction is rejected). */
   OVERSPEND: 'ERR_OVERSPEND',
   /** The block is already known (stored or parked). */
-  DUPLICATE: 'ERR_DUPLICATE'
+  DUPLICATE: 'ERR_DUPLICATE',
+  /** The issuer is neither a validator nor admitted by the validators (L39): not stored. */
+  NOT_MEMBER: 'ERR_NOT_MEMBER',
+  /** The issuer's block comes too soon after its previous one for its size (L40). */
+  QUOTA: 'ERR_QUOTA',
+  /** A parent is older than `maxParentAgeMs` before the block: below max depth (L41). */
+  STALE_PARENTS: 'ERR_STALE_PARENTS'
 } as const
 
 export type LedgerErrorCode = typeof LedgerErrorCode[keyof typeof LedgerErrorCode]

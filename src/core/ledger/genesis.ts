@@ -1,8 +1,8 @@
 /**
  * The genesis: an alliance is the CID of its genesis block, which fixes its chains, its
- * proof-of-work difficulty, its confirmation threshold, its cross-chain rule, its grant and
- * admission rule, and its founders. `parseGenesis` checks an untrusted genesis;
- * `DEMO_GENESIS` is the alliance that ships with the app.
+ * proof-of-work difficulty, its validators (the founders) and so its quorum, its cross-chain
+ * rule, its supply (each founder's allocation), its admission rule and its quotas.
+ * `parseGenesis` checks an untrusted genesis; `foundGenesis` makes a new one.
  */
 import { cidOfBytes, encode, decode } from '../codec.ts'
 import { fail, LedgerErrorCode } from './errors.ts'
@@ -12,21 +12,23 @@ import type { AllianceId, Founder, Genesis } from './types.ts'
 /** Limits of a genesis; beyond them a peer could be made to allocate or loop without bound. */
 export const GENESIS_LIMITS = {
   maxChains: 16,
-  maxFounders: 256,
+  /** Validators: weights are bitsets over them, so a block's weight is at most 32 words. */
+  maxFounders: 1024,
   maxDifficulty: 32,
-  maxThreshold: 1024,
-  /** 2^40 credits: sums of grants stay exact in a double. */
-  maxGrant: 2 ** 40,
+  /** Per founder; founders × allocation stays below 2^53, so every sum of balances is exact. */
+  maxAllocation: 2 ** 40,
   maxClockSkewMs: 24 * 3600 * 1000,
-  maxBytes: 32 * 1024
+  maxIntervalMs: 3600 * 1000,
+  maxParentAgeMs: 7 * 24 * 3600 * 1000,
+  maxBytes: 64 * 1024
 } as const
 
-const GENESIS_KEYS = ['v', 'kind', 'name', 'chains', 'difficulty', 'threshold', 'crossChainApprovals', 'grant', 'admission', 'founders', 'maxClockSkewMs', 'time'] as const
+const GENESIS_KEYS = ['v', 'kind', 'name', 'chains', 'difficulty', 'crossChainApprovals', 'allocation', 'admission', 'admitVotes', 'founders', 'minBlockIntervalMs', 'bytesPerSecond', 'maxParentAgeMs', 'maxClockSkewMs', 'time'] as const
 
 /** Checks an untrusted value as a genesis and returns it typed; throws LedgerError(ERR_MALFORMED). */
 export function parseGenesis (value: unknown): Genesis {
   const g = expectRecord(value, 'genesis', GENESIS_KEYS)
-  if (g.v !== 1) fail(LedgerErrorCode.MALFORMED, 'genesis.v must be 1')
+  if (g.v !== 2) fail(LedgerErrorCode.MALFORMED, 'genesis.v must be 2')
   if (g.kind !== 'alliance-genesis') fail(LedgerErrorCode.MALFORMED, 'genesis.kind must be "alliance-genesis"')
   const name = expectString(g.name, 'genesis.name', 64)
   if (!Array.isArray(g.chains) || g.chains.length < 1 || g.chains.length > GENESIS_LIMITS.maxChains) {
@@ -35,12 +37,8 @@ export function parseGenesis (value: unknown): Genesis {
   const chains = g.chains.map((c, i) => expectString(c, `genesis.chains[${i}]`, 32, LedgerErrorCode.MALFORMED, CHAIN_NAME))
   if (new Set(chains).size !== chains.length) fail(LedgerErrorCode.MALFORMED, 'genesis.chains has duplicates')
   const difficulty = expectInt(g.difficulty, 'genesis.difficulty', 0, GENESIS_LIMITS.maxDifficulty)
-  const threshold = expectInt(g.threshold, 'genesis.threshold', 1, GENESIS_LIMITS.maxThreshold)
-  const crossChainApprovals = expectInt(g.crossChainApprovals, 'genesis.crossChainApprovals', chains.length > 1 ? 1 : 0, GENESIS_LIMITS.maxThreshold)
-  const grant = expectInt(g.grant, 'genesis.grant', 0, GENESIS_LIMITS.maxGrant)
-  if (g.admission !== 'open' && g.admission !== 'founders') fail(LedgerErrorCode.MALFORMED, 'genesis.admission must be "open" or "founders"')
-  if (!Array.isArray(g.founders) || g.founders.length > GENESIS_LIMITS.maxFounders) {
-    fail(LedgerErrorCode.MALFORMED, `genesis.founders must list at most ${GENESIS_LIMITS.maxFounders} founders`)
+  if (!Array.isArray(g.founders) || g.founders.length < 1 || g.founders.length > GENESIS_LIMITS.maxFounders) {
+    fail(LedgerErrorCode.MALFORMED, `genesis.founders must list 1..${GENESIS_LIMITS.maxFounders} validators`)
   }
   const founders: Founder[] = g.founders.map((f, i) => {
     const r = expectRecord(f, `genesis.founders[${i}]`, ['did', 'chain'])
@@ -49,12 +47,33 @@ export function parseGenesis (value: unknown): Genesis {
     return { did: expectDid(r.did, `genesis.founders[${i}].did`), chain }
   })
   if (new Set(founders.map(f => f.did)).size !== founders.length) fail(LedgerErrorCode.MALFORMED, 'genesis.founders has duplicates')
-  if (g.admission === 'founders' && founders.length < threshold) {
-    fail(LedgerErrorCode.MALFORMED, 'with admission "founders" only founders carry weight: at least `threshold` founders are needed')
+  const crossChainApprovals = expectInt(g.crossChainApprovals, 'genesis.crossChainApprovals', 0, GENESIS_LIMITS.maxFounders)
+  // the cross-chain rule must be satisfiable by the validators of the other chains
+  for (const c of chains) {
+    const others = founders.filter(f => f.chain !== c).length
+    if (crossChainApprovals > others && chains.length > 1 && others > 0) {
+      fail(LedgerErrorCode.MALFORMED, `genesis.crossChainApprovals ${crossChainApprovals} exceeds the ${others} validators outside chain ${c}`)
+    }
   }
+  const allocation = expectInt(g.allocation, 'genesis.allocation', 0, GENESIS_LIMITS.maxAllocation)
+  if (allocation * founders.length > Number.MAX_SAFE_INTEGER) fail(LedgerErrorCode.MALFORMED, 'genesis supply is over 2^53')
+  if (g.admission !== 'invite' && g.admission !== 'vote') fail(LedgerErrorCode.MALFORMED, 'genesis.admission must be "invite" or "vote"')
+  const admitVotes = expectInt(g.admitVotes, 'genesis.admitVotes', 1, founders.length)
+  if (g.admission === 'invite' && admitVotes !== 1) fail(LedgerErrorCode.MALFORMED, 'with admission "invite" admitVotes is 1')
+  const minBlockIntervalMs = expectInt(g.minBlockIntervalMs, 'genesis.minBlockIntervalMs', 0, GENESIS_LIMITS.maxIntervalMs)
+  const bytesPerSecond = expectInt(g.bytesPerSecond, 'genesis.bytesPerSecond', 1, 2 ** 32)
+  const maxParentAgeMs = expectInt(g.maxParentAgeMs, 'genesis.maxParentAgeMs', 1, GENESIS_LIMITS.maxParentAgeMs)
   const maxClockSkewMs = expectInt(g.maxClockSkewMs, 'genesis.maxClockSkewMs', 0, GENESIS_LIMITS.maxClockSkewMs)
   const time = expectInt(g.time, 'genesis.time', 0, Number.MAX_SAFE_INTEGER)
-  return { v: 1, kind: 'alliance-genesis', name, chains, difficulty, threshold, crossChainApprovals, grant, admission: g.admission, founders, maxClockSkewMs, time }
+  return {
+    v: 2, kind: 'alliance-genesis', name, chains, difficulty, crossChainApprovals, allocation, admission: g.admission, admitVotes,
+    founders, minBlockIntervalMs, bytesPerSecond, maxParentAgeMs, maxClockSkewMs, time
+  }
+}
+
+/** Validators needed to confirm: strictly more than two thirds of them (L23). */
+export function quorumOf (genesis: Genesis): number {
+  return Math.floor((2 * genesis.founders.length) / 3) + 1
 }
 
 export function encodeGenesis (genesis: Genesis): Uint8Array {
@@ -76,25 +95,51 @@ export function genesisId (genesis: Genesis): AllianceId {
   return cidOfBytes(encodeGenesis(genesis)).toString() as AllianceId
 }
 
-/**
- * The demo alliance shipped with the app. Difficulty 13 bits costs about 8,000 sha-256
- * attempts on average: ~10 ms in Node on a laptop core, tens of ms on a phone (measured
- * figures in SPEC.md). Threshold 3 suits a handful of tabs. Admission is open (demo rule L30):
- * any DID admits itself once and gets the grant; weight counts every issuer, so the demo has
- * no Sybil resistance beyond proof-of-work.
- */
-export const DEMO_GENESIS: Genesis = Object.freeze({
-  v: 1,
-  kind: 'alliance-genesis',
-  name: 'alliance-net demo',
-  chains: Object.freeze(['home', 'business', 'operator']),
+/** Parameters every new alliance starts from (the founding form in the app fills in the rest). */
+export const ALLIANCE_DEFAULTS = {
   difficulty: 13,
-  threshold: 3,
-  crossChainApprovals: 1,
-  grant: 1000,
-  admission: 'open',
-  founders: Object.freeze([]),
-  maxClockSkewMs: 5 * 60 * 1000,
-  // 2025-01-01T00:00:00Z
-  time: 1735689600000
-}) as Genesis
+  allocation: 1_000_000,
+  minBlockIntervalMs: 100,
+  bytesPerSecond: 64 * 1024,
+  maxParentAgeMs: 10 * 60 * 1000,
+  maxClockSkewMs: 5 * 60 * 1000
+} as const
+
+export interface FoundingInput {
+  readonly name: string
+  readonly chains: readonly string[]
+  readonly founders: readonly Founder[]
+  readonly admission?: Genesis['admission']
+  readonly admitVotes?: number
+  readonly crossChainApprovals?: number
+  readonly allocation?: number
+  readonly difficulty?: number
+  readonly time: number
+}
+
+/**
+ * A genesis for a new alliance (founded in the app, or the demo operator's): its founders are
+ * its validators and hold the supply. Difficulty 13 bits costs about 8,000 sha-256 attempts:
+ * ~10 ms in Node, tens of ms on a phone (SPEC.md figures).
+ */
+export function foundGenesis (input: FoundingInput): Genesis {
+  const others = (c: string): number => input.founders.filter(f => f.chain !== c).length
+  const cross = input.crossChainApprovals ?? (input.chains.every(c => others(c) > 0) ? 1 : 0)
+  return parseGenesis({
+    v: 2,
+    kind: 'alliance-genesis',
+    name: input.name,
+    chains: [...input.chains],
+    difficulty: input.difficulty ?? ALLIANCE_DEFAULTS.difficulty,
+    crossChainApprovals: cross,
+    allocation: input.allocation ?? ALLIANCE_DEFAULTS.allocation,
+    admission: input.admission ?? 'invite',
+    admitVotes: input.admission === 'vote' ? (input.admitVotes ?? Math.floor(input.founders.length / 2) + 1) : 1,
+    founders: input.founders.map(f => ({ did: f.did, chain: f.chain })),
+    minBlockIntervalMs: ALLIANCE_DEFAULTS.minBlockIntervalMs,
+    bytesPerSecond: ALLIANCE_DEFAULTS.bytesPerSecond,
+    maxParentAgeMs: ALLIANCE_DEFAULTS.maxParentAgeMs,
+    maxClockSkewMs: ALLIANCE_DEFAULTS.maxClockSkewMs,
+    time: input.time
+  })
+}

@@ -5,7 +5,8 @@
  */
 export * from './types.ts'
 export * from './errors.ts'
-export { GENESIS_LIMITS, DEMO_GENESIS, parseGenesis, encodeGenesis, decodeGenesis, genesisId } from './genesis.ts'
+export { GENESIS_LIMITS, ALLIANCE_DEFAULTS, parseGenesis, encodeGenesis, decodeGenesis, genesisId, quorumOf, foundGenesis } from './genesis.ts'
+export type { FoundingInput } from './genesis.ts'
 export { leadingZeroBits, powDigest, checkPow, mine, mineSync, POW_HEADER_BYTES, MAX_NONCE } from './pow.ts'
 export type { MineResult } from './pow.ts'
 export {
@@ -14,21 +15,20 @@ export {
 } from './block.ts'
 export type { LedgerContext, ValidatedBlock, ValidateOptions, BlockInput, PowFn, AsyncPowFn, PreparedBlock } from './block.ts'
 export {
-  TxRegistry, createTxRegistry, defaultTxRegistry, registerTxType, BUILTIN_TX_TYPES, NS, MAX_AMOUNT,
-  memberOf, balanceOf, anchorOf, requireMember, moveCredits, admitMember,
-  memberAdmit, transfer, credentialAnchor, credentialRevoke
+  TxRegistry, createTxRegistry, defaultTxRegistry, registerTxType, BUILTIN_TX_TYPES, NS, MAX_AMOUNT, MAX_RECEIVE_CLAIMS, MAX_DEPOSIT_MS,
+  memberOf, balanceOf, claimOf, escrowOf, anchorOf, requireMember, debit, credit, leaveClaim, admitFounder, isFounder,
+  expectTxId, blockOfTx, claimTxId, confirmedDep, escrowConflict,
+  memberAdmit, memberJoin, transfer, receive, depositLock, depositRefund, credentialAnchor, credentialRevoke
 } from './tx.ts'
 export type {
-  TxTypeDef, TxCheckContext, TxApplyContext, MemberRecord, AnchorRecord,
-  MemberAdmitTx, TransferTx, CredentialAnchorTx
+  TxTypeDef, TxCheckContext, TxApplyContext, TxOutcome, MemberRecord, ClaimRecord, EscrowRecord, AnchorRecord,
+  MemberAdmitTx, MemberJoinTx, TransferTx, ReceiveTx, DepositLockTx, DepositRefundTx, CredentialAnchorTx
 } from './tx.ts'
 export { LedgerState } from './state.ts'
 export type { StateReader, StateView, StateEntries, UndoEntry } from './state.ts'
-export {
-  LedgerEngine, parseTxId, txIdOf, DEFAULT_MAX_ORPHANS, DEFAULT_MAX_ORPHAN_BYTES, DEFAULT_UNDO_WINDOW, LAZY_TIP_DEPTH
-} from './engine.ts'
+export { LedgerEngine, parseTxId, txIdOf, quotaGapMs, DEFAULT_MAX_ORPHANS, DEFAULT_MAX_ORPHAN_BYTES } from './engine.ts'
 export type {
   LedgerEngineOptions, AddOptions, AddResult, BatchResult, StoredBlockRef, ParkedOrphan, BlockInfo, TxResult,
-  Equivocation, LedgerStats, BlockTemplate, BlockRejectReason, LedgerSnapshot, SnapshotBlock, SnapshotUndo
-} from './engine.ts'
+  Equivocation, DoubleVote, LedgerStats, BlockTemplate, BlockRejectReason, LedgerSnapshot, SnapshotBlock
+} from './engine-types.ts'
 export { encodeSnapshot, decodeSnapshot, SNAPSHOT_MAX_BYTES } from './snapshot.ts'

@@ -4,7 +4,7 @@
  */
 import { decode, encode } from '../codec.ts'
 import { LedgerError, LedgerErrorCode } from './errors.ts'
-import type { LedgerSnapshot } from './engine.ts'
+import type { LedgerSnapshot } from './engine-types.ts'
 
 /** A checkpoint of ~1M blocks stays under this; beyond it the snapshot is refused. */
 export const SNAPSHOT_MAX_BYTES = 512 * 1024 * 1024

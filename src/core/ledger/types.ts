@@ -52,30 +52,41 @@ export interface Block extends UnsignedBlock {
   readonly sig: Uint8Array
 }
 
-export type AdmissionRule = 'open' | 'founders'
+/**
+ * How a DID becomes a member (white paper 5.3, "subject control"): `'invite'` — one validator's
+ * `member.admit` suffices; `'vote'` — `admitVotes` distinct validators must each issue one.
+ */
+export type AdmissionRule = 'invite' | 'vote'
 
+/** A founder is one of the alliance's validators: it alone carries confirmation weight. */
 export interface Founder {
   readonly did: Did
   readonly chain: string
 }
 
 export interface Genesis {
-  readonly v: 1
+  readonly v: 2
   readonly kind: 'alliance-genesis'
   readonly name: string
   /** The fixed set of local chains (white paper 5.6.2: fixed in advance). */
   readonly chains: readonly string[]
   /** Proof-of-work difficulty, in leading zero bits. */
   readonly difficulty: number
-  /** Distinct eligible issuers whose blocks must approve a block to confirm it. */
-  readonly threshold: number
-  /** Distinct eligible issuers of another chain that must approve a cross-chain transaction. */
+  /** Distinct validators of another chain that must approve a cross-chain transaction. */
   readonly crossChainApprovals: number
-  /** Credits given to each member once, on admission (founders at genesis). */
-  readonly grant: number
-  /** 'open': any DID admits itself; 'founders': founders admit members and alone carry weight. */
+  /** Credits each founder holds at genesis: the whole supply. Admission gives nothing (L27). */
+  readonly allocation: number
   readonly admission: AdmissionRule
+  /** Distinct validators' admissions a member's join needs (1 with 'invite'). */
+  readonly admitVotes: number
+  /** The validators, weight 1 each; a block confirms above two thirds of them (L23). */
   readonly founders: readonly Founder[]
+  /** Quota (L40): an issuer's block is at least this much later than its previous one. */
+  readonly minBlockIntervalMs: number
+  /** Quota (L40): and later again by its size at this many bytes per second. */
+  readonly bytesPerSecond: number
+  /** Below max depth (L41): a block's parents (but the genesis) are at most this much older. */
+  readonly maxParentAgeMs: number
   /** How far ahead of the receiver's clock a block's time may be. */
   readonly maxClockSkewMs: number
   /** Founding time; makes two alliances with equal parameters distinct. */
