@@ -1,17 +1,22 @@
 /**
- * The alliance this app joins: the demo genesis with the market's transaction types. Every
+ * The alliance a profile belongs to: a genesis (founded in the app, taken from an invitation,
+ * or the demo operator's served by `npm start`) with the market's transaction types. Every
  * peer must use the same registry, or they would disagree on which blocks are valid.
  */
-import { DEMO_GENESIS, createLedgerContext, createTxRegistry } from '../core/ledger/index.ts'
-import type { LedgerContext } from '../core/ledger/index.ts'
+import { createLedgerContext, createTxRegistry } from '../core/ledger/index.ts'
+import type { Genesis, LedgerContext } from '../core/ledger/index.ts'
 import { marketTxTypeDefs } from '../core/market/ledger-adapter.ts'
 import { sha256 } from '../core/codec.ts'
 
-let demo: LedgerContext | null = null
+const contexts = new Map<string, LedgerContext>()
 
-export function demoAlliance (): LedgerContext {
-  demo ??= createLedgerContext(DEMO_GENESIS, createTxRegistry(marketTxTypeDefs()))
-  return demo
+/** The ledger context of a genesis with the app's registry (built-in and market types). */
+export function allianceContext (genesis: Genesis): LedgerContext {
+  const ctx = createLedgerContext(genesis, createTxRegistry(marketTxTypeDefs()))
+  const known = contexts.get(ctx.allianceId)
+  if (known != null) return known
+  contexts.set(ctx.allianceId, ctx)
+  return ctx
 }
 
 /** A new member's chain: spread members over the alliance's chains by their DID's hash. */

@@ -146,7 +146,7 @@ export class LedgerService implements LedgerApi {
   stats (): LedgerStats & { stateHash: string, rejectedInputs: Record<string, number> } {
     const stats = this.engine.stats()
     // stateHash() hashes the whole state: recompute only when the applied state moved.
-    const key = `${stats.applied}/${stats.rollbacks}/${stats.fullReplays}/${stats.confirmed}`
+    const key = `${stats.applied}/${stats.fullReplays}/${stats.confirmed}`
     if (this.stateHashCache?.key !== key) this.stateHashCache = { key, hash: this.engine.stateHash() }
     return { ...stats, stateHash: this.stateHashCache.hash, rejectedInputs: { ...this.rejectedInputs } }
   }
@@ -410,8 +410,7 @@ export class LedgerService implements LedgerApi {
     const status = r?.status ?? 'pending'
     let delta = 0
     if (h != null && status === 'confirmed') {
-      if (h.type === 'member.admit' && h.from === this.o.did) delta = this.o.ctx.genesis.grant
-      else if (h.type === 'transfer' && h.amount != null) delta = h.from === this.o.did ? -h.amount : h.amount
+      if (h.type === 'transfer' && h.amount != null) delta = h.from === this.o.did ? -h.amount : h.amount
     }
     return { status, delta, ...(r?.reason != null ? { reason: r.reason } : {}) }
   }

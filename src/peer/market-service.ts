@@ -434,7 +434,7 @@ export class MarketService implements MarketApi {
 
   #offerIndex (): OfferIndex {
     const s = this.#o.ledger.engine.stats()
-    const key = `${s.applied}/${s.rollbacks}/${s.fullReplays}/${s.confirmed}`
+    const key = `${s.applied}/${s.fullReplays}/${s.confirmed}`
     if (this.#index?.key !== key) this.#index = { key, index: OfferIndex.fromStore(this.#state()) }
     return this.#index.index
   }

@@ -133,6 +133,8 @@ export interface LedgerStats {
   readonly maxDepth: number
   readonly applied: number
   readonly fullReplays: number
+  /** Steps of weight propagation so far (a member's block adds none, L21). */
+  readonly weightWork: number
 }
 
 export interface BlockTemplate {

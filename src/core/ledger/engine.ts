@@ -27,7 +27,7 @@ import { quorumOf } from './genesis.ts'
 import { LedgerState } from './state.ts'
 import type { StateEntries, StateReader, UndoEntry } from './state.ts'
 import { admitFounder, balanceOf, blockOfTx, claimOf, escrowOf, memberOf, NS } from './tx.ts'
-import type { ClaimRecord, EscrowRecord, MemberAdmitTx, MemberRecord, TxApplyContext, TxOutcome } from './tx.ts'
+import type { ClaimRecord, DepTx, EscrowRecord, MemberAdmitTx, MemberRecord, TxApplyContext, TxOutcome } from './tx.ts'
 import type { AllianceId, BlockId, BlockStatus, Genesis, LedgerValue, Tx, TxId, TxStatus } from './types.ts'
 import { compareNodes, NodeHeap } from './node-heap.ts'
 import type {
@@ -142,6 +142,8 @@ export class LedgerEngine {
   private state: LedgerState
   private applied: Node[] = []
   private fullReplays = 0
+  /** Ancestors visited by weight propagation, in all: O(blocks × validators) (L21). */
+  private weightWork = 0
 
   // per-batch scratch
   private dirty = new Set<Node>()
@@ -297,7 +299,28 @@ export class LedgerEngine {
       if (p.time > b.time) return new LedgerError(E.BAD_PARENTS, 'a parent is newer than the block')
       if (p.issuer >= 0 && p.time < b.time - g.maxParentAgeMs) return new LedgerError(E.STALE_PARENTS, 'a parent is below max depth (older than maxParentAgeMs)')
     }
-    if (b.seq === 1 && !this.validatorIndex.has(b.issuer)) return this.checkJoin(v)
+    if (b.seq === 1 && !this.validatorIndex.has(b.issuer)) {
+      const join = this.checkJoin(v)
+      if (join != null) return join
+    }
+    return this.checkDeps(v)
+  }
+
+  /** L42: each transaction's rules against the transactions it reads. */
+  private checkDeps (v: ValidatedBlock): LedgerError | null {
+    const b = v.block
+    if (b.txs.every(tx => this.ctx.registry.get(tx.type)?.checkDeps == null)) return null
+    const txOf = (txId: TxId): DepTx | undefined => {
+      const parsed = parseTxId(txId)
+      const n = parsed == null ? undefined : this.nodes.get(parsed.blockId)
+      const tx = n == null || parsed == null || n.issuer < 0 ? undefined : n.txs[parsed.index]
+      return n == null || tx == null ? undefined : { tx, issuer: this.issuers[n.issuer], chain: this.genesis.chains[n.chain], time: n.time }
+    }
+    try {
+      for (const tx of b.txs) this.ctx.registry.checkDeps(tx, { ...this.txCtx(v), time: b.time, txOf })
+    } catch (err) {
+      return toLedgerError(err)
+    }
     return null
   }
 
@@ -481,6 +504,7 @@ export class LedgerEngine {
     const stack = [...start]
     while (stack.length > 0) {
       const a = stack.pop() as Node
+      this.weightWork++
       if (a.issuer < 0 || bitHas(a.weight, v)) continue
       a.weight = bitWith(a.weight, v)
       this.dirty.add(a)
@@ -861,7 +885,8 @@ export class LedgerEngine {
       doubleVotes: this.doubleVotes().length,
       maxDepth: this.maxDepth,
       applied: this.applied.length,
-      fullReplays: this.fullReplays
+      fullReplays: this.fullReplays,
+      weightWork: this.weightWork
     }
   }
 
@@ -997,8 +1022,9 @@ export class LedgerEngine {
   }
 
   /**
-   * Pending blocks of others that a validator should approve (L35): members' blocks within
-   * maxParentAgeMs that do not have its approval yet, one per issuer (fairness).
+   * Pending blocks that a validator should approve (L35): blocks with transactions within
+   * maxParentAgeMs that do not have its approval yet, one per issuer (fairness). Empty blocks
+   * never ask for approval, so witnessing does not feed itself.
    */
   awaitingApproval (validator: Did, now: number): BlockId[] {
     const v = this.validatorIndex.get(validator)
@@ -1006,7 +1032,7 @@ export class LedgerEngine {
     const seen = new Set<number>()
     const out: BlockId[] = []
     for (const n of this.pendingSet) {
-      if (n.issuer < 0 || bitHas(n.weight, v) || n.time < now - this.genesis.maxParentAgeMs || seen.has(n.issuer)) continue
+      if (n.issuer < 0 || n.txs.length === 0 || bitHas(n.weight, v) || n.time < now - this.genesis.maxParentAgeMs || seen.has(n.issuer)) continue
       seen.add(n.issuer)
       out.push(n.id)
     }

@@ -21,7 +21,7 @@ export {
   memberAdmit, memberJoin, transfer, receive, depositLock, depositRefund, credentialAnchor, credentialRevoke
 } from './tx.ts'
 export type {
-  TxTypeDef, TxCheckContext, TxApplyContext, TxOutcome, MemberRecord, ClaimRecord, EscrowRecord, AnchorRecord,
+  TxTypeDef, TxCheckContext, TxApplyContext, TxOutcome, TxDepsContext, DepTx, MemberRecord, ClaimRecord, EscrowRecord, AnchorRecord,
   MemberAdmitTx, MemberJoinTx, TransferTx, ReceiveTx, DepositLockTx, DepositRefundTx, CredentialAnchorTx
 } from './tx.ts'
 export { LedgerState } from './state.ts'

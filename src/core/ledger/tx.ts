@@ -37,6 +37,20 @@ export interface TxOutcome {
   readonly status: 'confirmed' | 'rejected'
 }
 
+/** A dependency's transaction as its block holds it, decided or not. */
+export interface DepTx {
+  readonly tx: Tx
+  readonly issuer: Did
+  readonly chain: string
+  readonly time: number
+}
+
+/** What `checkDeps` may rely on: the block's header and its dependencies' transactions. */
+export interface TxDepsContext extends TxCheckContext {
+  readonly time: number
+  txOf (txId: TxId): DepTx | undefined
+}
+
 /** What `apply` may rely on in addition. */
 export interface TxApplyContext extends TxCheckContext {
   readonly blockId: BlockId
@@ -58,6 +72,12 @@ export interface TxTypeDef<T extends Tx = Tx> {
   deps? (tx: T, ctx: TxCheckContext): readonly TxId[]
   /** Objects this transaction closes; two blocks closing one object conflict (L24). */
   conflicts? (tx: T, ctx: TxCheckContext): readonly string[]
+  /**
+   * Rules against the dependencies' transactions themselves (not the state), checked when the
+   * block is inserted; throws LedgerError to reject the block (L42). A closing that could never
+   * apply is thus kept out of the conflict it would otherwise block.
+   */
+  checkDeps? (tx: T, ctx: TxDepsContext): void
   /**
    * Applies to the state; throws LedgerError to reject (writes are then undone). It may write
    * only keys its issuer owns or keys named after its own txId (L26), so that transactions of
@@ -113,6 +133,10 @@ export class TxRegistry {
 
   conflictsOf (tx: Tx, ctx: TxCheckContext): readonly string[] {
     return this.types.get(tx.type)?.conflicts?.(tx, ctx) ?? []
+  }
+
+  checkDeps (tx: Tx, ctx: TxDepsContext): void {
+    this.types.get(tx.type)?.checkDeps?.(tx, ctx)
   }
 }
 
@@ -459,6 +483,12 @@ export const depositRefund: TxTypeDef<DepositRefundTx> = {
   },
   deps (tx) { return [tx.deposit] },
   conflicts (tx) { return [escrowConflict(tx.deposit)] },
+  checkDeps (tx, ctx) {
+    const lock = ctx.txOf(tx.deposit)
+    if (lock == null || lock.tx.type !== 'deposit.lock') fail(BAD_TX, 'deposit.refund names no deposit.lock')
+    if (lock.issuer !== ctx.issuer) fail(BAD_TX, 'only the payer refunds its deposit')
+    if (ctx.time <= (lock.tx as DepositLockTx).deadline) fail(BAD_TX, 'the deposit is locked until its deadline')
+  },
   apply (state, tx, ctx) {
     confirmedDep(ctx, tx.deposit, 'deposit.lock')
     const e = escrowOf(state, tx.deposit)
