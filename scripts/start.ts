@@ -5,12 +5,16 @@
  */
 import { startRelay } from '../src/relay/relay.ts'
 import { serveApp } from './static-server.ts'
+import { startOperator } from '../src/operator/operator.ts'
 
 const appPort = Number(process.env.APP_PORT ?? 5173)
 const relayPort = Number(process.env.RELAY_PORT ?? 9090)
 
 const relay = await startRelay({ port: relayPort, keyFile: '.data/relay.key', log: (line) => console.log(`[relay] ${line}`) })
-const app = await serveApp({ port: appPort, relays: relay.multiaddrs })
+// the demo alliance's founding validator (an operator's subject network, in Node)
+const operator = await startOperator({ relays: relay.multiaddrs, log: process.env.DEBUG != null ? (line) => console.log(`[operator] ${line}`) : undefined })
+const app = await serveApp({ port: appPort, relays: relay.multiaddrs, config: () => ({ alliance: operator.config() }) })
+console.log(`demo alliance ${operator.ledger.allianceId} founded by the operator ${operator.did}`)
 console.log(`relay listening on ${relay.multiaddrs.join(', ')}`)
 console.log(`\n  alliance-net is running: ${app.url}\n  open several tabs with ${app.url}?peer=alice, ${app.url}?peer=bob … (each is its own peer)\n`)
 
@@ -19,6 +23,7 @@ async function stop (): Promise<void> {
   if (stopping) return
   stopping = true
   await app.close()
+  await operator.stop()
   await relay.stop()
   process.exit(0)
 }

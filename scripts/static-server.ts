@@ -23,7 +23,7 @@ const TYPES: Record<string, string> = {
 
 export interface StaticServer { url: string, port: number, server: Server, close: () => Promise<void>, setRelays: (relays: string[]) => void }
 
-export async function serveApp (opts: { root?: string, host?: string, port?: number, relays: string[] }): Promise<StaticServer> {
+export async function serveApp (opts: { root?: string, host?: string, port?: number, relays: string[], config?: () => Record<string, unknown> }): Promise<StaticServer> {
   const root = resolve(opts.root ?? 'dist')
   await stat(join(root, 'index.html')).catch(() => { throw new Error(`${root}/index.html is missing: run \`npm run build\` first`) })
   let relays = opts.relays
@@ -31,7 +31,7 @@ export async function serveApp (opts: { root?: string, host?: string, port?: num
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)
     if (path === '/alliance-config.json') {
       res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' })
-      res.end(JSON.stringify({ relays }))
+      res.end(JSON.stringify({ ...(opts.config?.() ?? {}), relays }))
       return
     }
     const file = normalize(join(root, path))

@@ -8,6 +8,7 @@ import { App } from './ui/App.tsx'
 import { selectProfile } from './peer/profiles.ts'
 import { resolveRelays, fetchServedConfig } from './peer/config.ts'
 import { PeerRuntime } from './peer/runtime.ts'
+import { resolveAlliance } from './peer/alliance-choice.ts'
 import { installFacade } from './peer/facade.ts'
 import { registerServiceWorker } from './sw-register.ts'
 import './ui/styles.css'
@@ -20,7 +21,9 @@ function openRuntime (): Promise<PeerRuntime> {
   // Opened once per page, outside React, so StrictMode's double effects cannot open two peers.
   opening ??= (async () => {
     const relays = await resolveRelays(profile, location.search, localStorage, fetchServedConfig)
-    const runtime = await PeerRuntime.open({ profile, relays, settings: localStorage })
+    const alliance = await resolveAlliance(profile, location.search, localStorage, async () => await (await fetch('/alliance-config.json', { cache: 'no-store' })).json())
+    const withInvited = alliance != null && alliance.relays.length > 0 && relays.length === 0 ? [...alliance.relays] : relays
+    const runtime = await PeerRuntime.open({ profile, relays: withInvited, settings: localStorage, alliance })
     installFacade(runtime)
     window.addEventListener('pagehide', () => { void runtime.close() })
     return runtime

@@ -4,9 +4,12 @@
  * - Own blocks: a template from the engine, proof-of-work off the main thread, signed with
  *   the wallet's key, stored, then gossiped on the alliance's blocks topic. One at a time,
  *   since each takes the previous one as `prev`.
- * - Witnessing: a peer approves other peers' pending blocks that carry transactions, with an
- *   empty block, until they confirm. With few peers and little traffic nothing would ever
- *   gather weight otherwise (the IOTA lesson: no user should have to "promote").
+ * - Witnessing: a validator approves pending blocks that carry transactions, one issuer at a
+ *   time, with an empty block, until they confirm (only validators carry weight, SPEC L20);
+ *   a member re-approves its own stale blocks. No user ever presses "promote" (IOTA lesson).
+ * - Admission (admission.ts): a non-member asks validators to admit it and joins once they
+ *   have; a validator admits its invitees. A member receives the credits paid to it (claims,
+ *   L28) on its own, in its own chain.
  * - Incoming blocks (gossip or sync) go through the engine in batches; rejections are counted
  *   by code and reported against the sending peer, which the mesh hangs up on when they
  *   pile up; nothing stored changes on a rejection.
@@ -19,9 +22,9 @@ import type { Did } from '../core/identity.ts'
 import { parseDid } from '../core/identity.ts'
 import { AllianceError, InvalidInputError } from '../core/errors.ts'
 import {
-  LedgerEngine, blockIdOf, prepareBlock, sealBlock, LedgerError, LedgerErrorCode, MAX_AMOUNT
+  LedgerEngine, blockIdOf, claimOf, prepareBlock, sealBlock, LedgerError, LedgerErrorCode, MAX_AMOUNT
 } from '../core/ledger/index.ts'
-import type { BatchResult, BlockId, BlockInfo, LedgerContext, Tx, TxStatus, Equivocation, LedgerStats } from '../core/ledger/index.ts'
+import type { BatchResult, BlockId, BlockInfo, DoubleVote, LedgerContext, Tx, TxStatus, Equivocation, LedgerStats } from '../core/ledger/index.ts'
 import type { LedgerStore } from '../store/ledger.ts'
 import { loadLedger, persistBatch, writeCheckpoint } from '../store/ledger-loader.ts'
 import { SYNC_PROTOCOL, SYNC_GET_LIMIT, SyncClient, serveSync } from '../net/sync.ts'
@@ -30,6 +33,9 @@ import type { Miner } from './miner.ts'
 import { verifyBlockSignatures } from './bulk-verify.ts'
 import type { HistoryEntry, LedgerApi, LedgerProgress } from './ledger-api.ts'
 import { blocksTopic, chainForNewMember } from './alliance.ts'
+import { AdmissionDesk, admissionTopic } from './admission.ts'
+import type { AdmissionState, JoinRequestView } from './admission.ts'
+import type { InvitationToken } from '../core/invitation.ts'
 
 /** The part of the mesh the ledger uses (AllianceNet has it; tests may pass their own). */
 export interface LedgerNet {
@@ -61,6 +67,12 @@ export interface LedgerServiceOptions {
   witnessIntervalMs?: number
   /** Anti-entropy sync period. */
   syncIntervalMs?: number
+  /** The invitation this peer joined with (its token goes into its join requests). */
+  invitation?: InvitationToken | null
+  /** As a validator, admit everyone who asks (the demo operator's open desk). */
+  openDesk?: boolean
+  /** A name this peer gives itself in join requests and invitations (unverified). */
+  name?: string
 }
 
 export class LedgerClosedError extends AllianceError {
@@ -90,6 +102,7 @@ const RECENT_MAX = 400
 export class LedgerService implements LedgerApi {
   readonly engine: LedgerEngine
   private readonly o: Required<Omit<LedgerServiceOptions, 'onChange' | 'log'>> & Pick<LedgerServiceOptions, 'onChange' | 'log'>
+  private readonly desk: AdmissionDesk
   private net: LedgerNet | null = null
   private unsubscribe: Array<() => void> = []
   private timers: Array<ReturnType<typeof setInterval>> = []
@@ -107,7 +120,7 @@ export class LedgerService implements LedgerApi {
   private lastCheckpoint = 0
   private lastOwnBlockAt = 0
   private closed = false
-  private admitting = false
+  private receiving = false
 
   private constructor (engine: LedgerEngine, opts: LedgerServiceOptions) {
     this.engine = engine
@@ -117,8 +130,29 @@ export class LedgerService implements LedgerApi {
       checkpointEvery: 1000,
       witnessIntervalMs: 1500,
       syncIntervalMs: 30_000,
+      invitation: null,
+      openDesk: false,
+      name: '',
       ...opts
     }
+    this.desk = this.makeDesk(null)
+  }
+
+  private makeDesk (net: LedgerNet | null): AdmissionDesk {
+    return new AdmissionDesk({
+      ctx: this.o.ctx,
+      engine: this.engine,
+      did: this.o.did,
+      now: this.o.now,
+      seed: this.o.seed,
+      random: this.o.random,
+      submit: async (txs) => await this.submit(txs),
+      publish: net == null ? null : async (topic, data) => await net.publish(topic, data),
+      log: this.o.log,
+      token: this.o.invitation,
+      openDesk: this.o.openDesk,
+      name: this.o.name
+    })
   }
 
   static async open (opts: LedgerServiceOptions & { onLoadProgress?: (loaded: number, total: number) => void }): Promise<LedgerService> {
@@ -133,12 +167,24 @@ export class LedgerService implements LedgerApi {
   }
 
   get allianceId (): string { return this.engine.allianceId }
+  get ctx (): LedgerContext { return this.o.ctx }
   get did (): Did { return this.o.did }
 
   // ---- LedgerApi ----
 
   balance (did?: string): number { return this.engine.balance(did ?? this.o.did) }
   isMember (did?: string): boolean { return this.engine.member(did ?? this.o.did) != null }
+  isValidator (did?: string): boolean { return this.engine.isValidator(did ?? this.o.did) }
+  validators (): Did[] { return this.engine.validators() }
+  members (): Did[] { return this.engine.members() }
+  admission (): AdmissionState { return this.deskOf().state() }
+  joinRequests (): JoinRequestView[] { return this.deskOf().pendingRequests() }
+  async admit (did: string, chain?: string): Promise<string> { return await this.deskOf().admit(parseDid(did), chain) }
+  decline (did: string): void { this.deskOf().decline(parseDid(did)) }
+  invite (opts: { validForMs: number, relays: readonly string[], from?: string }): string { return this.deskOf().invite(opts) }
+  /** Credits paid to this peer that its chain has not received yet. */
+  incoming (): number { return this.engine.claimsFor(this.o.did).reduce((sum, c) => sum + c.claim.amount, 0) }
+  doubleVotes (): DoubleVote[] { return this.engine.doubleVotes() }
   status (txId: string): TxStatus | 'unknown' { return this.engine.status(txId) ?? 'unknown' }
   equivocations (): Equivocation[] { return this.engine.equivocations() }
   progress (): LedgerProgress { return { pow: this.powProgress, sync: this.syncProgress } }
@@ -173,11 +219,11 @@ export class LedgerService implements LedgerApi {
     return `${id}/0`
   }
 
-  /** Confirmed balance minus what this peer's pending transfers already spend. */
+  /** Confirmed balance minus what this peer's pending transfers and deposits already spend. */
   spendable (): number {
     let pending = 0
     for (const h of this.historyIndex.values()) {
-      if (h.from === this.o.did && h.type === 'transfer' && this.engine.status(h.txId) === 'pending') pending += h.amount ?? 0
+      if (h.from === this.o.did && (h.type === 'transfer' || h.type === 'deposit.lock') && this.engine.status(h.txId) === 'pending') pending += h.amount ?? 0
     }
     return this.balance() - pending
   }
@@ -189,10 +235,15 @@ export class LedgerService implements LedgerApi {
 
   // ---- life cycle ----
 
+  private liveDesk: AdmissionDesk | null = null
+  private deskOf (): AdmissionDesk { return this.liveDesk ?? this.desk }
+
   async start (net: LedgerNet | null): Promise<void> {
     this.net = net
+    this.liveDesk = this.makeDesk(net)
     if (net != null) {
       this.unsubscribe.push(net.subscribe(blocksTopic(this.o.ctx), async (data, from) => { await this.onGossip(data, from) }))
+      this.unsubscribe.push(net.subscribe(admissionTopic(this.o.ctx), (data, from) => { this.onJoinRequest(data, from) }))
       // A bad request makes serveSync throw a typed (AllianceError) error, which the net
       // counts against the peer (AllianceNet.handle). Reporting it here as well counted every
       // bad request twice, so a peer was hung up on after 3 instead of 5.
@@ -203,7 +254,7 @@ export class LedgerService implements LedgerApi {
       this.timers.push(setInterval(() => { this.syncWithOne() }, this.o.syncIntervalMs))
     }
     this.timers.push(setInterval(() => { this.witness() }, this.o.witnessIntervalMs))
-    this.ensureAdmitted()
+    this.witness()
     this.onPeersChanged()
   }
 
@@ -235,7 +286,7 @@ export class LedgerService implements LedgerApi {
     const parents = opts.parents != null && opts.parents.every((p) => this.engine.has(p)) ? opts.parents : tpl.parents
     let time = tpl.time
     for (const p of parents) time = Math.max(time, this.engine.blockInfo(p)?.time ?? 0)
-    const chain = tpl.chain ?? chainForNewMember(this.o.ctx, this.o.did)
+    const chain = tpl.chain ?? this.joinChain(txs) ?? chainForNewMember(this.o.ctx, this.o.did)
     const prepared = prepareBlock({ genesis: this.o.ctx, issuer: this.o.did, chain, seq: tpl.seq, prev: tpl.prev, parents, time, txs })
     this.powProgress = 0
     this.changed()
@@ -261,51 +312,70 @@ export class LedgerService implements LedgerApi {
     return block.id
   }
 
-  private ensureAdmitted (): void {
-    if (this.admitting || this.isMember() || this.hasPendingOwn('member.admit')) return
-    this.admitting = true
-    const chain = chainForNewMember(this.o.ctx, this.o.did)
-    this.submit([{ type: 'member.admit', member: this.o.did, chain }])
-      .catch((err: unknown) => { this.o.log?.(`admission failed: ${(err as Error).message}`) })
-      .finally(() => { this.admitting = false })
+  /** A first block's chain: the one its join's admissions name. */
+  private joinChain (txs: readonly Tx[]): string | null {
+    const join = txs[0]
+    if (join?.type !== 'member.join' || !Array.isArray(join.admits)) return null
+    const first = this.engine.admissionsOf(this.o.did).find(a => (join.admits as unknown[]).includes(a.txId))
+    return first?.chain ?? null
   }
 
-  private hasPendingOwn (type: string): boolean {
-    for (const h of this.historyIndex.values()) {
-      if (h.from === this.o.did && h.type === type && this.engine.status(h.txId) !== 'rejected') return true
+  private onJoinRequest (data: Uint8Array, from: Did): void {
+    try {
+      this.deskOf().onRequest(data, from)
+    } catch (err) {
+      const code = err instanceof AllianceError ? err.code : 'ERR_BAD_INVITATION'
+      this.rejectedInputs[code] = (this.rejectedInputs[code] ?? 0) + 1
+      const peerId = this.peerIdOf(from)
+      if (peerId != null) this.net?.reportMisbehaviour(peerId, code)
     }
-    return false
   }
 
   /**
-   * Approves the oldest pending block with transactions that this peer has not approved yet
-   * (empty blocks never ask for approval, so witnessing does not feed itself), and
-   * re-approves this peer's own pending blocks when they have waited too long.
+   * One duty per tick, the first that applies: admission (asking, joining, or as a validator
+   * admitting), receiving confirmed claims, witnessing (validators approve pending blocks that
+   * carry transactions, one issuer at a time; empty blocks never ask for approval, so
+   * witnessing does not feed itself), re-approving own stale blocks.
    */
   private witness (): void {
     if (this.closed || this.powProgress != null) return
     try { this.o.seed() } catch { return } // locked: nothing to sign with
     const now = this.o.now()
     if (now - this.lastOwnBlockAt < this.o.witnessIntervalMs) return
-    let target: BlockInfo | null = null
-    for (const id of this.recent) {
-      const b = this.engine.blockInfo(id)
-      if (b == null || b.status !== 'pending' || b.txs.length === 0 || b.issuer === this.o.did) continue
-      if (this.engine.approvers(id).includes(this.o.did)) continue
-      target = b
-      break
+    if (this.deskOf().tick()) return
+    if (!this.isMember()) return
+    if (this.receiveClaims()) return
+    if (this.isValidator()) {
+      const target = this.engine.awaitingApproval(this.o.did, now)[0]
+      if (target != null) {
+        const [a, b] = this.engine.selectTips(this.o.random, { issuer: this.o.did, now })
+        const other = a !== target ? a : b
+        const parents: [BlockId, BlockId] = [target, other !== target ? other : this.o.ctx.allianceId]
+        this.submit([], { parents }).catch((err: unknown) => { this.o.log?.(`witness block failed: ${(err as Error).message}`) })
+        return
+      }
     }
-    if (target != null) {
-      const [, other] = this.engine.selectTips(this.o.random, { issuer: this.o.did })
-      const parents: [BlockId, BlockId] = other !== target.id ? [target.id, other] : [target.id, this.engine.selectTips(this.o.random)[0]]
-      if (parents[0] === parents[1]) return
-      this.submit([], { parents }).catch((err: unknown) => { this.o.log?.(`witness block failed: ${(err as Error).message}`) })
-      return
-    }
-    if (!this.isMember()) this.ensureAdmitted()
-    else if (this.engine.promotionDue(this.o.did, now, 20_000) && this.directPeers().length > 0) {
+    if (this.engine.promotionDue(this.o.did, now, 20_000) && this.directPeers().length > 0) {
       this.submit([]).catch((err: unknown) => { this.o.log?.(`promotion failed: ${(err as Error).message}`) })
     }
+  }
+
+  /** Takes the confirmed credits paid to this peer into its own chain (L28): no user action. */
+  private receiveClaims (): boolean {
+    if (this.receiving) return false
+    const claims = this.engine.claimsFor(this.o.did).map(c => c.key)
+    if (claims.length === 0) return false
+    const pending = new Set<string>()
+    for (const id of this.engine.pendingOf(this.o.did)) {
+      for (const tx of this.engine.blockInfo(id)?.txs ?? []) if (tx.type === 'receive' && Array.isArray(tx.claims)) for (const c of tx.claims) pending.add(c as string)
+    }
+    const fresh = claims.filter(c => !pending.has(c)).slice(0, 64)
+    if (fresh.length === 0) return false
+    this.receiving = true
+    this.submit([{ type: 'receive', claims: fresh }])
+      .catch((err: unknown) => { this.o.log?.(`receive failed: ${(err as Error).message}`) })
+      .finally(() => { this.receiving = false })
+    return true
   }
 
   // ---- incoming ----
@@ -391,9 +461,10 @@ export class LedgerService implements LedgerApi {
     const b = this.engine.blockInfo(id)
     if (b == null || b.issuer == null) return
     b.txs.forEach((tx, index) => {
-      const to = typeof tx.to === 'string' ? tx.to as Did : undefined
+      const to = typeof tx.to === 'string' ? tx.to as Did : typeof tx.provider === 'string' ? tx.provider as Did : undefined
       const mine = b.issuer === this.o.did
-      if (!mine && to !== this.o.did) return
+      const member = tx.type === 'member.admit' && tx.member === this.o.did
+      if (!mine && to !== this.o.did && !member) return
       const amount = typeof tx.amount === 'number' ? tx.amount : undefined
       const txId = `${id}/${index}`
       this.historyIndex.set(txId, { txId, type: tx.type, from: b.issuer as Did, to, amount, delta: 0, status: 'pending', time: b.time })
@@ -404,13 +475,18 @@ export class LedgerService implements LedgerApi {
     }
   }
 
+  /** The signed change of this peer's balance a confirmed transaction made (L26, L28, L45). */
   private txOutcome (txId: string): Pick<HistoryEntry, 'status' | 'reason' | 'delta'> {
     const r = this.engine.txResult(txId)
     const h = this.historyIndex.get(txId)
     const status = r?.status ?? 'pending'
     let delta = 0
-    if (h != null && status === 'confirmed') {
-      if (h.type === 'transfer' && h.amount != null) delta = h.from === this.o.did ? -h.amount : h.amount
+    if (h != null && status === 'confirmed' && h.from === this.o.did) {
+      const tx = this.engine.blockInfo(txId.slice(0, txId.lastIndexOf('/')))?.txs[Number(txId.slice(txId.lastIndexOf('/') + 1))]
+      if ((h.type === 'transfer' || h.type === 'deposit.lock') && h.amount != null) delta = -h.amount
+      else if (h.type === 'receive' && tx != null && Array.isArray(tx.claims)) {
+        for (const c of tx.claims) delta += claimOf(this.engine.stateView, c as string)?.amount ?? 0
+      } else if (h.type === 'deposit.refund' && typeof tx?.deposit === 'string') delta = this.engine.escrow(tx.deposit)?.amount ?? 0
     }
     return { status, delta, ...(r?.reason != null ? { reason: r.reason } : {}) }
   }

@@ -12,7 +12,7 @@ const KNOWN_PROFILES_KEY = 'alliance:profiles'
 export const DEFAULT_PROFILE = 'me'
 
 /** Small storage port so tests and non-browser callers can supply their own. */
-export interface KeyValue { getItem: (k: string) => string | null, setItem: (k: string, v: string) => void }
+export interface KeyValue { getItem: (k: string) => string | null, setItem: (k: string, v: string) => void, removeItem?: (k: string) => void }
 
 export function selectProfile (search: string, store: KeyValue): string {
   const asked = new URLSearchParams(search).get('peer')

@@ -21,6 +21,9 @@ import type { LedgerService } from './ledger-service.ts'
 import type { Miner } from './miner.ts'
 import type { MarketApi } from './market-api.ts'
 import type { MarketService } from './market-service.ts'
+import { choiceFromInvitation, saveAlliance } from './alliance-choice.ts'
+import type { AllianceChoice } from './alliance-choice.ts'
+import { foundGenesis } from '../core/ledger/index.ts'
 
 export type Phase = 'locked' | 'ready'
 
@@ -35,6 +38,12 @@ export interface RuntimeOptions {
   net?: { targetDirect?: number, iceServers?: RTCIceServer[] }
   /** Proof-of-work miner; default a Web Worker in the browser, in-thread elsewhere. */
   miner?: Miner
+  /** The alliance this profile belongs to (alliance-choice.ts); null: it founds or joins one first. */
+  alliance?: AllianceChoice | null
+  /** Admit everyone who asks, as a validator (the demo operator). */
+  openDesk?: boolean
+  /** A name this peer gives itself (unverified), in join requests and invitations. */
+  name?: string
   log?: (line: string) => void
 }
 
@@ -60,9 +69,11 @@ export class PeerRuntime {
   private versionCounter = 0
   private lastError: string | null = null
   private unsubscribers: Array<() => void> = []
+  private choice: AllianceChoice | null
 
   private constructor (opts: RuntimeOptions, wallet: Wallet) {
     this.opts = opts
+    this.choice = opts.alliance ?? null
     this.profile = opts.profile
     this.relays = opts.relays
     this.wallet = wallet
@@ -157,16 +168,45 @@ export class PeerRuntime {
   /** This peer's ledger, once opened (it runs while the wallet is unlocked). */
   ledger (): LedgerApi | null { return this.ledgerService }
 
+  /** The alliance of this profile, or null while it has none (the UI offers to found or join). */
+  alliance (): AllianceChoice | null { return this.choice }
+
+  /**
+   * Founds a new alliance with this peer as its first validator (SPEC A2), and opens its
+   * ledger. The founder holds the supply (genesis allocation) and invites others.
+   */
+  async foundAlliance (input: { name: string, chains: readonly string[], chain: string, admission?: 'invite' | 'vote', allocation?: number }): Promise<AllianceChoice> {
+    if (this.ledgerService != null) throw new AllianceError('ERR_HAS_ALLIANCE', 'this profile already belongs to an alliance')
+    const genesis = foundGenesis({ name: input.name, chains: input.chains, founders: [{ did: this.did, chain: input.chain }], admission: input.admission, allocation: input.allocation, time: Date.now() })
+    this.choice = saveAlliance(this.profile, this.opts.settings, { genesis, token: null, relays: [], source: 'founded' })
+    await this.startLedger()
+    this.changed()
+    return this.choice
+  }
+
+  /** Joins by an invitation link or its text: saves the alliance and asks its validators. */
+  async joinInvitation (text: string): Promise<AllianceChoice> {
+    if (this.ledgerService != null) throw new AllianceError('ERR_HAS_ALLIANCE', 'this profile already belongs to an alliance')
+    this.choice = saveAlliance(this.profile, this.opts.settings, choiceFromInvitation(text))
+    await this.startLedger()
+    this.changed()
+    return this.choice
+  }
+
   private async startLedger (): Promise<void> {
-    if (this.ledgerService != null || this.wallet.locked) return
-    const [{ LedgerService }, { openIdbLedgerStore }, { demoAlliance }, miners] = await Promise.all([
+    if (this.ledgerService != null || this.wallet.locked || this.choice == null) return
+    const [{ LedgerService }, { openIdbLedgerStore }, { allianceContext }, miners] = await Promise.all([
       import('./ledger-service.ts'), import('../store/ledger-idb.ts'), import('./alliance.ts'), import('./miner.ts')
     ])
-    const store = await openIdbLedgerStore(this.profile, { indexedDB: this.opts.wallet?.idbFactory })
+    const choice = this.choice
+    const store = await openIdbLedgerStore(this.profile, { indexedDB: this.opts.wallet?.idbFactory, alliance: choice.allianceId })
     const miner = this.opts.miner ?? (typeof Worker !== 'undefined' && typeof window !== 'undefined' ? miners.browserMiner() : miners.inThreadMiner)
     const service = await LedgerService.open({
-      ctx: demoAlliance(),
+      ctx: allianceContext(choice.genesis),
       store,
+      invitation: choice.token,
+      openDesk: this.opts.openDesk ?? false,
+      name: this.opts.name ?? this.profile,
       did: this.did,
       seed: () => this.wallet.seed(),
       miner,

@@ -53,8 +53,9 @@ export interface LedgerSchema extends DBSchema {
 type Db = IDBPDatabase<LedgerSchema>
 type Store = StoreNames<LedgerSchema>
 
-export function ledgerDbName (profile: string): string {
-  return `alliance/${parseProfileName(profile)}/ledger`
+/** One database per profile and alliance: a profile that changes alliance starts afresh. */
+export function ledgerDbName (profile: string, alliance?: string): string {
+  return `alliance/${parseProfileName(profile)}/ledger${alliance == null ? '' : `/${alliance}`}`
 }
 
 /** Each step moves the schema one version forward, so any older database catches up. */
@@ -81,10 +82,12 @@ function storeError (err: unknown): Error {
 export interface OpenLedgerStoreOptions {
   /** Another IDBFactory (tests); default: the global `indexedDB`. */
   readonly indexedDB?: IDBFactory
+  /** The alliance id (its database is kept apart from other alliances'). */
+  readonly alliance?: string
 }
 
 export async function openIdbLedgerStore (profile: string, opts: OpenLedgerStoreOptions = {}): Promise<IdbLedgerStore> {
-  const db = await openIdb<Db>({ factory: opts.indexedDB, name: ledgerDbName(profile), version: LEDGER_DB_VERSION, upgrade, makeError })
+  const db = await openIdb<Db>({ factory: opts.indexedDB, name: ledgerDbName(profile, opts.alliance), version: LEDGER_DB_VERSION, upgrade, makeError })
   return new IdbLedgerStore(db)
 }
 

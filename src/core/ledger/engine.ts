@@ -1031,7 +1031,9 @@ export class LedgerEngine {
     if (v == null) return []
     const seen = new Set<number>()
     const out: BlockId[] = []
+    const tainted = this.groupMulti.size > 0 ? this.tainted(this.issuerIndex.get(validator) ?? -1) : null
     for (const n of this.pendingSet) {
+      if (tainted?.has(n) === true) continue
       if (n.issuer < 0 || n.txs.length === 0 || bitHas(n.weight, v) || n.time < now - this.genesis.maxParentAgeMs || seen.has(n.issuer)) continue
       seen.add(n.issuer)
       out.push(n.id)
