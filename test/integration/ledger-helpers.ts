@@ -9,7 +9,7 @@ import { encode } from '../../src/core/codec.ts'
 import { didFromPublicKey, generateKeyPair, libp2pPrivateKey, sign } from '../../src/core/identity.ts'
 import type { Did } from '../../src/core/identity.ts'
 import {
-  DEMO_GENESIS, LedgerErrorCode, blockIdOf, checkPow, createLedgerContext, encodeBlock, mineSync, powHeaderOf,
+  LedgerErrorCode, foundGenesis, blockIdOf, checkPow, createLedgerContext, encodeBlock, mineSync, powHeaderOf,
   prepareBlock, sealBlock, signingBytes
 } from '../../src/core/ledger/index.ts'
 import type { BlockCore, BlockId, LedgerContext, Tx } from '../../src/core/ledger/index.ts'
@@ -124,10 +124,11 @@ function crafted (code: string, bytes: Uint8Array): CraftedBlock {
   return { code, id: blockIdOf(bytes), bytes }
 }
 
-/** Another alliance with the demo's settings: blocks of it are ERR_WRONG_ALLIANCE here. */
+/** Another alliance of one random validator: blocks of it are ERR_WRONG_ALLIANCE here. */
 let foreign: LedgerContext | null = null
 function foreignAlliance (): LedgerContext {
-  foreign ??= createLedgerContext({ ...DEMO_GENESIS, name: 'some other alliance' })
+  const founder = didFromPublicKey(generateKeyPair(randomBytes(32)).publicKey)
+  foreign ??= createLedgerContext(foundGenesis({ name: 'some other alliance', chains: ['home'], founders: [{ did: founder, chain: 'home' }], difficulty: 8, time: 1735689600000 }))
   return foreign
 }
 

@@ -1,9 +1,10 @@
-// Issue #4 over the real mesh: a real relay and five Node peers (AllianceNet over WebRTC +
-// LedgerService on in-memory stores, in-thread PoW at the demo difficulty) admit themselves,
-// transfer concurrently and converge; a sixth joins late and syncs to the same state; a peer
-// serving invalid blocks over /alliance/sync/1 and a peer flooding them over gossip are
-// counted by code, hung up on and denied, while valid blocks from the others still confirm
-// and nothing stored changes.
+// The ledger over the real mesh (issue 8): a real relay, three validators and members as Node
+// peers (AllianceNet over WebRTC + LedgerService on in-memory stores, in-thread PoW). Members
+// join by a validator's invitation, are paid by a validator, pay each other concurrently and
+// converge; a late member syncs; ten attacker peers mint, flood and forge, and a rogue member
+// equivocates: no confirmed transfer reverts, no credits appear, honest transfers still
+// confirm, and the attackers are counted and hung up on. Then peers serving or gossiping
+// invalid blocks are counted by code and denied, and nothing stored changes.
 //
 // Choices (recipients, amounts, tip selection) come from a seeded generator whose seed is
 // printed; replay with LEDGER_TEST_SEED=<seed>. NET_TEST_LOG=1 prints the peers' logs.
@@ -13,8 +14,11 @@ import { startRelay } from '../../src/relay/relay.ts'
 import type { RelayHandle } from '../../src/relay/relay.ts'
 import type { AllianceNet } from '../../src/net/node.ts'
 import { didFromPublicKey, generateKeyPair } from '../../src/core/identity.ts'
+import { createInvitation, invitationFromText, invitationToText } from '../../src/core/invitation.ts'
+import { foundGenesis, mineSync, prepareBlock, sealBlock } from '../../src/core/ledger/index.ts'
+import type { BlockId } from '../../src/core/ledger/index.ts'
 import { SYNC_PROTOCOL, serveSync } from '../../src/net/sync.ts'
-import { demoAlliance, blocksTopic } from '../../src/peer/alliance.ts'
+import { allianceContext, blocksTopic } from '../../src/peer/alliance.ts'
 import { prng } from '../fixtures/ledger-helpers.ts'
 import { fullyDirect, logger, stopAll, waitFor } from './helpers.ts'
 import {
@@ -25,9 +29,21 @@ import type { CraftedBlock, InvalidKind, LedgerPeer } from './ledger-helpers.ts'
 const SEED = Number(process.env.LEDGER_TEST_SEED ?? Math.floor(Math.random() * 2 ** 31))
 console.log(`[ledger integration] seed ${SEED} (replay with LEDGER_TEST_SEED=${SEED})`)
 
-const ctx = demoAlliance()
-const GRANT = ctx.genesis.grant
-const TRANSFERS_PER_PEER = 3
+const validatorSeeds = [0, 1, 2].map(() => randomBytes(32))
+const validatorDids = validatorSeeds.map(s => didFromPublicKey(generateKeyPair(s).publicKey))
+const CHAINS = ['home', 'business', 'operator']
+const genesis = foundGenesis({
+  name: 'integration alliance',
+  chains: CHAINS,
+  founders: validatorDids.map((did, i) => ({ did, chain: CHAINS[i] })),
+  difficulty: 8,
+  allocation: 10_000,
+  time: Date.now() - 60_000
+})
+const ctx = allianceContext(genesis)
+const SUPPLY = genesis.allocation * 3
+const PAYOUT = 500
+const TRANSFERS_PER_MEMBER = 3
 
 interface Transfer { txId: string, from: string, to: string, amount: number }
 
@@ -53,13 +69,20 @@ async function storedIssuers (p: LedgerPeer): Promise<Set<string>> {
   return issuers
 }
 
+function invitationFor (i: number): ReturnType<typeof invitationFromText> {
+  // through its text form, as a link carries it
+  return invitationFromText(invitationToText(createInvitation({ genesis, seed: validatorSeeds[0], expires: Date.now() + 3_600_000, nonce: `n${i}` })))
+}
+
 describe('ledger over a real relay and WebRTC', () => {
   const rand = prng(SEED)
   let relay: RelayHandle | undefined
   const peers: LedgerPeer[] = []
+  const validators: LedgerPeer[] = []
+  const members: LedgerPeer[] = []
   const attackers: AllianceNet[] = []
   const transfers: Transfer[] = []
-  const admissions: string[] = []
+  const confirmedEver = new Set<string>()
 
   const ledgerOptions = (i: number) => ({
     // faster witnessing than the app's 1.5 s, to keep the test short
@@ -67,10 +90,15 @@ describe('ledger over a real relay and WebRTC', () => {
     random: prng(SEED + 1 + i)
   })
 
+  const startMember = async (i: number): Promise<LedgerPeer> =>
+    await startLedgerPeer(`member${i}`, { ctx, relays: relay!.multiaddrs, ledger: { ...ledgerOptions(10 + i), invitation: invitationFor(i).token } })
+
   beforeAll(async () => {
     relay = await startRelay({ port: 0, log: logger('relay') })
     const relays = relay.multiaddrs
-    peers.push(...await Promise.all([0, 1, 2, 3, 4].map(async i => await startLedgerPeer(`peer${i}`, { ctx, relays, ledger: ledgerOptions(i) }))))
+    validators.push(...await Promise.all(validatorSeeds.map(async (seed, i) => await startLedgerPeer(`validator${i}`, { ctx, relays, seed, ledger: ledgerOptions(i) }))))
+    members.push(...await Promise.all([0, 1].map(startMember)))
+    peers.push(...validators, ...members)
   })
 
   afterAll(async () => {
@@ -79,73 +107,115 @@ describe('ledger over a real relay and WebRTC', () => {
     await relay?.stop()
   })
 
-  it('[L27][L23] five peers connect directly, admit themselves and see every member with the grant', async () => {
-    await waitFor('a direct connection between every pair of the five', () => fullyDirect(peers.map(p => p.net)), 60_000)
-    await waitFor('every peer sees all five admitted with the grant', () =>
-      peers.every(p => peers.every(q => p.ledger.isMember(q.did) && p.ledger.balance(q.did) === GRANT)), 60_000, 200)
+  it('[A3][L27][L39] members invited by a validator are admitted and join; joining gives no credits', async () => {
+    await waitFor('a direct connection between every pair', () => fullyDirect(peers.map(p => p.net)), 60_000)
+    await waitFor('every peer sees both members joined', () => peers.every(p => members.every(m => p.ledger.isMember(m.did))), 90_000, 200)
     for (const p of peers) {
-      const admit = p.ledger.history(50).find(h => h.type === 'member.admit' && h.from === p.did)
-      expect(admit?.status).toBe('confirmed')
-      admissions.push(admit!.txId)
-      expect(p.ledger.engine.totalCredits()).toBe(GRANT * 5)
+      for (const m of members) expect(p.ledger.balance(m.did)).toBe(0)
+      expect(p.ledger.engine.totalCredits()).toBe(SUPPLY)
+      expect(p.ledger.validators()).toEqual(validatorDids)
     }
+    for (const m of members) expect(m.ledger.admission()).toMatchObject({ kind: 'member' })
   }, 150_000)
 
-  it('[L28][L30][L31] five peers transfer concurrently and converge on the same transfers and state hash', async () => {
-    // Plan every transfer first (seeded), then fire them all at once on every peer.
-    const plan = peers.map((p, i) => Array.from({ length: TRANSFERS_PER_PEER }, () => {
-      const others = peers.filter((_, j) => j !== i)
-      return { from: p, to: others[Math.floor(rand() * others.length)], amount: 1 + Math.floor(rand() * 100) }
-    }))
-    const made = await Promise.all(plan.flat().map(async t => ({
-      txId: await t.from.ledger.transfer(t.to.did, t.amount), from: t.from.did, to: t.to.did, amount: t.amount
-    })))
+  it('[L28][L30][L31] members are paid, receive on their own, pay each other concurrently and converge', async () => {
+    const payouts = await Promise.all(members.map(async m => await validators[0].ledger.transfer(m.did, PAYOUT)))
+    await waitFor('members received their payouts', () => members.every(m => peers.every(p => p.ledger.balance(m.did) === PAYOUT)), 90_000, 200)
+    for (const t of payouts) expect(validators[1].ledger.status(t)).toBe('confirmed')
+    const plan = members.flatMap((m, i) => Array.from({ length: TRANSFERS_PER_MEMBER }, () => ({ from: m, to: members[1 - i], amount: 1 + Math.floor(rand() * 50) })))
+    // one member's transfers go out one block after the other: they are all its own chain's
+    const made = await Promise.all(plan.map(async t => ({ txId: await t.from.ledger.transfer(t.to.did, t.amount), from: t.from.did, to: t.to.did, amount: t.amount })))
     transfers.push(...made)
-    expect(new Set(made.map(t => t.txId)).size).toBe(made.length)
-
-    await waitFor('every transfer confirmed on every peer', () =>
-      peers.every(p => transfers.every(t => p.ledger.status(t.txId) === 'confirmed')), 75_000, 200)
-    await waitFor('one state hash on all five peers', () => sameState(peers), 30_000, 200)
-
-    const expected = new Map(peers.map(p => [p.did as string, GRANT]))
+    await waitFor('every transfer confirmed on every peer', () => peers.every(p => transfers.every(t => p.ledger.status(t.txId) === 'confirmed')), 90_000, 200)
+    await waitFor('every claim received and one state hash', () => peers.every(p => members.every(m => p.ledger.engine.claimsFor(m.did).length === 0)) && sameState(peers) != null, 90_000, 200)
+    const expected = new Map(members.map(m => [m.did as string, PAYOUT]))
     for (const t of transfers) {
       expected.set(t.from, expected.get(t.from)! - t.amount)
       expected.set(t.to, expected.get(t.to)! + t.amount)
     }
-    const txBlocks = confirmedTxBlocks(peers[0])
-    expect(txBlocks).toHaveLength(5 + transfers.length)
     for (const p of peers) {
-      expect(confirmedTxBlocks(p)).toEqual(txBlocks)
-      for (const q of peers) expect(p.ledger.balance(q.did)).toBe(expected.get(q.did))
-      expect(p.ledger.engine.totalCredits()).toBe(GRANT * 5)
+      for (const m of members) expect(p.ledger.balance(m.did)).toBe(expected.get(m.did))
+      expect(p.ledger.engine.totalCredits()).toBe(SUPPLY)
       expect(p.ledger.engine.equivocations()).toEqual([])
-      const s = p.ledger.stats()
-      expect(s.rejected).toBe(0)
-      expect(s.rejectedInputs).toEqual({})
-      // what the service stored is what the engine holds
-      expect(await p.store.blockCount()).toBe(s.blocks)
+      expect(await p.store.blockCount()).toBe(p.ledger.stats().blocks)
     }
-  }, 150_000)
+    for (const t of [...payouts, ...transfers.map(x => x.txId)]) confirmedEver.add(t)
+  }, 200_000)
 
-  it('[L31][L38] a sixth peer joining late syncs every earlier block and reaches the same state hash', async () => {
-    const blocksBefore = peers[0].ledger.stats().blocks
-    const late = await startLedgerPeer('peer5', { ctx, relays: relay!.multiaddrs, ledger: ledgerOptions(5) })
+  it('[L31][L38] a member joining late syncs every earlier block and reaches the same state hash', async () => {
+    const late = await startMember(2)
     peers.push(late)
-    // Blocks made before it joined only reach it through /alliance/sync/1.
-    await waitFor('the late peer has every earlier admission and transfer confirmed', () =>
-      [...admissions, ...transfers.map(t => t.txId)].every(tx => late.ledger.status(tx) === 'confirmed'), 60_000, 200)
-    expect(late.ledger.stats().blocks).toBeGreaterThanOrEqual(blocksBefore)
-    for (const t of transfers) expect(late.ledger.status(t.txId)).toBe('confirmed')
-    // Its own admission then confirms everywhere, and all six agree.
-    await waitFor('all six peers see the late peer admitted', () => peers.every(p => p.ledger.balance(late.did) === GRANT), 60_000, 200)
-    await waitFor('one state hash on all six peers', () => sameState(peers), 30_000, 200)
+    members.push(late)
+    await waitFor('the late member has every earlier transfer confirmed', () => transfers.every(t => late.ledger.status(t.txId) === 'confirmed'), 90_000, 200)
+    await waitFor('all see the late member joined', () => peers.every(p => p.ledger.isMember(late.did)), 90_000, 200)
+    await waitFor('one state hash on all peers', () => sameState(peers), 30_000, 200)
     const txBlocks = confirmedTxBlocks(peers[0])
     for (const p of peers) {
       expect(confirmedTxBlocks(p)).toEqual(txBlocks)
-      expect(p.ledger.engine.totalCredits()).toBe(GRANT * 6)
-      expect(p.ledger.engine.members()).toHaveLength(6)
+      expect(p.ledger.engine.totalCredits()).toBe(SUPPLY)
     }
-  }, 180_000)
+  }, 200_000)
+
+  it('[L24][L27][L39] attack: ten peers mint and forge, a rogue member equivocates — nothing confirmed reverts, no credits appear, honest transfers confirm', async () => {
+    const topic = blocksTopic(ctx)
+    const counted = new Map(peers.map(p => [p, { ...p.ledger.stats().rejectedInputs }]))
+    const disconnected = new Map(peers.map(p => [p, p.net.stats().disconnected]))
+    const ten = await Promise.all(Array.from({ length: 10 }, async (_, i) => {
+      const seed = randomBytes(32)
+      return { seed, did: didFromPublicKey(generateKeyPair(seed).publicKey), net: await startNet(`attacker${i}`, relay!.multiaddrs, seed) }
+    }))
+    attackers.push(...ten.map(a => a.net))
+    try {
+    await waitFor('each attacker knows an honest subscriber of the blocks topic', () => ten.every(a => a.net.libp2p.services.pubsub.getSubscribers(topic).length >= 1), 60_000, 200)
+    // the rogue member: pays a then b the same credits at the same seq
+    const rogue = members[2]
+    const tips = rogue.ledger.engine.template(rogue.did, Math.random, Date.now())
+    const twin = (to: string, n: number): Uint8Array => {
+      const p = prepareBlock({ genesis: ctx, issuer: rogue.did, chain: rogue.ledger.engine.member(rogue.did)!.chain, seq: tips.seq, prev: tips.prev, parents: tips.parents, time: tips.time + n, txs: [{ type: 'transfer', to, amount: 1, toChain: peers[0].ledger.engine.member(to)!.chain }] })
+      return sealBlock(ctx, p, mineSync(p.header, p.difficulty), rogue.seed).bytes
+    }
+    const honest = members[0].ledger.transfer(members[1].did, 3)
+    await Promise.all(ten.map(async (a, i) => {
+      const G = ctx.allianceId as BlockId
+      const mint = (n: number): Uint8Array => {
+        // the old mint: admit oneself and pay the grant on — now not even storable
+        const p = prepareBlock({ genesis: ctx, issuer: a.did, chain: 'home', seq: 1, prev: null, parents: [G, G], time: Date.now() - n, txs: [{ type: 'member.join', admits: [`${G}/0`] }, { type: 'transfer', to: members[0].did, amount: 1000, toChain: 'home' }] })
+        return sealBlock(ctx, p, mineSync(p.header, p.difficulty), a.seed).bytes
+      }
+      for (let n = 0; n < 8; n++) {
+        await a.net.publish(topic, n % 2 === 0 ? mint(n) : craftInvalidBlock(ctx, a.seed, INVALID_KINDS[(i + n) % INVALID_KINDS.length], 200 + i * 10 + n, Date.now()).bytes).catch(() => {})
+      }
+    }))
+    await rogue.net.publish(topic, twin(members[0].did, 0))
+    await rogue.net.publish(topic, twin(members[1].did, 1))
+    const honestTx = await honest
+    await waitFor('the honest transfer confirmed everywhere', () => peers.every(p => p.ledger.status(honestTx) === 'confirmed'), 90_000, 200)
+    // the peers the forgeries reached count them and hang up (5 strikes, S6)
+    await waitFor('an honest peer hung up on an attacker', () => peers.some(p => p.net.stats().disconnected > disconnected.get(p)!), 60_000, 200)
+    let strikes = 0
+    let hungUp = 0
+    for (const p of peers) {
+      for (const t of confirmedEver) expect(p.ledger.status(t)).toBe('confirmed')
+      expect(p.ledger.engine.totalCredits()).toBe(SUPPLY)
+      const got = delta(p, counted.get(p)!)
+      strikes += total(got)
+      hungUp += p.net.stats().disconnected - disconnected.get(p)!
+      for (const code of Object.keys(got)) expect(['ERR_NOT_MEMBER', 'ERR_BAD_TX', ...INVALID_KINDS.map(k => craftInvalidBlock(ctx, ten[0].seed, k, 0, Date.now()).code)]).toContain(code)
+      const issuers = await storedIssuers(p)
+      for (const a of ten) expect(issuers.has(a.did)).toBe(false)
+      // of the rogue member's twins at most one is ever confirmed
+      const twins = p.ledger.engine.equivocations().filter(e => e.issuer === rogue.did)
+      for (const e of twins) expect(e.blocks.filter(b => p.ledger.engine.blockStatus(b) === 'confirmed').length).toBeLessThanOrEqual(1)
+    }
+    expect(strikes).toBeGreaterThanOrEqual(5)
+    expect(hungUp).toBeGreaterThanOrEqual(1)
+    await waitFor('one state hash on all peers', () => sameState(peers), 60_000, 200)
+    confirmedEver.add(honestTx)
+    } finally {
+      // they would hold connection slots the next tests' attackers need
+      await stopAll(ten.map(a => a.net))
+    }
+  }, 240_000)
 
   describe('[L17] invalid blocks from one peer', () => {
     const before = new Map<LedgerPeer, { rejected: Record<string, number>, stored: string[] }>()
@@ -162,6 +232,7 @@ describe('ledger over a real relay and WebRTC', () => {
       const blocks = kinds.map((k, n) => craftInvalidBlock(ctx, seed, k, n, Date.now()))
       allCrafted.push(...blocks)
       const counted = new Map(peers.map(p => [p, { ...p.ledger.stats().rejectedInputs }]))
+      const hungUp = new Map(peers.map(p => [p, p.net.stats().disconnected]))
       // trudy has no ledger: it answers every honest peer's sync with its invalid blocks
       const trudy = await startNet('trudy', relay!.multiaddrs, seed, {}, async net => {
         await net.handle(SYNC_PROTOCOL, async stream => {
@@ -173,7 +244,7 @@ describe('ledger over a real relay and WebRTC', () => {
       })
       attackers.push(trudy)
       await waitFor('every honest peer hung up on trudy and denies her', () =>
-        peers.every(p => p.net.stats().disconnected >= 1 && !p.net.peers().some(x => x.did === did)), 60_000, 200)
+        peers.every(p => p.net.stats().disconnected > hungUp.get(p)! && !p.net.peers().some(x => x.did === did)), 60_000, 200)
       for (const p of peers) {
         const got = delta(p, counted.get(p)!)
         // every block it fetched was rejected with its own code, and counted once
@@ -200,7 +271,7 @@ describe('ledger over a real relay and WebRTC', () => {
       const flood = [0, 1, 2].flatMap(round => INVALID_KINDS.map((k, i) => craftInvalidBlock(ctx, seed, k, 100 + round * 10 + i, Date.now())))
       allCrafted.push(...flood)
       // ...while an honest peer makes a valid transfer.
-      const [payer, payee] = [peers[1], peers[2]]
+      const [payer, payee] = [members[0], members[1]]
       const transfer = payer.ledger.transfer(payee.did, 7)
       let published = 0
       for (const b of flood) {
@@ -234,7 +305,7 @@ describe('ledger over a real relay and WebRTC', () => {
       await waitFor('one state hash on all six peers', () => sameState(peers), 30_000, 200)
       for (const p of peers) {
         expect(p.ledger.balance(payee.did) - p.ledger.balance(payer.did)).toBe(peers[0].ledger.balance(payee.did) - peers[0].ledger.balance(payer.did))
-        expect(p.ledger.engine.totalCredits()).toBe(GRANT * 6)
+        expect(p.ledger.engine.totalCredits()).toBe(SUPPLY)
       }
     }, 240_000)
 
@@ -253,12 +324,10 @@ describe('ledger over a real relay and WebRTC', () => {
           expect(await p.store.hasBlock(b.id)).toBe(false)
         }
         expect((await p.store.listOrphans()).filter(o => allCrafted.some(b => b.id === o.id))).toEqual([])
-        expect(p.ledger.stats().rejected).toBe(0)
-        expect(p.ledger.engine.equivocations()).toEqual([])
-        // exactly the two attackers were hung up on: no honest peer was blamed
-        expect(p.net.stats().disconnected).toBe(2)
+        for (const t of confirmedEver) expect(p.ledger.status(t)).toBe('confirmed')
+        // only the attackers were hung up on: no honest peer was blamed
+        for (const q of peers) expect(p.net.peers().some(x => x.did === q.did) || q === p).toBe(true)
       }
-      await waitFor('the six honest peers still connected to each other', () => peers.every(p => p.net.peers().filter(x => honest.has(x.did)).length === 5), 30_000, 200)
     })
   })
 })
