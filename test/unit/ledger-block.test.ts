@@ -2,12 +2,12 @@
 import { describe, expect, it } from 'vitest'
 import { encode } from '../../src/core/codec.ts'
 import {
-  BLOCK_LIMITS, DEMO_GENESIS, LedgerError, LedgerErrorCode, checkPow, createBlock, createBlockAsync,
+  BLOCK_LIMITS, foundGenesis, quorumOf, LedgerError, LedgerErrorCode, checkPow, createBlock, createBlockAsync,
   createLedgerContext, createTxRegistry, decodeGenesis, encodeGenesis, genesisId, leadingZeroBits, mine,
   parseGenesis, powDigest, powHeaderOf, prepareBlock, sealBlock, validateBlockBytes
 } from '../../src/core/ledger/index.ts'
 import type { BlockId, Genesis, LedgerErrorCode as Code } from '../../src/core/ledger/index.ts'
-import { ctxOf, forge, Issuer, key, NOW, T0, testGenesis } from '../fixtures/ledger-helpers.ts'
+import { ctxOf, forge, Issuer, key, NOW, T0, testGenesis, validatorsGenesis } from '../fixtures/ledger-helpers.ts'
 import vectors from '../fixtures/ledger-vectors.json' with { type: 'json' }
 
 const ctx = ctxOf()
@@ -30,12 +30,13 @@ describe('genesis', () => {
   it('[L1] parses a valid genesis and rejects each malformed field', () => {
     expect(parseGenesis(testGenesis())).toEqual(testGenesis())
     const bad: Array<Partial<Record<keyof Genesis, unknown>> & Record<string, unknown>> = [
-      { v: 2 }, { kind: 'x' }, { name: '' }, { chains: [] }, { chains: ['a', 'a'] }, { chains: ['Bad Name'] },
+      { v: 1 }, { kind: 'x' }, { name: '' }, { chains: [] }, { chains: ['a', 'a'] }, { chains: ['Bad Name'] },
       { chains: Array.from({ length: 17 }, (_, i) => `c${i}`) }, { difficulty: 33 }, { difficulty: 1.5 },
-      { threshold: 0 }, { crossChainApprovals: 0 }, { grant: -1 }, { admission: 'closed' },
+      { crossChainApprovals: 3 }, { allocation: -1 }, { admission: 'closed' }, { admission: 'invite', admitVotes: 2 }, { admitVotes: 0 },
+      { founders: [] }, { maxParentAgeMs: 0 }, { bytesPerSecond: 0 }, { minBlockIntervalMs: -1 },
       { founders: [{ did: 'did:key:nope', chain: 'home' }] }, { founders: [{ did: key(1).did, chain: 'nowhere' }] },
       { founders: [{ did: key(1).did, chain: 'home' }, { did: key(1).did, chain: 'home' }] },
-      { admission: 'founders', founders: [{ did: key(1).did, chain: 'home' }] }, { maxClockSkewMs: -1 }, { extra: 1 }
+      { maxClockSkewMs: -1 }, { extra: 1 }
     ]
     for (const over of bad) {
       expect(codeOf(() => parseGenesis({ ...testGenesis(), ...over })), JSON.stringify(over)).toBe('ERR_MALFORMED')
@@ -52,11 +53,14 @@ describe('genesis', () => {
     expect(genesisId({ ...g, time: T0 + 1 })).not.toBe(genesisId(g))
   })
 
-  it('[L3] the demo genesis is valid, open, 3 chains, threshold 3, grant 1000, difficulty 13', () => {
-    const g = parseGenesis(DEMO_GENESIS)
-    expect(g.chains).toEqual(['home', 'business', 'operator'])
-    expect([g.admission, g.threshold, g.grant, g.difficulty, g.crossChainApprovals]).toEqual(['open', 3, 1000, 13, 1])
-    expect(genesisId(DEMO_GENESIS)).toBe(vectors.demoGenesisId)
+  it('[L3] a founded genesis: its founders are the validators and hold the supply; difficulty 13 by default', () => {
+    const g = foundGenesis({ name: 'x', chains: ['home', 'business'], founders: [{ did: key(1).did, chain: 'home' }], time: T0 })
+    expect([g.admission, g.admitVotes, g.difficulty, g.crossChainApprovals, g.allocation]).toEqual(['invite', 1, 13, 0, 1_000_000])
+    expect(quorumOf(g)).toBe(1)
+    expect(quorumOf(validatorsGenesis(4))).toBe(3)
+    expect(quorumOf(validatorsGenesis(7))).toBe(5)
+    const v = foundGenesis({ name: 'y', chains: ['home'], founders: [1, 2, 3].map(n => ({ did: key(n).did, chain: 'home' })), admission: 'vote', time: T0 })
+    expect(v.admitVotes).toBe(2)
   })
 })
 
@@ -99,7 +103,7 @@ describe('proof-of-work', () => {
 describe('block creation', () => {
   it('[L5][L6] createBlock makes a block that validates; its id is the CID of its bytes', () => {
     const a = new Issuer(ctx, 1, 'home')
-    const v = a.block([G, G], [a.admit()])
+    const v = a.block([G, G], [{ type: 'credential.anchor', hash: 'ab'.repeat(32) }])
     const again = validateBlockBytes(v.bytes, ctx, { now: NOW })
     expect(again.id).toBe(v.id)
     expect(again.block).toEqual(v.block)
@@ -109,7 +113,7 @@ describe('block creation', () => {
   it('[L5] known-answer vector: a block from a fixed seed has a fixed id', () => {
     const v = createBlock({
       seed: key(1).seed, genesis: ctx, chain: 'home', seq: 1, prev: null, parents: [G, G], time: T0 + 1,
-      txs: [{ type: 'member.admit', member: key(1).did, chain: 'home' }]
+      txs: [{ type: 'credential.anchor', hash: 'ab'.repeat(32) }]
     })
     expect({ alliance: ctx.allianceId, did: key(1).did, id: v.id, nonce: v.block.nonce }).toEqual(vectors.block)
   })
@@ -138,9 +142,9 @@ describe('block creation', () => {
     expect(codeOf(() => createBlock({ ...base, seq: 2, txs: [] }))).toBe('ERR_BAD_PREV')
   })
 
-  it('[L3] the demo genesis is never lowered: blocks for it carry difficulty 13', () => {
-    const demo = createLedgerContext(DEMO_GENESIS)
-    const p = prepareBlock({ genesis: demo, issuer: key(1).did, chain: 'home', seq: 1, prev: null, parents: [demo.allianceId, demo.allianceId], time: DEMO_GENESIS.time + 1, txs: [] })
+  it('[L3] blocks carry the alliance difficulty, never lower', () => {
+    const g = createLedgerContext(foundGenesis({ name: 'x', chains: ['home'], founders: [{ did: key(1).did, chain: 'home' }], time: T0 }))
+    const p = prepareBlock({ genesis: g, issuer: key(1).did, chain: 'home', seq: 1, prev: null, parents: [g.allianceId, g.allianceId], time: T0 + 1, txs: [] })
     expect(p.difficulty).toBe(13)
   })
 })
@@ -184,7 +188,7 @@ describe('stateless validation: each rule and its code', () => {
     const other = ctxOf({ name: 'other' })
     expect(validate(forge(other, k, {}).bytes)).toBe('ERR_WRONG_ALLIANCE')
     expect(validate(forge(ctx, k, { chain: 'mars' }).bytes)).toBe('ERR_UNKNOWN_CHAIN')
-    const fctx = ctxOf({ admission: 'founders', founders: [1, 2, 3].map(n => ({ did: key(n).did, chain: 'operator' })) })
+    const fctx = ctxOf({ founders: [1, 2, 3].map(n => ({ did: key(n).did, chain: 'operator' })) })
     expect(codeOf(() => validateBlockBytes(forge(fctx, key(1), { chain: 'home' }).bytes, fctx, { now: NOW }))).toBe('ERR_UNKNOWN_CHAIN')
     expect(codeOf(() => validateBlockBytes(forge(fctx, key(1), { chain: 'operator' }).bytes, fctx, { now: NOW }))).toBeUndefined()
   })
@@ -236,9 +240,10 @@ describe('stateless validation: each rule and its code', () => {
     expect(validate(forge(ctx, k, { txs: [{ type: 'offer.publish' }] }).bytes)).toBe('ERR_UNKNOWN_TX')
     const bad: unknown[] = [
       5, { type: 7 }, {},
-      { type: 'member.admit', member: key(2).did, chain: 'home' }, // open: only oneself
-      { type: 'member.admit', member: k.did, chain: 'business' }, // open: own block's chain
-      { type: 'member.admit', member: k.did, chain: 'home', extra: 1 },
+      { type: 'member.admit', member: key(2).did, chain: 'home' }, // by a non-validator
+      { type: 'member.join', admits: [] }, { type: 'member.join', admits: ['nope/0'] },
+      { type: 'receive', claims: [] }, { type: 'deposit.lock', provider: k.did, amount: 5, deadline: 1, ref: '' },
+      { type: 'deposit.refund', deposit: 5 },
       { type: 'transfer', to: k.did, amount: 5, toChain: 'home' }, // to oneself
       { type: 'transfer', to: key(2).did, amount: 0, toChain: 'home' },
       { type: 'transfer', to: key(2).did, amount: 1.5, toChain: 'home' },
@@ -251,7 +256,7 @@ describe('stateless validation: each rule and its code', () => {
       { type: 'credential.revoke', hash: 5 }
     ]
     for (const tx of bad) expect(validate(forge(ctx, k, { txs: [tx] }).bytes), JSON.stringify(tx)).toBe('ERR_BAD_TX')
-    const fctx = ctxOf({ admission: 'founders', founders: [1, 2, 3].map(n => ({ did: key(n).did, chain: 'home' })) })
+    const fctx = ctxOf({ founders: [1, 2, 3].map(n => ({ did: key(n).did, chain: 'home' })) })
     const byNonFounder = forge(fctx, key(9), { txs: [{ type: 'member.admit', member: key(8).did, chain: 'home' }] })
     expect(codeOf(() => validateBlockBytes(byNonFounder.bytes, fctx, { now: NOW }))).toBe('ERR_BAD_TX')
     const byFounder = forge(fctx, key(1), { txs: [{ type: 'member.admit', member: key(8).did, chain: 'business' }] })
