@@ -3,8 +3,9 @@
 import { demoAlliance } from '../../src/peer/alliance.ts'
 import { openIdbLedgerStore } from '../../src/store/ledger-idb.ts'
 import { workerMiner } from '../../src/peer/miner.ts'
-import { decodeBlockFile, engineValidateAndStore, fillStore, powTimes, serviceValidateAndStore, verifyRate } from './ledger-kernel.ts'
-import type { Distribution, IngestFigures } from './ledger-kernel.ts'
+import { verifyBlockSignatures } from '../../src/peer/bulk-verify.ts'
+import { decodeBlockFile, engineValidateAndStore, fillStore, ingestSplit, powTimes, serviceValidateAndStore, verifyRate } from './ledger-kernel.ts'
+import type { Distribution, IngestFigures, IngestSplit } from './ledger-kernel.ts'
 
 async function fetchBlocks (url: string): Promise<Uint8Array[]> {
   const res = await fetch(url)
@@ -18,7 +19,7 @@ export interface LedgerBenchApi {
    * and `profile`-engine), through the service and through the engine alone; noble verify
    * rate of the same page before and after.
    */
-  validateAndStore: (url: string, profile: string, count: number) => Promise<{ service: IngestFigures, engine: IngestFigures, verifyBefore: number, verifyAfter: number }>
+  validateAndStore: (url: string, profile: string, count: number) => Promise<{ service: IngestFigures, engine: IngestFigures, split: IngestSplit, verifyBefore: number, verifyAfter: number }>
   /** Stores all blocks into profile `profile` as its own peer would have (trusted, checkpoints). */
   fill: (url: string, profile: string) => Promise<{ blocks: number, stateHash: string, lastId: string, ms: number }>
   /** PoW ms per block through the app's PoW worker (`workerUrl`: its built asset). */
@@ -42,8 +43,15 @@ window.ledgerBench = {
     }
     const service = await run('service', serviceValidateAndStore)
     const engine = await run('engine', engineValidateAndStore)
+    const splitStore = await openIdbLedgerStore(`${profile}-split`)
+    let split: IngestSplit
+    try {
+      split = await ingestSplit(ctx, blocks, splitStore, { now: Date.now(), batch: 256, verify: verifyBlockSignatures })
+    } finally {
+      await splitStore.close()
+    }
     const verifyAfter = verifyRate(ctx, blocks.slice(0, 1000))
-    return { service, engine, verifyBefore, verifyAfter }
+    return { service, engine, split, verifyBefore, verifyAfter }
   },
   fill: async (url, profile) => {
     const ctx = demoAlliance()
