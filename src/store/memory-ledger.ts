@@ -53,7 +53,8 @@ export class MemoryLedgerStore implements LedgerStore {
         set.add(b.id)
         this.tipSet.delete(r)
       }
-      this.tipSet.add(b.id)
+      // a block some stored block already references (stored child first) is no tip
+      if (!this.childrenOf.has(b.id)) this.tipSet.add(b.id)
       this.orphans.delete(b.id)
     }
     for (const o of orphans) if (!this.byId.has(o.id)) this.orphans.set(o.id, o)
