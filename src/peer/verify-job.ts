@@ -32,16 +32,11 @@ export type VerifyJobReply =
   | { readonly id: number, readonly outcomes: VerifyOutcome[] }
   | { readonly id: number, readonly error: string }
 
-const contexts = new Map<string, LedgerContext>()
-
+/** The job's context, rebuilt from its genesis each job (a parse and a hash: nothing beside 64+ blocks). */
 function contextOf (genesis: Genesis, allianceId: string): LedgerContext {
-  let ctx = contexts.get(allianceId)
-  if (ctx == null) {
-    ctx = createLedgerContext(genesis)
-    // a genesis that does not hash to the id asked for would validate against another alliance
-    if (ctx.allianceId !== allianceId) throw new Error('the job\'s genesis is not its alliance\'s')
-    contexts.set(allianceId, ctx)
-  }
+  const ctx = createLedgerContext(genesis)
+  // a genesis that does not hash to the id asked for would validate against another alliance
+  if (ctx.allianceId !== allianceId) throw new Error('the job\'s genesis is not its alliance\'s')
   return ctx
 }
 
