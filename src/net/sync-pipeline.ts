@@ -82,6 +82,8 @@ export async function pipelinedSync<P> (peer: SyncPeer, sink: SyncSink<P>, opts:
 
   // ---- inventory: pages in order, several asked at once at the positions the total implies
   let listed = 0
+  /** Listed ids now known (fetched, or known by other means meanwhile). */
+  let done = 0
   let invDone = false
   let cursor = opts.from
   const queue: string[] = []
@@ -109,9 +111,11 @@ export async function pipelinedSync<P> (peer: SyncPeer, sink: SyncSink<P>, opts:
         queue.push(id)
         listed++
       }
+      if (listed > 0) sink.onProgress?.(done, listed)
       notify()
       at = pageAt + reply.ids.length
       if (reply.next == null || reply.ids.length === 0) break
+      if (reply.next <= pageAt) break // a cursor that does not move forward: stop, never loop
       if (reply.next !== at) {
         // the remote pages differently than guessed: follow it, one page at a time
         pages.clear()
@@ -131,7 +135,6 @@ export async function pipelinedSync<P> (peer: SyncPeer, sink: SyncSink<P>, opts:
 
   // ---- blocks: batches of the queue asked several at once, applied in request order
   let received = 0
-  let done = 0
   const gets = new Window<{ ids: string[], blocks: Uint8Array[], prepared: P }>(getInFlight)
   const writes = new Window<void>(writesInFlight)
   const askBlocks = (): boolean => {
@@ -164,14 +167,20 @@ export async function pipelinedSync<P> (peer: SyncPeer, sink: SyncSink<P>, opts:
         writes.push(sink.apply(r.blocks, r.prepared))
         if (writes.full) await writes.take()
       }
-      // what was asked and did not come: again at the front, a few times, then given up
+      // What was asked and did not come goes again at the front. A reply cut short (the
+      // remote's byte limit: nothing after a given id came) costs those ids no retry; an id
+      // skipped while later ones came, or a reply with none of the asked, does: after a few
+      // such asks it is given up (the remote lacks it or withholds it).
       const got = new Set(r.blocks.map(b => blockIdOfSafe(b)))
+      let lastGot = -1
+      r.ids.forEach((id, k) => { if (got.has(id)) lastGot = k })
       const again: string[] = []
-      for (const id of r.ids) {
-        if (got.has(id) || sink.known(id)) { done++; continue }
-        if ((asked.get(id) ?? 0) > retries) { givenUp++; continue }
+      r.ids.forEach((id, k) => {
+        if (got.has(id) || sink.known(id)) { done++; return }
+        if (lastGot >= 0 && k > lastGot) asked.set(id, (asked.get(id) ?? 1) - 1)
+        else if ((asked.get(id) ?? 0) > retries) { givenUp++; return }
         again.push(id)
-      }
+      })
       queue.unshift(...again)
       sink.onProgress?.(done, Math.max(listed, done))
     }
