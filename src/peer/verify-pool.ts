@@ -137,7 +137,7 @@ export function createVerifyPool (opts: VerifyPoolOptions): VerifyPool {
 let shared: VerifyPool | null = null
 
 /** Workers for a page: one per core but one (the main thread has its own work), 1 to 4. */
-function browserPoolSize (): number {
+export function browserPoolSize (): number {
   const cores = typeof navigator !== 'undefined' ? navigator.hardwareConcurrency ?? 2 : 2
   return Math.min(4, Math.max(1, cores - 1))
 }

@@ -4,6 +4,8 @@ import { demoAlliance } from '../../src/peer/alliance.ts'
 import { openIdbLedgerStore } from '../../src/store/ledger-idb.ts'
 import { workerMiner } from '../../src/peer/miner.ts'
 import { verifyBlockSignatures } from '../../src/peer/bulk-verify.ts'
+import { browserPoolSize, createVerifyPool, setDefaultVerifyPool } from '../../src/peer/verify-pool.ts'
+import type { WorkerLike } from '../../src/peer/verify-pool.ts'
 import { decodeBlockFile, engineValidateAndStore, fillStore, ingestSplit, powTimes, serviceValidateAndStore, verifyRate } from './ledger-kernel.ts'
 import type { Distribution, IngestFigures, IngestSplit } from './ledger-kernel.ts'
 
@@ -13,13 +15,21 @@ async function fetchBlocks (url: string): Promise<Uint8Array[]> {
   return decodeBlockFile(new Uint8Array(await res.arrayBuffer()), demoAlliance().allianceId)
 }
 
+async function webcryptoRate (blocks: Uint8Array[]): Promise<number> {
+  const t0 = performance.now()
+  const v = await verifyBlockSignatures(blocks)
+  const ms = performance.now() - t0
+  if (!v.every(x => x === 'valid')) throw new Error('WebCrypto Ed25519 is missing or a bench block does not verify')
+  return blocks.length / (ms / 1000)
+}
+
 export interface LedgerBenchApi {
   /**
    * Validates and stores the first `count` blocks into IndexedDB (profiles `profile`-service
    * and `profile`-engine), through the service and through the engine alone; noble verify
    * rate of the same page before and after.
    */
-  validateAndStore: (url: string, profile: string, count: number) => Promise<{ service: IngestFigures, engine: IngestFigures, split: IngestSplit, verifyBefore: number, verifyAfter: number }>
+  validateAndStore: (url: string, profile: string, count: number, verifyWorkerUrl: string) => Promise<{ service: IngestFigures, engine: IngestFigures, split: IngestSplit, verifyBefore: number, verifyAfter: number, webcrypto: number, poolSize: number }>
   /** Stores all blocks into profile `profile` as its own peer would have (trusted, checkpoints). */
   fill: (url: string, profile: string) => Promise<{ blocks: number, stateHash: string, lastId: string, ms: number }>
   /** PoW ms per block through the app's PoW worker (`workerUrl`: its built asset). */
@@ -29,10 +39,15 @@ export interface LedgerBenchApi {
 declare global { interface Window { ledgerBench?: LedgerBenchApi } }
 
 window.ledgerBench = {
-  validateAndStore: async (url, profile, count) => {
+  validateAndStore: async (url, profile, count, verifyWorkerUrl) => {
     const ctx = demoAlliance()
     const blocks = (await fetchBlocks(url)).slice(0, count)
+    // the service's pool with the app's built worker (as the app makes it)
+    const poolSize = browserPoolSize()
+    setDefaultVerifyPool(createVerifyPool({ size: poolSize, makeWorker: () => new Worker(verifyWorkerUrl, { type: 'module' }) as unknown as WorkerLike }))
     const verifyBefore = verifyRate(ctx, blocks.slice(0, 1000))
+    // WebCrypto Ed25519 over the same blocks, bulk, on this thread: the rate of the crypto
+    const webcrypto = await webcryptoRate(blocks.slice(0, 2000))
     const run = async (name: string, fn: typeof serviceValidateAndStore): Promise<IngestFigures> => {
       const store = await openIdbLedgerStore(`${profile}-${name}`)
       try {
@@ -51,7 +66,7 @@ window.ledgerBench = {
       await splitStore.close()
     }
     const verifyAfter = verifyRate(ctx, blocks.slice(0, 1000))
-    return { service, engine, split, verifyBefore, verifyAfter }
+    return { service, engine, split, verifyBefore, verifyAfter, webcrypto: (webcrypto + await webcryptoRate(blocks.slice(0, 2000))) / 2, poolSize }
   },
   fill: async (url, profile) => {
     const ctx = demoAlliance()
