@@ -143,6 +143,22 @@ export class IdbLedgerStore implements LedgerStore {
     const described = input.map(b => describeBlock(b, -1))
     const orphans = (w.orphans ?? []).map(checkOrphan)
     const remove = [...(w.removeOrphans ?? [])]
+    // Optimistic first: the engine hands over only blocks new to it, so asking which are
+    // stored (a request per block) is nearly always wasted. A block that is stored after all
+    // fails its `add` (ConstraintError on the id), which aborts the whole transaction; the
+    // write then runs again with the presence check. Either way all or nothing.
+    if (described.length > 0 && opts.signal?.aborted !== true) {
+      try {
+        await this.writeBatch(described, orphans, remove, false, opts.signal)
+        return
+      } catch (err) {
+        if (!isConstraintError(err)) throw err
+      }
+    }
+    await this.writeBatch(described, orphans, remove, true, opts.signal)
+  }
+
+  private async writeBatch (described: StoredBlock[], orphans: StoredOrphan[], remove: string[], checkPresence: boolean, signal?: AbortSignal): Promise<void> {
     await this.run(['blocks', 'tips', 'orphans', 'meta'], 'readwrite', async (tx) => {
       const blocks = tx.objectStore('blocks')
       const tips = tx.objectStore('tips')
@@ -156,7 +172,7 @@ export class IdbLedgerStore implements LedgerStore {
       // of the blocks are stored already, and the parked orphans (few: the engine caps them)
       const [count, present, parked] = await Promise.all([
         track(meta.get('count')),
-        Promise.all(described.map(b => track(blocks.getKey(b.id)))),
+        checkPresence ? Promise.all(described.map(b => track(blocks.getKey(b.id)))) : [],
         track(orphanStore.getAllKeys())
       ])
       let n = count ?? 0
@@ -185,7 +201,7 @@ export class IdbLedgerStore implements LedgerStore {
       for (const id of remove) if (!added.has(id)) track(orphanStore.delete(id))
       if (fresh.length > 0) track(meta.put(n, 'count'))
       await Promise.all(ops)
-    }, opts.signal)
+    }, signal)
   }
 
   async putBlocks (blocks: readonly BlockBytes[], opts?: StoreCallOptions): Promise<void> {
@@ -305,6 +321,12 @@ export class IdbLedgerStore implements LedgerStore {
     this.closed = true
     this.db.close()
   }
+}
+
+/** A write that failed because a key was taken (a block stored already: see `write`). */
+function isConstraintError (err: unknown): boolean {
+  const cause = (err as { cause?: { name?: string } } | null)?.cause
+  return cause?.name === 'ConstraintError'
 }
 
 function toBlock (r: BlockRecord): StoredBlock {
