@@ -21,6 +21,12 @@ export const SYNC_REQUEST_MAX_BYTES = 64 * 1024
 /** A reply stops adding blocks past this size (one block may still make it larger, up to the cap). */
 export const SYNC_REPLY_SOFT_BYTES = 1024 * 1024
 export const SYNC_REPLY_MAX_BYTES = 4 * 1024 * 1024
+/**
+ * A request that has no reply after this long is given up (the stream aborted): a stream on
+ * a connection that died without closing used to hold a sync (and its "Syncing 0 of N")
+ * until the connection timed out; the sync is then tried again (S13).
+ */
+export const SYNC_REQUEST_TIMEOUT_MS = 20_000
 const ID = /^[a-z2-7]{8,100}$/
 
 export type SyncRequest = { t: 'inv', from: number, limit: number } | { t: 'get', ids: string[] }
@@ -89,9 +95,14 @@ export async function serveSync (stream: MessageStream, source: SyncSource, sign
 
 /** Opens streams to one remote for requests (the caller provides the stream opener). */
 export class SyncClient {
-  constructor (private readonly open: (signal?: AbortSignal) => Promise<MessageStream>) {}
+  constructor (
+    private readonly open: (signal?: AbortSignal) => Promise<MessageStream>,
+    private readonly timeoutMs = SYNC_REQUEST_TIMEOUT_MS
+  ) {}
 
-  private async request (req: SyncRequest, signal?: AbortSignal): Promise<unknown> {
+  private async request (req: SyncRequest, outer?: AbortSignal): Promise<unknown> {
+    const timeout = AbortSignal.timeout(this.timeoutMs)
+    const signal = outer == null ? timeout : AbortSignal.any([outer, timeout])
     const stream = await this.open(signal)
     try {
       await writeFrame(stream, encode(req), { signal })

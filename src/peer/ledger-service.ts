@@ -22,15 +22,19 @@ import type { Did } from '../core/identity.ts'
 import { parseDid } from '../core/identity.ts'
 import { AllianceError, InvalidInputError } from '../core/errors.ts'
 import {
-  LedgerEngine, blockIdOf, claimOf, prepareBlock, sealBlock, LedgerError, LedgerErrorCode, MAX_AMOUNT
+  LedgerEngine, claimOf, prepareBlock, sealBlock, LedgerError, LedgerErrorCode, MAX_AMOUNT
 } from '../core/ledger/index.ts'
 import type { BatchResult, BlockId, BlockInfo, DoubleVote, LedgerContext, Tx, TxStatus, Equivocation, LedgerStats } from '../core/ledger/index.ts'
 import type { LedgerStore } from '../store/ledger.ts'
 import { loadLedger, persistBatch, writeCheckpoint } from '../store/ledger-loader.ts'
 import { SYNC_PROTOCOL, SYNC_GET_LIMIT, SyncClient, serveSync } from '../net/sync.ts'
 import type { SyncSource } from '../net/sync.ts'
+import { pipelinedSync } from '../net/sync-pipeline.ts'
 import type { Miner } from './miner.ts'
-import { verifyBlockSignatures } from './bulk-verify.ts'
+import { addUntrustedBlocks, applyVerdicts, BULK_MIN_BLOCKS } from './bulk-ingest.ts'
+import { defaultVerifyPool } from './verify-pool.ts'
+import type { PoolVerdict } from './verify-pool.ts'
+import { SyncRetry } from './sync-retry.ts'
 import type { HistoryEntry, LedgerApi, LedgerProgress } from './ledger-api.ts'
 import { blocksTopic, chainForNewMember } from './alliance.ts'
 import { AdmissionDesk, admissionTopic } from './admission.ts'
@@ -117,6 +121,7 @@ export class LedgerService implements LedgerApi {
   private readonly syncedPeers = new Set<string>()
   private readonly syncing = new Map<string, Promise<void>>()
   private readonly syncCursor = new Map<string, number>()
+  private readonly syncRetry = new SyncRetry()
   private lastCheckpoint = 0
   private lastOwnBlockAt = 0
   private closed = false
@@ -395,8 +400,10 @@ export class LedgerService implements LedgerApi {
    * the peer (S6); a block from a clock ahead of ours (ERR_FUTURE_TIME) is counted but not
    * held against the peer, since it becomes acceptable later (L13).
    */
-  async ingest (blocks: Uint8Array[], from?: Did, peerId?: string): Promise<BatchResult> {
-    const parts = await this.addUntrusted(blocks)
+  async ingest (blocks: Uint8Array[], from?: Did, peerId?: string, verdicts?: readonly PoolVerdict[]): Promise<BatchResult> {
+    // with the verdicts at hand (sync prepared them), the engine takes the blocks right now,
+    // in call order, before anything is awaited
+    const parts = verdicts != null && verdicts.length === blocks.length ? applyVerdicts(this.engine, blocks, verdicts, this.o.now()) : await this.addUntrusted(blocks)
     const result = mergeBatches(parts)
     for (const r of result.results) {
       if (r.kind !== 'rejected') continue
@@ -414,28 +421,9 @@ export class LedgerService implements LedgerApi {
     return result
   }
 
-  /**
-   * Validates and adds untrusted blocks. Signatures are checked in bulk with WebCrypto first;
-   * blocks it passes skip the engine's own (slower) check. WebCrypto's Ed25519 is strict
-   * RFC 8032, which accepts a subset of what the engine's check accepts, so this never lets
-   * in a block another peer would refuse; what it does not pass gets the engine's full check
-   * and its typed rejection.
-   */
+  /** Validates and adds untrusted blocks: the stateless rules in the verify pool (bulk-ingest.ts). */
   private async addUntrusted (blocks: Uint8Array[]): Promise<BatchResult[]> {
-    if (blocks.length < 4) return [this.engine.addMany(blocks, { now: this.o.now() })]
-    const verdicts = await verifyBlockSignatures(blocks)
-    if (verdicts.every((v) => v === 'valid')) return [this.engine.addMany(blocks, { now: this.o.now(), signatureChecked: true })]
-    // Keep the input order (parents first) while routing each block to its check.
-    const results: BatchResult[] = []
-    let i = 0
-    while (i < blocks.length) {
-      const checked = verdicts[i] === 'valid'
-      let j = i
-      while (j < blocks.length && (verdicts[j] === 'valid') === checked) j++
-      results.push(this.engine.addMany(blocks.slice(i, j), { now: this.o.now(), signatureChecked: checked }))
-      i = j
-    }
-    return results
+    return await addUntrustedBlocks(this.engine, this.o.ctx, defaultVerifyPool(), blocks, this.o.now())
   }
 
   private async afterBatch (result: BatchResult): Promise<void> {
@@ -495,24 +483,12 @@ export class LedgerService implements LedgerApi {
 
   private syncSource (): SyncSource {
     return {
+      // one range read each (S11), not a request per block
       inventory: async (from, limit) => {
-        const ids: string[] = []
-        let next: number | null = null
-        const total = await this.o.store.blockCount()
-        for await (const b of this.o.store.iterateBlocks({ from, pageSize: limit })) {
-          if (ids.length >= limit) { next = from + ids.length; break }
-          ids.push(b.id)
-        }
-        return { ids, next, total }
+        const [total, ids] = await Promise.all([this.o.store.blockCount(), this.o.store.blockIdsFrom(from, limit)])
+        return { ids, next: from + ids.length < total ? from + ids.length : null, total }
       },
-      getBlocks: async (ids) => {
-        const out: Uint8Array[] = []
-        for (const id of ids) {
-          const b = await this.o.store.getBlock(id)
-          if (b != null) out.push(b.bytes)
-        }
-        return out
-      }
+      getBlocks: async (ids) => (await this.o.store.getBlocksBytes(ids)).filter((b): b is Uint8Array => b != null)
     }
   }
 
@@ -548,7 +524,14 @@ export class LedgerService implements LedgerApi {
     const running = this.syncing.get(peerId)
     if (running != null) return await running
     const run = this.doSync(did, peerId)
-      .catch((err: unknown) => { this.o.log?.(`sync with ${peerId} failed: ${(err as Error).message}`) })
+      .then(() => { this.syncRetry.succeeded(peerId) }, (err: unknown) => {
+        this.o.log?.(`sync with ${peerId} failed: ${(err as Error).message}`)
+        // S13: a sync cut short (a connection replaced or dropped mid-request) is tried again
+        // within seconds while the peer is still direct, not at the next periodic tick
+        this.syncRetry.failed(peerId, () => {
+          if (!this.closed && this.directPeers().some((p) => p.peerId === peerId)) void this.syncWith(did, peerId)
+        })
+      })
       .finally(() => { this.syncing.delete(peerId); this.syncProgress = null; this.changed() })
     this.syncing.set(peerId, run)
     await run
@@ -560,42 +543,18 @@ export class LedgerService implements LedgerApi {
     return new SyncClient(async (signal) => await net.dialProtocol(did, SYNC_PROTOCOL, { signal }))
   }
 
+  /** S10–S12: pipelined inventory and block fetches (sync-pipeline.ts), verified in the pool. */
   private async doSync (did: Did, peerId: string): Promise<void> {
-    const client = this.client(did)
-    const unknown: string[] = []
-    let from = this.syncCursor.get(peerId) ?? 0
-    for (;;) {
-      const inv = await client.inventory(from)
-      for (const id of inv.ids) if (!this.engine.has(id) && !this.engine.isOrphan(id)) unknown.push(id)
-      from += inv.ids.length
-      if (inv.next == null || inv.ids.length === 0) break
-      from = inv.next
-    }
-    if (unknown.length > 0) {
-      this.syncProgress = { done: 0, total: unknown.length }
-      this.changed()
-    }
-    let queue = unknown
-    let done = 0
-    while (queue.length > 0 && !this.closed) {
-      const ask = queue.slice(0, SYNC_GET_LIMIT)
-      const blocks = await client.getBlocks(ask)
-      if (blocks.length === 0) break
-      await this.ingest(blocks, did, peerId)
-      done += blocks.length
-      this.syncProgress = { done: Math.min(unknown.length, done), total: unknown.length }
-      this.changed()
-      // A reply stops early past SYNC_REPLY_SOFT_BYTES (256 large blocks do not fit): ask
-      // again for what came after the last block received instead of skipping it for good.
-      const got = new Set<string>(blocks.map((b) => blockIdOf(b)))
-      let last = -1
-      ask.forEach((id, k) => { if (got.has(id)) last = k })
-      if (last < 0) break // none of what was asked: do not loop on a confused remote
-      queue = [...ask.slice(last + 1), ...queue.slice(ask.length)]
-    }
-    // Advance the cursor only once everything listed was fetched: a sync cut short (the
-    // connection dropped) used to leave the rest unfetched from this peer for good.
-    if (queue.length === 0) this.syncCursor.set(peerId, from)
+    const r = await pipelinedSync<readonly PoolVerdict[] | undefined>(this.client(did), {
+      known: (id) => this.engine.has(id) || this.engine.isOrphan(id),
+      prepare: async (blocks) => blocks.length < BULK_MIN_BLOCKS ? undefined : await defaultVerifyPool().check(this.o.ctx, blocks, this.o.now()),
+      apply: async (blocks, verdicts) => { await this.ingest(blocks, did, peerId, verdicts) },
+      onProgress: (done, total) => { this.syncProgress = { done, total }; this.changed() },
+      stopped: () => this.closed
+    }, { from: this.syncCursor.get(peerId) ?? 0 })
+    // the cursor moves only once everything listed is known: a sync cut short used to leave
+    // the rest unfetched from this peer for good
+    if (r.complete) this.syncCursor.set(peerId, r.cursor)
     await this.fetchMissing(did, peerId)
   }
 

@@ -12,7 +12,7 @@ import type { StoreErrorMaker } from './idb-open.ts'
 import { parseProfileName } from '../core/profile.ts'
 import type { BlockId } from '../core/ledger/types.ts'
 import {
-  abortedError, checkCheckpoint, checkOrphan, describeBlock, LedgerStoreError, LedgerStoreErrorCode
+  abortedError, checkCheckpoint, checkRange, checkOrphan, describeBlock, LedgerStoreError, LedgerStoreErrorCode
 } from './ledger.ts'
 import type {
   BlockBytes, LedgerCheckpoint, LedgerStore, LedgerWrite, StoreCallOptions, StoredBlock, StoredOrphan
@@ -110,7 +110,11 @@ export class IdbLedgerStore implements LedgerStore {
     if (signal?.aborted === true) throw abortedError()
     let tx: IDBPTransaction<LedgerSchema, S, M>
     try {
-      tx = this.db.transaction(stores, mode)
+      // relaxed: the commit does not wait for the disk to flush (Chromium's default since
+      // 121, asked for explicitly elsewhere). A block lost to a power cut is fetched again
+      // by sync; blocks are never the only copy of anything a user signed that is not also
+      // gossiped.
+      tx = this.db.transaction(stores, mode, { durability: 'relaxed' })
     } catch (err) {
       throw storeError(err)
     }
@@ -142,37 +146,65 @@ export class IdbLedgerStore implements LedgerStore {
     const described = input.map(b => describeBlock(b, -1))
     const orphans = (w.orphans ?? []).map(checkOrphan)
     const remove = [...(w.removeOrphans ?? [])]
+    // Optimistic first: the engine hands over only blocks new to it, so asking which are
+    // stored (a request per block) is nearly always wasted. A block that is stored after all
+    // fails its `add` (ConstraintError on the id), which aborts the whole transaction; the
+    // write then runs again with the presence check. Either way all or nothing.
+    if (described.length > 0 && opts.signal?.aborted !== true) {
+      try {
+        await this.writeBatch(described, orphans, remove, false, opts.signal)
+        return
+      } catch (err) {
+        if (!isConstraintError(err)) throw err
+      }
+    }
+    await this.writeBatch(described, orphans, remove, true, opts.signal)
+  }
+
+  private async writeBatch (described: StoredBlock[], orphans: StoredOrphan[], remove: string[], checkPresence: boolean, signal?: AbortSignal): Promise<void> {
     await this.run(['blocks', 'tips', 'orphans', 'meta'], 'readwrite', async (tx) => {
       const blocks = tx.objectStore('blocks')
       const tips = tx.objectStore('tips')
       const orphanStore = tx.objectStore('orphans')
       const meta = tx.objectStore('meta')
-      let n = (await meta.get('count')) ?? 0
-      const present = await Promise.all(described.map(b => blocks.getKey(b.id)))
       // every request gets a handler at once: if a later one throws, the transaction aborts
       // and the earlier ones reject, which must not surface as unhandled rejections
       const ops: Array<Promise<unknown>> = []
-      const track = (p: Promise<unknown>): void => { p.catch(() => {}); ops.push(p) }
+      const track = <T>(p: Promise<T>): Promise<T> => { p.catch(() => {}); ops.push(p); return p }
+      // one round of reads for the whole batch (never an await per block): the count, which
+      // of the blocks are stored already, and the parked orphans (few: the engine caps them)
+      const [count, present, parked] = await Promise.all([
+        track(meta.get('count')),
+        checkPresence ? Promise.all(described.map(b => track(blocks.getKey(b.id)))) : [],
+        track(orphanStore.getAllKeys())
+      ])
+      let n = count ?? 0
+      const parkedSet = new Set<string>(parked)
       const added = new Set<string>()
+      const fresh: typeof described = []
       described.forEach((b, i) => {
         if (present[i] !== undefined || added.has(b.id)) return
         added.add(b.id)
-        const record: BlockRecord = { id: b.id, n: n++, issuer: b.issuer, seq: b.seq, refs: [...b.refs], bytes: b.bytes }
-        track(blocks.add(record))
-        for (const r of b.refs) track(tips.delete(r))
-        track(tips.put({ id: b.id }))
-        track(orphanStore.delete(b.id))
+        fresh.push(b)
+        track(blocks.add({ id: b.id, n: n++, issuer: b.issuer, seq: b.seq, refs: [...b.refs], bytes: b.bytes }))
+        if (parkedSet.delete(b.id)) track(orphanStore.delete(b.id))
       })
+      // tips change once per batch, not once per block: references to blocks of the same
+      // batch never become tips in the first place
+      const referenced = new Set<string>()
+      for (const b of fresh) for (const r of b.refs) referenced.add(r)
+      for (const r of referenced) if (!added.has(r)) track(tips.delete(r))
+      for (const b of fresh) if (!referenced.has(b.id)) track(tips.put({ id: b.id }))
       for (const o of orphans) {
         if (added.has(o.id)) continue
         track((async () => {
           if (await blocks.getKey(o.id) === undefined) await orphanStore.put({ id: o.id, missing: [...o.missing], bytes: o.bytes })
         })())
       }
-      for (const id of remove) track(orphanStore.delete(id))
-      track(meta.put(n, 'count'))
+      for (const id of remove) if (!added.has(id)) track(orphanStore.delete(id))
+      if (fresh.length > 0) track(meta.put(n, 'count'))
       await Promise.all(ops)
-    }, opts.signal)
+    }, signal)
   }
 
   async putBlocks (blocks: readonly BlockBytes[], opts?: StoreCallOptions): Promise<void> {
@@ -204,6 +236,23 @@ export class IdbLedgerStore implements LedgerStore {
       for (const r of page) yield toBlock(r)
       at = page[page.length - 1].n + 1
     }
+  }
+
+  async blockIdsFrom (from: number, limit: number): Promise<BlockId[]> {
+    checkRange(from, limit)
+    // primary keys (the ids) of the `n` index over a key range: one request, no values read
+    const keys = await this.run(['blocks'], 'readonly', async tx =>
+      await tx.objectStore('blocks').index('n').getAllKeys(IDBKeyRange.bound(from, from + limit - 1), limit))
+    return keys as BlockId[]
+  }
+
+  async getBlocksBytes (ids: readonly string[]): Promise<Array<Uint8Array | undefined>> {
+    if (ids.length === 0) return []
+    const rows = await this.run(['blocks'], 'readonly', async (tx) => {
+      const store = tx.objectStore('blocks')
+      return await Promise.all(ids.map(async id => await store.get(id)))
+    })
+    return rows.map(r => (r == null ? undefined : toBlock(r).bytes))
   }
 
   async getByIssuerSeq (issuer: string, seq: number): Promise<StoredBlock[]> {
@@ -275,6 +324,12 @@ export class IdbLedgerStore implements LedgerStore {
     this.closed = true
     this.db.close()
   }
+}
+
+/** A write that failed because a key was taken (a block stored already: see `write`). */
+function isConstraintError (err: unknown): boolean {
+  const cause = (err as { cause?: { name?: string } } | null)?.cause
+  return cause?.name === 'ConstraintError'
 }
 
 function toBlock (r: BlockRecord): StoredBlock {

@@ -66,6 +66,16 @@ export interface LedgerStore {
   blockCount (): Promise<number>
   /** Stored blocks in insertion order from position `from`, read in pages (one transaction each). */
   iterateBlocks (opts?: { readonly from?: number, readonly pageSize?: number }): AsyncIterable<StoredBlock>
+  /**
+   * Block ids in insertion order from position `from`, at most `limit`, in one read (a key
+   * range, not a cursor step per block): what sync serves as its inventory (S2, S11).
+   */
+  blockIdsFrom (from: number, limit: number): Promise<BlockId[]>
+  /**
+   * The bytes of the blocks asked for, in the asked order (`undefined` where not stored), in
+   * one transaction: what sync serves for `get` (S11).
+   */
+  getBlocksBytes (ids: readonly string[]): Promise<Array<Uint8Array | undefined>>
   /** An issuer's blocks at `seq` (more than one is an equivocation). */
   getByIssuerSeq (issuer: string, seq: number): Promise<StoredBlock[]>
   /** Blocks that reference `parent` (as a parent or as prev), sorted. */
@@ -116,6 +126,12 @@ export function describeBlock (b: BlockBytes, n: number): StoredBlock {
   }
   const refs = [...v.parents, ...(typeof v.prev === 'string' ? [v.prev] : [])] as BlockId[]
   return { id: b.id, bytes: b.bytes, n, issuer: v.issuer as Did, seq: v.seq, refs: [...new Set(refs)] }
+}
+
+/** `blockIdsFrom` arguments: a position and a positive count. */
+export function checkRange (from: number, limit: number): void {
+  if (!Number.isSafeInteger(from) || from < 0) throw new RangeError('from must be a non-negative integer')
+  if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError('limit must be a positive integer')
 }
 
 export function checkOrphan (o: StoredOrphan): StoredOrphan {

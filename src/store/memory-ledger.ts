@@ -5,7 +5,7 @@
  */
 import type { BlockId } from '../core/ledger/types.ts'
 import {
-  abortedError, checkCheckpoint, checkOrphan, describeBlock, LedgerStoreError, LedgerStoreErrorCode
+  abortedError, checkCheckpoint, checkRange, checkOrphan, describeBlock, LedgerStoreError, LedgerStoreErrorCode
 } from './ledger.ts'
 import type {
   BlockBytes, LedgerCheckpoint, LedgerStore, LedgerWrite, StoreCallOptions, StoredBlock, StoredOrphan
@@ -53,7 +53,8 @@ export class MemoryLedgerStore implements LedgerStore {
         set.add(b.id)
         this.tipSet.delete(r)
       }
-      this.tipSet.add(b.id)
+      // a block some stored block already references (stored child first) is no tip
+      if (!this.childrenOf.has(b.id)) this.tipSet.add(b.id)
       this.orphans.delete(b.id)
     }
     for (const o of orphans) if (!this.byId.has(o.id)) this.orphans.set(o.id, o)
@@ -90,6 +91,17 @@ export class MemoryLedgerStore implements LedgerStore {
       for (const b of page) yield copyBlock(b)
       at += page.length
     }
+  }
+
+  async blockIdsFrom (from: number, limit: number): Promise<BlockId[]> {
+    this.open()
+    checkRange(from, limit)
+    return this.blocks.slice(from, from + limit).map(b => b.id)
+  }
+
+  async getBlocksBytes (ids: readonly string[]): Promise<Array<Uint8Array | undefined>> {
+    this.open()
+    return ids.map(id => this.byId.get(id)?.bytes.slice())
   }
 
   async getByIssuerSeq (issuer: string, seq: number): Promise<StoredBlock[]> {

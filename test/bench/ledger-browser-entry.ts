@@ -3,13 +3,24 @@
 import { demoAlliance } from '../../src/peer/alliance.ts'
 import { openIdbLedgerStore } from '../../src/store/ledger-idb.ts'
 import { workerMiner } from '../../src/peer/miner.ts'
-import { decodeBlockFile, engineValidateAndStore, fillStore, powTimes, serviceValidateAndStore, verifyRate } from './ledger-kernel.ts'
-import type { Distribution, IngestFigures } from './ledger-kernel.ts'
+import { verifyBlockSignatures } from '../../src/peer/bulk-verify.ts'
+import { browserPoolSize, createVerifyPool, setDefaultVerifyPool } from '../../src/peer/verify-pool.ts'
+import type { WorkerLike } from '../../src/peer/verify-pool.ts'
+import { decodeBlockFile, engineValidateAndStore, fillStore, ingestSplit, powTimes, serviceValidateAndStore, verifyRate } from './ledger-kernel.ts'
+import type { Distribution, IngestFigures, IngestSplit } from './ledger-kernel.ts'
 
 async function fetchBlocks (url: string): Promise<Uint8Array[]> {
   const res = await fetch(url)
   if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`)
   return decodeBlockFile(new Uint8Array(await res.arrayBuffer()), demoAlliance().allianceId)
+}
+
+async function webcryptoRate (blocks: Uint8Array[]): Promise<number> {
+  const t0 = performance.now()
+  const v = await verifyBlockSignatures(blocks)
+  const ms = performance.now() - t0
+  if (!v.every(x => x === 'valid')) throw new Error('WebCrypto Ed25519 is missing or a bench block does not verify')
+  return blocks.length / (ms / 1000)
 }
 
 export interface LedgerBenchApi {
@@ -18,7 +29,7 @@ export interface LedgerBenchApi {
    * and `profile`-engine), through the service and through the engine alone; noble verify
    * rate of the same page before and after.
    */
-  validateAndStore: (url: string, profile: string, count: number) => Promise<{ service: IngestFigures, engine: IngestFigures, verifyBefore: number, verifyAfter: number }>
+  validateAndStore: (url: string, profile: string, count: number, verifyWorkerUrl: string) => Promise<{ service: IngestFigures, engine: IngestFigures, split: IngestSplit, verifyBefore: number, verifyAfter: number, webcrypto: number, poolSize: number }>
   /** Stores all blocks into profile `profile` as its own peer would have (trusted, checkpoints). */
   fill: (url: string, profile: string) => Promise<{ blocks: number, stateHash: string, lastId: string, ms: number }>
   /** PoW ms per block through the app's PoW worker (`workerUrl`: its built asset). */
@@ -28,10 +39,15 @@ export interface LedgerBenchApi {
 declare global { interface Window { ledgerBench?: LedgerBenchApi } }
 
 window.ledgerBench = {
-  validateAndStore: async (url, profile, count) => {
+  validateAndStore: async (url, profile, count, verifyWorkerUrl) => {
     const ctx = demoAlliance()
     const blocks = (await fetchBlocks(url)).slice(0, count)
+    // the service's pool with the app's built worker (as the app makes it)
+    const poolSize = browserPoolSize()
+    setDefaultVerifyPool(createVerifyPool({ size: poolSize, makeWorker: () => new Worker(verifyWorkerUrl, { type: 'module' }) as unknown as WorkerLike }))
     const verifyBefore = verifyRate(ctx, blocks.slice(0, 1000))
+    // WebCrypto Ed25519 over the same blocks, bulk, on this thread: the rate of the crypto
+    const webcrypto = await webcryptoRate(blocks.slice(0, 2000))
     const run = async (name: string, fn: typeof serviceValidateAndStore): Promise<IngestFigures> => {
       const store = await openIdbLedgerStore(`${profile}-${name}`)
       try {
@@ -42,8 +58,15 @@ window.ledgerBench = {
     }
     const service = await run('service', serviceValidateAndStore)
     const engine = await run('engine', engineValidateAndStore)
+    const splitStore = await openIdbLedgerStore(`${profile}-split`)
+    let split: IngestSplit
+    try {
+      split = await ingestSplit(ctx, blocks, splitStore, { now: Date.now(), batch: 256, verify: verifyBlockSignatures })
+    } finally {
+      await splitStore.close()
+    }
     const verifyAfter = verifyRate(ctx, blocks.slice(0, 1000))
-    return { service, engine, verifyBefore, verifyAfter }
+    return { service, engine, split, verifyBefore, verifyAfter, webcrypto: (webcrypto + await webcryptoRate(blocks.slice(0, 2000))) / 2, poolSize }
   },
   fill: async (url, profile) => {
     const ctx = demoAlliance()

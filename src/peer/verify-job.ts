@@ -1,0 +1,61 @@
+/**
+ * The stateless half of block validation as one job over many blocks, for the verify pool
+ * (`verify-pool.ts`): the signature by WebCrypto Ed25519 (bulk, strict RFC 8032 as
+ * `bulk-verify.ts`), then, when the job asks for it, every other stateless rule
+ * (`validateBlockBytes` with the signature taken as checked: decode, shape, canonical form,
+ * PoW, id). It runs the same inside a Web Worker and in the calling thread (Node, or where
+ * Workers are missing). A block it cannot pass comes back as `null`: the engine then checks
+ * it itself and gives the typed rejection, so a bad block is refused for the same reason and
+ * counted the same way whichever thread looked at it first.
+ */
+import { createLedgerContext, validateBlockBytes } from '../core/ledger/index.ts'
+import type { Block, Genesis, LedgerContext } from '../core/ledger/index.ts'
+import { verifyBlockSignatures } from './bulk-verify.ts'
+
+export interface VerifyJob {
+  readonly id: number
+  /** The alliance's genesis (plain data); the job validates with the default tx registry. */
+  readonly genesis: Genesis
+  /** `genesisId(genesis)`, checked against the job's own context. */
+  readonly allianceId: string
+  /** The clock of the caller, in ms (future-time rule, L13). */
+  readonly now: number
+  readonly blocks: readonly Uint8Array[]
+  /** `false`: only the signature (the caller's context has its own registry). */
+  readonly full: boolean
+}
+
+/** Per block: passed (with the decoded block when `full`), or `null` for the engine to judge. */
+export type VerifyOutcome = { readonly id: string, readonly block: Block, readonly crossChain: boolean } | { readonly sig: true } | null
+
+export type VerifyJobReply =
+  | { readonly id: number, readonly outcomes: VerifyOutcome[] }
+  | { readonly id: number, readonly error: string }
+
+/** The job's context, rebuilt from its genesis each job (a parse and a hash: nothing beside 64+ blocks). */
+function contextOf (genesis: Genesis, allianceId: string): LedgerContext {
+  const ctx = createLedgerContext(genesis)
+  // a genesis that does not hash to the id asked for would validate against another alliance
+  if (ctx.allianceId !== allianceId) throw new Error('the job\'s genesis is not its alliance\'s')
+  return ctx
+}
+
+export async function runVerifyJob (job: VerifyJob): Promise<VerifyJobReply> {
+  try {
+    const sigs = await verifyBlockSignatures(job.blocks)
+    const ctx = job.full ? contextOf(job.genesis, job.allianceId) : null
+    const outcomes = job.blocks.map((bytes, i): VerifyOutcome => {
+      if (sigs[i] !== 'valid') return null
+      if (ctx == null) return { sig: true }
+      try {
+        const v = validateBlockBytes(bytes, ctx, { now: job.now, signatureChecked: true })
+        return { id: v.id, block: v.block, crossChain: v.crossChain }
+      } catch {
+        return null // the engine's own check gives the typed reason
+      }
+    })
+    return { id: job.id, outcomes }
+  } catch (err) {
+    return { id: job.id, error: (err as Error).message ?? String(err) }
+  }
+}
