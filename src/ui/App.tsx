@@ -67,7 +67,7 @@ function Shell (): React.JSX.Element {
   return (
     <div className='app'>
       <header className='topbar'>
-        <span className='brand'>Alliance</span>
+        <h1 className='brand'>{TABS.find((t) => t.id === tab)?.label ?? 'Alliance'}<span className='sr-only'> · Alliance</span></h1>
         <span className='muted small-text'>{runtime.profile}</span>
       </header>
       <UpdateBanner />

@@ -44,7 +44,7 @@ export function QrScanButton ({ onResult }: { onResult: (text: string) => void }
 
   return (
     <>
-      <button type='button' className='small' onClick={() => { void scan() }} aria-label='scan a DID QR code'>{scanning ? 'Scanning…' : 'Scan QR'}</button>
+      <button type='button' className='small' onClick={() => { void scan() }}> {scanning ? 'Scanning…' : 'Scan QR'}</button>
       <video ref={video} className='scanner' muted playsInline hidden={!scanning} />
       {note != null && <p className='muted small-text'>{note}</p>}
     </>

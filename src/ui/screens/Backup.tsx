@@ -48,7 +48,7 @@ export function Backup (): React.JSX.Element {
     <section className='card' id='backup'>
       <h2>Backup and restore</h2>
       <form className='stack' onSubmit={(e) => { void exportFile(e) }}>
-        <input type='password' autoComplete='new-password' placeholder='Passphrase for the backup file (8+)' value={pass} onChange={(e) => setPass(e.target.value)} aria-label='backup passphrase' />
+        <input type='password' autoComplete='new-password' placeholder='Backup passphrase (8+)' value={pass} onChange={(e) => setPass(e.target.value)} aria-label='backup passphrase' />
         <button disabled={busy || pass.length === 0}>Download encrypted backup</button>
       </form>
       <form className='stack' onSubmit={(e) => { void restore(e) }}>

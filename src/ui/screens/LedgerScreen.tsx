@@ -7,6 +7,7 @@ import { useRuntime } from '../runtime-context.ts'
 import { ErrorText } from './WalletScreen.tsx'
 import { DagGraph } from '../components/DagGraph.tsx'
 import { QrScanButton } from '../components/QrScan.tsx'
+import { Progress, Dot } from '../components/Progress.tsx'
 import { shortDid } from '../../core/identity.ts'
 
 export function LedgerScreen (): React.JSX.Element {
@@ -41,15 +42,15 @@ export function LedgerScreen (): React.JSX.Element {
         <p className='balance' data-testid='balance'>{ledger.balance()} <span className='muted'>credits</span></p>
         {!ledger.isMember() && <p className='muted'>Joining the alliance… (your admission block is being confirmed)</p>}
         {progress.pow != null && (
-          <div className='stack' aria-label='proof of work'>
+          <div className='stack'>
             <span className='muted small-text'>Proof of work for your block…</span>
-            <div className='progress'><div style={{ width: `${Math.round(progress.pow * 100)}%` }} /></div>
+            <Progress label='proof of work' value={progress.pow} />
           </div>
         )}
         {progress.sync != null && (
-          <div className='stack' aria-label='sync'>
+          <div className='stack'>
             <span className='muted small-text'>Syncing {progress.sync.done} of {progress.sync.total} blocks…</span>
-            <div className='progress'><div style={{ width: `${Math.round(100 * progress.sync.done / Math.max(1, progress.sync.total))}%` }} /></div>
+            <Progress label='sync' value={progress.sync.done / Math.max(1, progress.sync.total)} />
           </div>
         )}
       </section>
@@ -87,7 +88,7 @@ export function LedgerScreen (): React.JSX.Element {
         <h2>DAG</h2>
         <DagGraph blocks={ledger.recentBlocks(60)} me={runtime.did} conflicting={conflicting} />
         <p className='muted small-text'>
-          <span style={{ color: '#1b8a6b' }}>●</span> confirmed <span style={{ color: '#e0a91b' }}>●</span> pending <span style={{ color: '#b3261e' }}>●</span> rejected <span style={{ color: '#7b2cbf' }}>●</span> conflicting ·
+          <Dot color='#1b8a6b' /> confirmed <Dot color='#e0a91b' /> pending <Dot color='#b3261e' /> rejected <Dot color='#7b2cbf' /> conflicting ·
           {' '}{stats.blocks} blocks, {stats.confirmed} confirmed, {stats.tips} tips, {stats.members} members
         </p>
       </section>

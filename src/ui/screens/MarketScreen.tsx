@@ -8,6 +8,7 @@ import { useState } from 'react'
 import { useRuntime } from '../runtime-context.ts'
 import { ErrorText } from './WalletScreen.tsx'
 import { Qr } from '../components/Qr.tsx'
+import { Progress } from '../components/Progress.tsx'
 import { shortDid } from '../../core/identity.ts'
 import type { MarketApi, OfferView, SessionView, WifiSecurity } from '../../peer/market-api.ts'
 
@@ -74,7 +75,7 @@ function Offers ({ market }: { market: MarketApi }): React.JSX.Element {
           <option value='0'>Any reputation</option><option value='0.5'>≥ 0.5</option><option value='0.66'>≥ 0.66</option>
         </select>
       </div>
-      <input placeholder='My location (geohash, e.g. wx4g0b)' value={here} onChange={(e) => { setHere(e.target.value.trim()); localStorage.setItem(HERE_KEY, e.target.value.trim()) }} aria-label='my geohash' />
+      <input placeholder='Geohash, e.g. wx4g0b' value={here} onChange={(e) => { setHere(e.target.value.trim()); localStorage.setItem(HERE_KEY, e.target.value.trim()) }} aria-label='my geohash' />
       {offers.length === 0 && <p className='muted'>No offers match.</p>}
       <ul className='list' data-testid='offers'>
         {offers.map((o) => (
@@ -230,7 +231,7 @@ function SessionRow ({ market, s }: { market: MarketApi, s: SessionView }): Reac
         {s.kind} · round {s.round}{s.maxRounds != null ? ` of ${s.maxRounds}` : ''} · {formatUnits(s.unitsUsed, s.unit)} · {s.vouchers} vouchers · paid {s.paid} · settled {s.settled}
         {s.remainingMs != null && s.state === 'active' ? ` · ${Math.ceil(s.remainingMs / 1000)} s left` : ''}
       </div>
-      {s.state === 'active' && <div className='progress' aria-label='round progress'><div style={{ width: `${Math.round(roundFraction * 100)}%` }} /></div>}
+      {s.state === 'active' && <Progress label='round progress' value={roundFraction} />}
       {creds != null && (
         <div className='stack' data-testid='wifi'>
           <span>Network <b data-testid='wifi-ssid'>{creds.ssid}</b> · {creds.security} · password <span className='mono' data-testid='wifi-password'>{creds.password}</span></span>
