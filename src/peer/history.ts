@@ -279,3 +279,21 @@ export function txSourceOf (ledger: LedgerApi): LedgerTxSource | null {
     ? engine as LedgerTxSource
     : null
 }
+
+const feeds = new WeakMap<LedgerApi, LedgerHistory | null>()
+
+/**
+ * This peer's history rows from whatever the ledger API offers: the engine's blocks when it
+ * exposes them (both sides of every session), else the API's own entries. One feed per ledger.
+ */
+export function historyRows (ledger: LedgerApi, me: Did, limit = 100): HistoryRow[] {
+  const engine = (ledger as unknown as { engine?: { genesis?: { grant?: number, threshold?: number } } }).engine
+  const ctx: HistoryContext = { me, grant: engine?.genesis?.grant ?? 0, threshold: engine?.genesis?.threshold ?? 1 }
+  let feed = feeds.get(ledger)
+  if (feed === undefined) {
+    const source = txSourceOf(ledger)
+    feed = source != null ? new LedgerHistory(source, ctx) : null
+    feeds.set(ledger, feed)
+  }
+  return feed != null ? feed.rows(limit) : rowsFromEntries(ledger.history(limit), ctx, limit)
+}

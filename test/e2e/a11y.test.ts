@@ -12,6 +12,13 @@ const SCREENS: Array<{ name: string, open: (p: Page) => Promise<void> }> = [
   { name: 'wallet', open: async (p) => { await p.getByRole('navigation', { name: 'Screens' }).getByRole('button', { name: 'Wallet' }).click() } },
   { name: 'ledger', open: async (p) => { await p.getByRole('navigation', { name: 'Screens' }).getByRole('button', { name: 'Ledger' }).click() } },
   { name: 'market', open: async (p) => { await p.getByRole('navigation', { name: 'Screens' }).getByRole('button', { name: 'Market' }).click() } },
+  ...['Find', 'Sessions', 'My hotspot', 'My offers'].map((part) => ({
+    name: `market: ${part}`,
+    open: async (p: Page) => {
+      await p.getByRole('navigation', { name: 'Screens' }).getByRole('button', { name: 'Market' }).click()
+      await p.getByRole('tab', { name: part }).click()
+    }
+  })),
   { name: 'peers', open: async (p) => { await p.getByRole('navigation', { name: 'Screens' }).getByRole('button', { name: 'Peers' }).click() } }
 ]
 
