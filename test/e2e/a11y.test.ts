@@ -2,10 +2,13 @@
 // violation, exactly one h1, no placeholder cut off, and the screens are reachable by keyboard.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
 import type { Page } from 'playwright-core'
+import { didFromPublicKey, generateKeyPair } from '../../src/core/identity.ts'
 import { startMobilePeers, axe, seriousOf, type MobilePeers } from './mobile.ts'
 
 let peers: MobilePeers
 let page: Page
+// Any other valid did:key, as a recipient for the confirmation dialog.
+const OTHER = didFromPublicKey(generateKeyPair(new Uint8Array(32).fill(9)).publicKey)
 
 /** Screen name → how to get there from anywhere, through visible controls. */
 const SCREENS: Array<{ name: string, open: (p: Page) => Promise<void> }> = [
@@ -62,6 +65,20 @@ describe('accessibility at 360 px', () => {
       expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(360)
     })
   }
+
+  it('[U1][U8] the Send confirmation dialog has no serious or critical violation and takes focus', async () => {
+    await SCREENS[1].open(page)
+    await page.getByLabel('transfer recipient').fill(OTHER)
+    await page.getByLabel('transfer amount').fill('5')
+    await page.getByRole('button', { name: 'Send', exact: true }).click()
+    await page.getByTestId('confirm').waitFor()
+    expect(await page.evaluate(() => document.activeElement?.closest('dialog') != null)).toBe(true)
+    const violations = await axe(page)
+    console.log(`[a11y] send confirmation: ${violations.length} violations (${violations.map((v) => `${v.id}:${v.impact ?? ''}`).join(', ') || 'none'})`)
+    expect(seriousOf(violations)).toEqual([])
+    await page.keyboard.press('Escape')
+    await expect.poll(() => page.getByTestId('confirm').count()).toBe(0)
+  })
 
   it('[U2] the screens are reachable by keyboard alone', async () => {
     await SCREENS[0].open(page)

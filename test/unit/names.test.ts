@@ -79,3 +79,13 @@ describe('ContactsBook', () => {
     expect(changes).toBeGreaterThanOrEqual(5)
   })
 })
+
+describe('credential DMs', () => {
+  it('[U11] carry a JWT and nothing else', async () => {
+    const { credentialText, parseCredentialText } = await import('../../src/peer/credential-dm.ts')
+    expect(parseCredentialText(credentialText(' aaa.bbb.ccc '))).toBe('aaa.bbb.ccc')
+    expect(parseCredentialText('alliance/credential/1 not a jwt')).toBeNull()
+    expect(parseCredentialText('hello')).toBeNull()
+    expect(parseCredentialText(credentialText(`a.${'b'.repeat(20_000)}.c`))).toBeNull()
+  })
+})

@@ -5,6 +5,7 @@ import { ErrorText } from './WalletScreen.tsx'
 import type { CredentialCheck, StoredCredential } from '../../wallet/index.ts'
 import { Who } from '../components/Who.tsx'
 import { useContacts } from '../ux-context.ts'
+import { credentialText } from '../../peer/credential-dm.ts'
 
 const TYPES = ['AllianceMembership', 'HotspotOperator', 'RelayOperator']
 
@@ -21,6 +22,7 @@ export function Credentials (): React.JSX.Element {
   const [open, setOpen] = useState<string | null>(null)
   const [error, setError] = useState<unknown>(null)
   const [busy, setBusy] = useState(false)
+  const [handed, setHanded] = useState<string | null>(null)
 
   const reload = useCallback(() => {
     runtime.wallet.listCredentials().then(setList).catch(setError)
@@ -65,6 +67,9 @@ export function Credentials (): React.JSX.Element {
               <span className='row'>
                 <button type='button' className='small' onClick={() => setOpen(open === c.id ? null : c.id)}>{open === c.id ? 'Hide' : 'View'}</button>
                 <button type='button' className='small' onClick={() => { void verify(c.jwt) }}>Verify</button>
+                {c.issuer === runtime.did && c.subject !== runtime.did && (
+                  <button type='button' className='small' onClick={() => { setError(null); runtime.sendMessage(c.subject, credentialText(c.jwt)).then(() => setHanded(c.id)).catch(setError) }}>Send to subject</button>
+                )}
               </span>
             </div>
             {open === c.id && (
@@ -107,6 +112,7 @@ export function Credentials (): React.JSX.Element {
           <button type='button' onClick={() => { void keep() }} disabled={check?.status !== 'valid' || pasted.trim() === ''}>Keep it</button>
         </div>
       </div>
+      {handed != null && <p className='ok small-text' role='status'>Sent, encrypted, to its subject.</p>}
       {check != null && (
         <p className={check.status === 'valid' ? 'ok' : 'error'} data-testid='verify-result' role='status'>
           <b>{check.status}</b>: {check.reason}

@@ -15,6 +15,8 @@ import { SaveContact } from '../components/SaveContact.tsx'
 import { QrScanButton } from '../components/QrScan.tsx'
 import { parseRelayList } from '../../peer/config.ts'
 import { isHello, parseContactText } from '../../peer/names.ts'
+import { parseCredentialText } from '../../peer/credential-dm.ts'
+import type { CredentialCheck } from '../../wallet/index.ts'
 
 export function PeersScreen (): React.JSX.Element {
   const runtime = useRuntime()
@@ -91,7 +93,7 @@ export function PeersScreen (): React.JSX.Element {
                 <Who did={m.from} />
                 <span className='muted small-text'>{new Date(m.at).toLocaleTimeString()}</span>
               </div>
-              <div>{m.text}</div>
+              {parseCredentialText(m.text) != null ? <ReceivedCredential jwt={parseCredentialText(m.text)!} mine={m.from === runtime.did} /> : <div>{m.text}</div>}
               {m.from !== runtime.did && book.get(m.from) == null && (
                 <button type='button' className='small' onClick={() => setNaming(m.from)}>Save sender</button>
               )}
@@ -191,5 +193,25 @@ function AddressBook (): React.JSX.Element {
       </div>
       <ErrorText error={error} />
     </section>
+  )
+}
+
+/** A credential that came by DM: verified before it can be kept. */
+function ReceivedCredential ({ jwt, mine }: { jwt: string, mine: boolean }): React.JSX.Element {
+  const runtime = useRuntime()
+  const [check, setCheck] = useState<CredentialCheck | null>(null)
+  const [kept, setKept] = useState(false)
+  const [error, setError] = useState<unknown>(null)
+  if (mine) return <div className='muted'>A credential (sent)</div>
+  return (
+    <div className='stack' data-testid='received-credential'>
+      <span>Sent you a credential.</span>
+      <div className='row'>
+        <button type='button' className='small' onClick={() => { runtime.wallet.verifyCredential(jwt).then(setCheck).catch(setError) }}>Verify</button>
+        <button type='button' className='small' disabled={check?.status !== 'valid' || kept} onClick={() => { runtime.act(async (w) => await w.saveCredential(jwt)).then(() => setKept(true)).catch(setError) }}>{kept ? 'Kept' : 'Keep it'}</button>
+      </div>
+      {check != null && <p className={check.status === 'valid' ? 'ok small-text' : 'error small-text'} role='status'><b>{check.status}</b>: {check.reason}</p>}
+      <ErrorText error={error} />
+    </div>
   )
 }
