@@ -7,6 +7,8 @@ import type { PeerRuntime } from './runtime.ts'
 import type { LedgerApi } from './ledger-api.ts'
 import type { MarketApi } from './market-api.ts'
 import { AllianceError } from '../core/errors.ts'
+import { historyRows } from './history.ts'
+import type { HistoryRow } from './history.ts'
 
 function ledgerOf (runtime: PeerRuntime): LedgerApi {
   const ledger = runtime.ledger()
@@ -36,6 +38,8 @@ export interface AllianceFacade {
     status: (txId: string) => 'pending' | 'confirmed' | 'rejected' | 'unknown'
     stats: () => { blocks: number, tips: number, confirmed: number, pending: number, members: number, stateHash: string, rejectedInputs: Record<string, number> }
     ready: () => boolean
+    /** This peer's history in words (both sides of transfers and sessions), newest first. */
+    history: (limit?: number) => HistoryRow[]
   }
   /** This peer's market (see src/peer/market-api.ts); methods throw ERR_NOT_READY until it opened. */
   market: {
@@ -73,7 +77,8 @@ export function createFacade (runtime: PeerRuntime): AllianceFacade {
         const s = ledgerOf(runtime).stats()
         return { blocks: s.blocks, tips: s.tips, confirmed: s.confirmed, pending: s.pending, members: s.members, stateHash: s.stateHash, rejectedInputs: s.rejectedInputs }
       },
-      ready: () => runtime.ledger() != null
+      ready: () => runtime.ledger() != null,
+      history: (limit) => historyRows(ledgerOf(runtime), runtime.did, limit)
     },
     market: {
       ready: () => runtime.market() != null,

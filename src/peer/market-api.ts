@@ -196,4 +196,6 @@ export interface MarketApi {
   /** Relayed streams reaching this peer as a target. */
   onRelayedStream: (handler: (stream: RelayedStream) => void) => () => void
   on: (event: MarketEvent, listener: (sessionId?: string) => void) => () => void
+  /** Owner control: payers refused new sessions (a block list the UI keeps). */
+  setBlockedPayers: (dids: readonly string[]) => void
 }

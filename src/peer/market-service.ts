@@ -738,12 +738,22 @@ export class MarketService implements MarketApi {
     }, this.#rt)
   }
 
+  readonly #blockedPayers = new Set<string>()
+
+  /** DIDs this provider refuses to serve from now on (sessions already running go on). */
+  setBlockedPayers (dids: readonly string[]): void {
+    this.#blockedPayers.clear()
+    for (const d of dids) this.#blockedPayers.add(d)
+  }
+
   /** The provider's checks before serving (white paper 5.6.1 step 2; SPEC P3). */
   async #admit (open: OpenFrame, id: SessionId, remote: RemotePeer): Promise<ProviderAdmission> {
     if (this.#closed) throw err(SessionWireRejection.UNAVAILABLE, 'this peer is shutting down')
     const req = open.request
     const now = this.#now()
     if (req.provider !== this.did) throw err(SessionWireRejection.WRONG_PROVIDER, 'the request names another provider')
+    // The owner's block list (issue 11 owner controls): refused before anything is looked up.
+    if (this.#blockedPayers.has(req.payer)) throw err(SessionWireRejection.UNAVAILABLE, 'this provider does not serve this DID')
     const skew = this.#o.maxRequestSkewMs ?? 5 * 60_000
     if (Math.abs(now - req.time) > skew) throw err(SessionWireRejection.STALE, `the request's time is ${Math.round((now - req.time) / 1000)} s away from this peer's clock`)
     if (this.#records.has(id)) throw err(SessionWireRejection.DUPLICATE, 'this session was already opened')

@@ -1,10 +1,16 @@
 /**
- * The app shell: opens the peer runtime (with a loading state), asks for the passphrase while
- * the wallet is locked, then shows the screens behind a bottom tab bar (mobile first).
+ * The app shell: opens the peer runtime and the address book (with a loading state), asks for
+ * the passphrase while the wallet is locked, then shows the screens behind a bottom tab bar
+ * (mobile first). It also says this peer's name to each direct peer once (a hello DM, shown
+ * unverified on their side) and offers to save a contact opened from a link (`?contact=`).
  */
-import { useEffect, useState } from 'react'
+import { useEffect, useMemo, useRef, useState } from 'react'
 import { RuntimeContext, useRuntime } from './runtime-context.ts'
+import { ContactsContext, NavContext, useContacts, type Intent, type Tab } from './ux-context.ts'
 import type { PeerRuntime } from '../peer/runtime.ts'
+import { ContactsBook, openContactsBook } from '../peer/contacts-api.ts'
+import { MemoryContactsStore } from '../store/contacts.ts'
+import { helloText, parseContactText } from '../peer/names.ts'
 import { describeError } from './errors.ts'
 import { WalletScreen } from './screens/WalletScreen.tsx'
 import { LedgerScreen } from './screens/LedgerScreen.tsx'
@@ -12,8 +18,8 @@ import { MarketScreen } from './screens/MarketScreen.tsx'
 import { PeersScreen } from './screens/PeersScreen.tsx'
 import { UnlockScreen } from './screens/UnlockScreen.tsx'
 import { UpdateBanner } from './components/UpdateBanner.tsx'
+import { SaveContact } from './components/SaveContact.tsx'
 
-type Tab = 'wallet' | 'ledger' | 'market' | 'peers'
 const TABS: Array<{ id: Tab, label: string, icon: string }> = [
   { id: 'wallet', label: 'Wallet', icon: '◈' },
   { id: 'ledger', label: 'Ledger', icon: '▦' },
@@ -28,10 +34,19 @@ function initialTab (): Tab {
 
 export function App ({ open }: { open: () => Promise<PeerRuntime> }): React.JSX.Element {
   const [runtime, setRuntime] = useState<PeerRuntime | null>(null)
+  const [book, setBook] = useState<ContactsBook | null>(null)
   const [error, setError] = useState<unknown>(null)
   useEffect(() => {
     let live = true
-    open().then((r) => { if (live) setRuntime(r) }).catch((err: unknown) => { if (live) setError(err) })
+    open().then(async (r) => {
+      // The address book failing (storage blocked) must not keep the wallet closed: it then
+      // lives in memory for this visit, and the user is told.
+      const b = await openContactsBook(r.did, r.profile).catch(async (err: unknown) => {
+        r.reportError(`The address book could not be opened, names are kept only until you close this tab: ${describeError(err)}`)
+        return await ContactsBook.open(r.did, new MemoryContactsStore())
+      })
+      if (live) { setBook(b); setRuntime(r) }
+    }).catch((err: unknown) => { if (live) setError(err) })
     return () => { live = false }
   }, [open])
 
@@ -44,7 +59,7 @@ export function App ({ open }: { open: () => Promise<PeerRuntime> }): React.JSX.
       </main>
     )
   }
-  if (runtime == null) {
+  if (runtime == null || book == null) {
     return (
       <main className='splash' aria-busy='true'>
         <h1>Alliance</h1>
@@ -55,40 +70,77 @@ export function App ({ open }: { open: () => Promise<PeerRuntime> }): React.JSX.
   }
   return (
     <RuntimeContext.Provider value={runtime}>
-      <Shell />
+      <ContactsContext.Provider value={book}>
+        <Shell />
+      </ContactsContext.Provider>
     </RuntimeContext.Provider>
   )
+}
+
+/** Says my name once to each direct peer while I have one; notes the names peers say. */
+function useHellos (): void {
+  const runtime = useRuntime()
+  const book = useContacts()
+  const greeted = useRef(new Map<string, string>())
+  const messages = runtime.messages()
+  useEffect(() => { book.noteMessages(messages) }, [book, messages])
+  const self = book.selfName
+  const direct = runtime.peers().filter((p) => p.kind === 'direct').map((p) => p.did).join(',')
+  useEffect(() => {
+    if (self == null || direct === '') return
+    for (const did of direct.split(',')) {
+      if (greeted.current.get(did) === self) continue
+      greeted.current.set(did, self)
+      runtime.sendMessage(did, helloText(self)).catch(() => { greeted.current.delete(did) })
+    }
+  }, [runtime, self, direct])
 }
 
 function Shell (): React.JSX.Element {
   const runtime = useRuntime()
   const [tab, setTab] = useState<Tab>(initialTab)
+  const [intent, setIntent] = useState<Intent>({})
+  const [linked, setLinked] = useState(() => parseContactText(location.href))
+  const nav = useMemo(() => ({
+    go: (t: Tab, i: Intent = {}) => { setTab(t); setIntent(i); window.scrollTo?.(0, 0) },
+    intent,
+    clearIntent: () => setIntent({})
+  }), [intent])
+  useHellos()
   if (runtime.phase === 'locked') return <UnlockScreen />
+  const label = TABS.find((t) => t.id === tab)?.label ?? 'Alliance'
   return (
-    <div className='app'>
-      <header className='topbar'>
-        <span className='brand'>Alliance</span>
-        <span className='muted small-text'>{runtime.profile}</span>
-      </header>
-      <UpdateBanner />
-      {runtime.error != null && (
-        <div className='banner warn' role='alert'>
-          {runtime.error} <button type='button' className='small' onClick={() => runtime.reportError(null)}>Dismiss</button>
-        </div>
-      )}
-      <main className='content' data-testid='ready'>
-        {tab === 'wallet' && <WalletScreen />}
-        {tab === 'ledger' && <LedgerScreen />}
-        {tab === 'market' && <MarketScreen />}
-        {tab === 'peers' && <PeersScreen />}
-      </main>
-      <nav className='tabbar' aria-label='Screens'>
-        {TABS.map((t) => (
-          <button key={t.id} type='button' className={t.id === tab ? 'active' : ''} aria-current={t.id === tab ? 'page' : undefined} onClick={() => setTab(t.id)}>
-            <span aria-hidden='true'>{t.icon}</span>{t.label}
-          </button>
-        ))}
-      </nav>
-    </div>
+    <NavContext.Provider value={nav}>
+      <div className='app'>
+        <header className='topbar'>
+          <h1 className='brand'>{label}<span className='sr-only'> · Alliance</span></h1>
+          <span className='small-text topbar-profile'>{runtime.profile}</span>
+        </header>
+        <UpdateBanner />
+        {runtime.error != null && (
+          <div className='banner warn' role='alert'>
+            {runtime.error} <button type='button' className='small' onClick={() => runtime.reportError(null)}>Dismiss</button>
+          </div>
+        )}
+        {linked != null && linked.did !== runtime.did && (
+          <section className='card banner' aria-label='contact from a link'>
+            <SaveContact did={linked.did} suggested={linked.name} source='link' onDone={() => { setLinked(null); history.replaceState(null, '', location.pathname + `?peer=${encodeURIComponent(runtime.profile)}`) }} />
+          </section>
+        )}
+        <main className='content' data-testid='ready'>
+          {tab === 'wallet' && <WalletScreen />}
+          {tab === 'ledger' && <LedgerScreen />}
+          {tab === 'market' && <MarketScreen />}
+          {tab === 'peers' && <PeersScreen />}
+        </main>
+        <nav className='tabbar' aria-label='Screens'>
+          {TABS.map((t) => (
+            <button key={t.id} type='button' className={t.id === tab ? 'active' : ''} aria-current={t.id === tab ? 'page' : undefined} onClick={() => nav.go(t.id)}>
+              <span aria-hidden='true'>{t.icon}</span>{t.label}
+            </button>
+          ))}
+        </nav>
+      </div>
+    </NavContext.Provider>
   )
 }

@@ -17,6 +17,15 @@ const WORDS: Record<string, string> = {
   ERR_NO_PASSPHRASE: 'No passphrase is set.',
   ERR_STORAGE: 'The browser refused to store data (is storage full or blocked?).',
   ERR_CLOSED: 'This wallet was closed, for example by another tab. Reload the page.',
+  ERR_CONTACT_INVALID: 'A name is 1–40 characters, without control or direction characters.',
+  ERR_BAD_AMOUNT: 'The amount must be a whole number of credits above 0.',
+  ERR_SELF: 'That is your own DID: sending to yourself does nothing.',
+  ERR_NOT_READY: 'This part is still opening (or the wallet is locked). Try again in a moment.',
+  ERR_SESSION_CAPACITY: 'That offer has as many guests as it takes right now. Try again later or pick another.',
+  ERR_SESSION_FUNDS: 'You do not hold the price of one round.',
+  ERR_SESSION_UNAVAILABLE: 'The provider cannot serve this now (offline, no Wi-Fi saved, or it does not serve you).',
+  ERR_SESSION_TIMEOUT: 'The provider did not answer in time: it may be offline. Try again.',
+  ERR_SESSION_OFFER_INACTIVE: 'That offer was withdrawn or has expired.',
   ERR_NO_WEBCRYPTO: 'This page needs a secure context (https or localhost) for its cryptography.'
 }
 

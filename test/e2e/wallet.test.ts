@@ -86,7 +86,8 @@ describe('wallet in the browser', () => {
   it('exports an encrypted backup and restores it into a third profile with the same DID', async () => {
     const alice = await openPeer(stack.context, stack.app.url, 'alice')
     const did = await facadeDid(alice)
-    await alice.getByLabel('backup passphrase').fill('backup secret 1')
+    await alice.getByLabel('backup passphrase', { exact: true }).fill('backup secret 1')
+    await alice.getByLabel('repeat backup passphrase').fill('backup secret 1')
     const downloading = alice.waitForEvent('download')
     await alice.getByRole('button', { name: 'Download encrypted backup' }).click()
     const download = await downloading

@@ -279,6 +279,23 @@ describe('MarketService: hotspot sessions', () => {
   })
 })
 
+describe('MarketService: owner controls', () => {
+  it('[U10] a blocked payer cannot open a session; unblocked, it can', async () => {
+    const { chain, mesh } = world()
+    const p = service(chain, mesh, provider)
+    const u = service(chain, mesh, buyer)
+    await p.start(); await u.start()
+    await p.setHotspotSecret({ ssid: 'Cafe', security: 'WEP', password: 'abcde' })
+    const offer = await p.publish({ ...HOTSPOT, capacity: 2 })
+    p.setBlockedPayers([buyer.did])
+    await expect(u.buy(offer, 1)).rejects.toMatchObject({ code: 'ERR_SESSION_UNAVAILABLE' })
+    expect(p.sessions()).toEqual([])
+    p.setBlockedPayers([])
+    const h = await u.buy(offer, 1)
+    await h.stop()
+  })
+})
+
 /** Opens a session by hand (a payer that does what the test says), on the fake mesh. */
 async function handOpen (mesh: FakeMesh, payer: Party, providerDid: Did, offer: string, opts: { target?: Did, time?: number } = {}): Promise<{ channel: PayerChannel, id: SessionId }> {
   const net = mesh.netFor(payer.did)

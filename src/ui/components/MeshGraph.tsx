@@ -2,12 +2,11 @@
  * A live picture of this peer's part of the mesh: me in the middle, peers on a circle, relays
  * on an outer ring. Direct WebRTC links are solid, relayed (signaling) links dashed.
  */
-import { shortDid } from '../../core/identity.ts'
 
 export interface GraphPeer { did: string, kind: 'direct' | 'relayed', rttMs?: number }
 export interface GraphRelay { addr: string, state: string }
 
-export function MeshGraph ({ me, peers, relays }: { me: string, peers: GraphPeer[], relays: GraphRelay[] }): React.JSX.Element {
+export function MeshGraph ({ me, peers, relays, nameOf }: { me: string, peers: GraphPeer[], relays: GraphRelay[], nameOf: (did: string) => string }): React.JSX.Element {
   const W = 320; const H = 280; const cx = W / 2; const cy = H / 2 + 14
   const r = 88
   const place = (i: number, n: number, radius: number, offset = 0): [number, number] => {
@@ -34,7 +33,7 @@ export function MeshGraph ({ me, peers, relays }: { me: string, peers: GraphPeer
           <g key={p.did}>
             <line x1={cx} y1={cy} x2={x} y2={y} stroke={p.kind === 'direct' ? '#1b8a6b' : '#c79a1c'} strokeWidth={p.kind === 'direct' ? 2.5 : 1.5} strokeDasharray={p.kind === 'direct' ? undefined : '5 4'} />
             <circle cx={x} cy={y} r={11} fill={p.kind === 'direct' ? '#d7f3e6' : '#fff4d6'} stroke='#0f3d3e' />
-            <text x={x} y={y + 24} fontSize='9' textAnchor='middle' fill='#12232a'>{shortDid(p.did).slice(-6)}{p.rttMs != null ? ` ${Math.round(p.rttMs)}ms` : ''}</text>
+            <text x={x} y={y + 24} fontSize='9' textAnchor='middle' fill='#12232a'>{nameOf(p.did).slice(0, 14)}{p.rttMs != null ? ` ${Math.round(p.rttMs)}ms` : ''}</text>
           </g>
         )
       })}

@@ -11,6 +11,7 @@ import { restoreProfile } from '../../peer/restore.ts'
 export function Backup (): React.JSX.Element {
   const runtime = useRuntime()
   const [pass, setPass] = useState('')
+  const [again, setAgain] = useState('')
   const [file, setFile] = useState<File | null>(null)
   const [restorePass, setRestorePass] = useState('')
   const [profile, setProfile] = useState('')
@@ -29,7 +30,7 @@ export function Backup (): React.JSX.Element {
       a.download = `alliance-${runtime.profile}-backup.json`
       a.click()
       setTimeout(() => URL.revokeObjectURL(url), 10_000)
-      setPass('')
+      setPass(''); setAgain('')
       setDone('Backup saved. Keep the file and its passphrase somewhere safe.')
     } catch (err) { setError(err) } finally { setBusy(false) }
   }
@@ -48,8 +49,10 @@ export function Backup (): React.JSX.Element {
     <section className='card' id='backup'>
       <h2>Backup and restore</h2>
       <form className='stack' onSubmit={(e) => { void exportFile(e) }}>
-        <input type='password' autoComplete='new-password' placeholder='Passphrase for the backup file (8+)' value={pass} onChange={(e) => setPass(e.target.value)} aria-label='backup passphrase' />
-        <button disabled={busy || pass.length === 0}>Download encrypted backup</button>
+        <input type='password' autoComplete='new-password' placeholder='Backup passphrase (8+)' value={pass} onChange={(e) => setPass(e.target.value)} aria-label='backup passphrase' />
+        <input type='password' autoComplete='new-password' placeholder='The same passphrase again' value={again} onChange={(e) => setAgain(e.target.value)} aria-label='repeat backup passphrase' />
+        {again !== '' && again !== pass && <p className='error small-text' role='alert'>The two passphrases differ: type the same one twice, so a typo cannot lock you out of the backup.</p>}
+        <button disabled={busy || pass.length === 0 || pass !== again}>Download encrypted backup</button>
       </form>
       <form className='stack' onSubmit={(e) => { void restore(e) }}>
         <h3>Restore a backup into a new profile</h3>

@@ -11,18 +11,35 @@ import { Credentials } from './Credentials.tsx'
 import { Security } from './Security.tsx'
 import { Backup } from './Backup.tsx'
 import { StorageNote } from '../components/StorageNote.tsx'
+import { ShareButton } from '../components/QrScan.tsx'
+import { useContacts, useNav } from '../ux-context.ts'
+import { contactLink } from '../../peer/names.ts'
+import { MyName } from './PeersScreen.tsx'
 
 export function WalletScreen (): React.JSX.Element {
   const runtime = useRuntime()
+  const book = useContacts()
+  const nav = useNav()
   const [showQr, setShowQr] = useState(false)
+  const link = contactLink(location.href, runtime.did, book.selfName)
+  const ledger = runtime.ledger()
+  const joined = ledger?.isMember() ?? false
   return (
     <div className='screen'>
       <StorageNote />
-      {!runtime.wallet.backedUp && (
-        <div className='banner warn' role='status'>
-          No backup yet. If this browser's data is lost, so is this identity: <a href='#backup'>make a backup</a>.
-        </div>
+      {(book.selfName == null || !runtime.wallet.backedUp || !joined) && (
+        <section className='card' data-testid='onboarding'>
+          <h2>Getting started</h2>
+          <ol className='steps'>
+            <li className={book.selfName != null ? 'done' : ''}>{book.selfName != null ? `You are “${book.selfName}”.` : 'Name yourself below: peers see it beside your fingerprint (as unverified).'}</li>
+            <li className={runtime.wallet.backedUp ? 'done' : ''}>{runtime.wallet.backedUp ? 'Backup made.' : <>Make a backup <b>before you hold credits</b>: if this browser's data is lost, so is this identity and its credits. <a href='#backup'>Backup</a></>}</li>
+            <li className={joined ? 'done' : ''}>{joined
+              ? 'You are a member of the alliance.'
+              : <>Joining the alliance: your admission needs the approval of 3 different members, so at least 2 other peers must be online. <button type='button' className='link' onClick={() => nav.go('ledger')}>See progress</button></>}</li>
+          </ol>
+        </section>
       )}
+      {book.selfName == null && <MyName />}
       <section className='card'>
         <h2>Identity</h2>
         <p className='muted'>Profile <b data-testid='profile'>{runtime.profile}</b></p>
@@ -31,8 +48,9 @@ export function WalletScreen (): React.JSX.Element {
         <div className='row'>
           <CopyButton text={runtime.did} label='Copy DID' />
           <button type='button' className='small' onClick={() => setShowQr(!showQr)}>{showQr ? 'Hide QR' : 'Show QR'}</button>
+          <ShareButton title='My alliance contact' text={`Add me${book.selfName != null ? ` (${book.selfName})` : ''} as a contact`} url={link} label='Share contact link' />
         </div>
-        {showQr && <div className='center'><Qr text={runtime.did} label='QR code of this DID' /></div>}
+        {showQr && <div className='center'><Qr text={link} label='QR code of my contact link (DID and name)' /></div>}
         <label className='field-label'>PeerId (same key)</label>
         <div className='mono break' data-testid='peer-id'>{runtime.peerId}</div>
       </section>
