@@ -21,6 +21,9 @@ import { LedgerService } from '../peer/ledger-service.ts'
 import { inThreadMiner } from '../peer/miner.ts'
 import { FileLedgerStore } from './file-ledger-store.ts'
 
+/** Credits the demo operator gives each member it admits, from its allocation (1,000,000). */
+export const DEMO_WELCOME = 1000
+
 /** 2026-01-01T00:00:00Z: the demo alliance's founding time (its id depends only on the key). */
 const DEMO_TIME = 1767225600000
 
@@ -63,7 +66,7 @@ export async function startOperator (opts: { relays: string[], dataDir?: string,
   const store = await FileLedgerStore.open(join(dir, `operator-ledger-${ctx.allianceId.slice(-12)}.bin`))
   const net = await createAllianceNet({ privateKey: libp2pPrivateKey(seed), relays: opts.relays, log: opts.log })
   await net.start()
-  const ledger = await LedgerService.open({ ctx, store, did, seed: () => seed, miner: inThreadMiner, openDesk: true, name: 'demo operator', log: opts.log })
+  const ledger = await LedgerService.open({ ctx, store, did, seed: () => seed, miner: inThreadMiner, openDesk: true, welcome: DEMO_WELCOME, name: 'demo operator', log: opts.log })
   await ledger.start(net)
   return {
     did,

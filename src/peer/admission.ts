@@ -50,6 +50,11 @@ export interface AdmissionPorts {
   readonly token: InvitationToken | null
   /** Admit every requester (an operator's open desk, e.g. the demo's). */
   readonly openDesk: boolean
+  /**
+   * Credits this validator pays each member it admits, out of its own balance (a grant an
+   * admission carries: issue 8 allows it, supply is unchanged). 0: none.
+   */
+  readonly welcome: number
   readonly name: string
 }
 
@@ -167,8 +172,16 @@ export class AdmissionDesk {
 
   private admitQueued (): boolean {
     if (this.admitting != null || this.toAdmit.size === 0) return false
-    const txs: Tx[] = [...this.toAdmit].slice(0, 32).map(([member, chain]) => ({ type: 'member.admit', member, chain }))
-    for (const tx of txs) this.toAdmit.delete(tx.member as Did)
+    const batch = [...this.toAdmit].slice(0, 32)
+    for (const [member] of batch) this.toAdmit.delete(member)
+    const txs: Tx[] = batch.map(([member, chain]) => ({ type: 'member.admit', member, chain }))
+    // the welcome credits ride in the same block, while the balance lasts (a claim the member receives)
+    let left = this.p.engine.balance(this.p.did)
+    for (const [member, chain] of batch) {
+      if (this.p.welcome <= 0 || left < this.p.welcome) break
+      left -= this.p.welcome
+      txs.push({ type: 'transfer', to: member, amount: this.p.welcome, toChain: chain })
+    }
     this.admitting = this.p.submit(txs)
       .catch((err: unknown) => { this.p.log?.(`admissions failed: ${(err as Error).message}`) })
       .finally(() => { this.admitting = null })

@@ -40,6 +40,20 @@ export interface AllianceFacade {
     ready: () => boolean
     /** This peer's history in words (both sides of transfers and sessions), newest first. */
     history: (limit?: number) => HistoryRow[]
+    isMember: (did?: string) => boolean
+    isValidator: (did?: string) => boolean
+    admission: () => { kind: string }
+  }
+  /** The alliance of this profile (SPEC A1–A5). */
+  alliance: {
+    /** Its id, or null while the profile has none. */
+    id: () => string | null
+    found: (name: string, chain?: string) => Promise<string>
+    join: (invitation: string) => Promise<string>
+    /** An invitation link of this validator. */
+    invite: () => string
+    joinRequests: () => Array<{ did: string, chain: string, name: string }>
+    admit: (did: string) => Promise<string>
   }
   /** This peer's market (see src/peer/market-api.ts); methods throw ERR_NOT_READY until it opened. */
   market: {
@@ -78,7 +92,18 @@ export function createFacade (runtime: PeerRuntime): AllianceFacade {
         return { blocks: s.blocks, tips: s.tips, confirmed: s.confirmed, pending: s.pending, members: s.members, stateHash: s.stateHash, rejectedInputs: s.rejectedInputs }
       },
       ready: () => runtime.ledger() != null,
-      history: (limit) => historyRows(ledgerOf(runtime), runtime.did, limit)
+      history: (limit) => historyRows(ledgerOf(runtime), runtime.did, limit),
+      isMember: (did) => ledgerOf(runtime).isMember(did),
+      isValidator: (did) => ledgerOf(runtime).isValidator(did),
+      admission: () => ({ ...ledgerOf(runtime).admission() })
+    },
+    alliance: {
+      id: () => runtime.alliance()?.allianceId ?? null,
+      found: async (name, chain) => (await runtime.foundAlliance({ name, chains: ['home', 'business', 'operator'], chain: chain ?? 'operator' })).allianceId,
+      join: async (invitation) => (await runtime.joinInvitation(invitation)).allianceId,
+      invite: () => `${location.origin}${location.pathname}?invite=${ledgerOf(runtime).invite({ validForMs: 7 * 24 * 3600 * 1000, relays: runtime.relays })}`,
+      joinRequests: () => ledgerOf(runtime).joinRequests().map(({ did, chain, name }) => ({ did, chain, name })),
+      admit: async (did) => await ledgerOf(runtime).admit(did)
     },
     market: {
       ready: () => runtime.market() != null,

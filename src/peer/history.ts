@@ -287,8 +287,9 @@ const feeds = new WeakMap<LedgerApi, LedgerHistory | null>()
  * exposes them (both sides of every session), else the API's own entries. One feed per ledger.
  */
 export function historyRows (ledger: LedgerApi, me: Did, limit = 100): HistoryRow[] {
-  const engine = (ledger as unknown as { engine?: { genesis?: { grant?: number, threshold?: number } } }).engine
-  const ctx: HistoryContext = { me, grant: engine?.genesis?.grant ?? 0, threshold: engine?.genesis?.threshold ?? 1 }
+  const engine = (ledger as unknown as { engine?: { quorum?: number } }).engine
+  // joining gives no credits (L27): an admission moves nothing
+  const ctx: HistoryContext = { me, grant: 0, threshold: engine?.quorum ?? 1 }
   let feed = feeds.get(ledger)
   if (feed === undefined) {
     const source = txSourceOf(ledger)

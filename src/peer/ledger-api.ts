@@ -4,6 +4,7 @@
  */
 import type { BlockInfo, LedgerStats, TxStatus, Equivocation } from '../core/ledger/index.ts'
 import type { Did } from '../core/identity.ts'
+import type { AdmissionState, JoinRequestView } from './admission.ts'
 
 export interface HistoryEntry {
   txId: string
@@ -42,4 +43,17 @@ export interface LedgerApi {
   progress (): LedgerProgress
   /** Runs a catch-up sync with every directly connected peer now. */
   syncNow (): Promise<void>
+  isValidator (did?: string): boolean
+  validators (): Did[]
+  members (): Did[]
+  /** Where this peer stands: validator, member, waiting for admissions, joining (A4, A5). */
+  admission (): AdmissionState
+  /** Join requests waiting for this validator's owner. */
+  joinRequests (): JoinRequestView[]
+  admit (did: string, chain?: string): Promise<string>
+  decline (did: string): void
+  /** A signed invitation of this validator, as text for a link or a QR code (A3). */
+  invite (opts: { validForMs: number, relays: readonly string[], from?: string }): string
+  /** Credits paid to this peer not received yet (they are, on their own, once confirmed). */
+  incoming (): number
 }

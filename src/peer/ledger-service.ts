@@ -75,6 +75,8 @@ export interface LedgerServiceOptions {
   invitation?: InvitationToken | null
   /** As a validator, admit everyone who asks (the demo operator's open desk). */
   openDesk?: boolean
+  /** As a validator, credits to pay each member it admits, from its own balance. */
+  welcome?: number
   /** A name this peer gives itself in join requests and invitations (unverified). */
   name?: string
 }
@@ -137,6 +139,7 @@ export class LedgerService implements LedgerApi {
       syncIntervalMs: 30_000,
       invitation: null,
       openDesk: false,
+      welcome: 0,
       name: '',
       ...opts
     }
@@ -156,6 +159,7 @@ export class LedgerService implements LedgerApi {
       log: this.o.log,
       token: this.o.invitation,
       openDesk: this.o.openDesk,
+      welcome: this.o.welcome,
       name: this.o.name
     })
   }

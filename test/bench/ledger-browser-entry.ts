@@ -1,6 +1,6 @@
 // Bundled by test/bench/ledger.ts for Chromium: exposes the ledger bench kernels on window.
 // Blocks come from a URL the bench answers itself (Playwright route), as one dag-cbor file.
-import { demoAlliance } from '../../src/peer/alliance.ts'
+import { benchAlliance } from '../fixtures/bench-alliance.ts'
 import { openIdbLedgerStore } from '../../src/store/ledger-idb.ts'
 import { workerMiner } from '../../src/peer/miner.ts'
 import { verifyBlockSignatures } from '../../src/peer/bulk-verify.ts'
@@ -12,7 +12,7 @@ import type { Distribution, IngestFigures, IngestSplit } from './ledger-kernel.t
 async function fetchBlocks (url: string): Promise<Uint8Array[]> {
   const res = await fetch(url)
   if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`)
-  return decodeBlockFile(new Uint8Array(await res.arrayBuffer()), demoAlliance().allianceId)
+  return decodeBlockFile(new Uint8Array(await res.arrayBuffer()), benchAlliance().allianceId)
 }
 
 async function webcryptoRate (blocks: Uint8Array[]): Promise<number> {
@@ -40,7 +40,7 @@ declare global { interface Window { ledgerBench?: LedgerBenchApi } }
 
 window.ledgerBench = {
   validateAndStore: async (url, profile, count, verifyWorkerUrl) => {
-    const ctx = demoAlliance()
+    const ctx = benchAlliance()
     const blocks = (await fetchBlocks(url)).slice(0, count)
     // the service's pool with the app's built worker (as the app makes it)
     const poolSize = browserPoolSize()
@@ -69,7 +69,7 @@ window.ledgerBench = {
     return { service, engine, split, verifyBefore, verifyAfter, webcrypto: (webcrypto + await webcryptoRate(blocks.slice(0, 2000))) / 2, poolSize }
   },
   fill: async (url, profile) => {
-    const ctx = demoAlliance()
+    const ctx = benchAlliance()
     const blocks = await fetchBlocks(url)
     const store = await openIdbLedgerStore(profile)
     try {
@@ -84,7 +84,7 @@ window.ledgerBench = {
     let worker: Worker | null = null
     const miner = workerMiner(() => { worker = new Worker(workerUrl, { type: 'module' }); return worker })
     try {
-      return await powTimes(miner, demoAlliance().genesis.difficulty, n)
+      return await powTimes(miner, benchAlliance().genesis.difficulty, n)
     } finally {
       (worker as Worker | null)?.terminate()
     }

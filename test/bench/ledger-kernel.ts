@@ -18,7 +18,7 @@ import { LedgerService } from '../../src/peer/ledger-service.ts'
 import { key, prng } from '../fixtures/ledger-helpers.ts'
 
 export interface DagOptions {
-  /** Distinct issuers taking turns (each admits itself with its first block). */
+  /** Distinct issuers taking turns: the bench alliance's validators (test/fixtures/bench-alliance.ts). */
   issuers: number
   /** Sign (and mine at the alliance's difficulty); false: a zero signature, for the trusted path only. */
   sign: boolean
@@ -50,9 +50,9 @@ export function makeDag (ctx: LedgerContext, count: number, opts: DagOptions): V
     const head = heads[i]
     const next = (i + 1) % keys.length
     const txs: Tx[] = head == null
-      ? [{ type: 'member.admit', member: keys[i].did, chain: chains[i % chains.length] }]
+      ? [{ type: 'credential.anchor', hash: (i + 1).toString(16).padStart(64, '0') }]
       : [{ type: 'transfer', to: keys[next].did, amount: 1 + Math.floor(rand() * 2), toChain: chains[next % chains.length] }]
-    const input = { seed: keys[i].seed, genesis: ctx, chain: chains[i % chains.length], seq: (head?.seq ?? 0) + 1, prev: head?.id ?? null, parents: [p0, p1] as [BlockId, BlockId], time: ctx.genesis.time + 1 + n, txs }
+    const input = { seed: keys[i].seed, genesis: ctx, chain: chains[i % chains.length], seq: (head?.seq ?? 0) + 1, prev: head?.id ?? null, parents: [p0, p1] as [BlockId, BlockId], time: ctx.genesis.time + 1 + n * 200, txs }
     let v: ValidatedBlock
     if (opts.sign) {
       v = createBlock(input)

@@ -15,7 +15,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 
 import { blockIdOf, createLedgerContext, mineSync } from '../../src/core/ledger/index.ts'
 import { loadLedger } from '../../src/store/ledger-loader.ts'
 import { createMemoryLedgerStore } from '../../src/store/memory-ledger.ts'
-import { demoAlliance } from '../../src/peer/alliance.ts'
+import { benchAlliance } from '../fixtures/bench-alliance.ts'
 import { inThreadMiner } from '../../src/peer/miner.ts'
 import { verifyBlockSignatures } from '../../src/peer/bulk-verify.ts'
 import type { Miner } from '../../src/peer/miner.ts'
@@ -39,7 +39,7 @@ const sleep = async (ms: number): Promise<void> => { await new Promise(resolve =
 
 /** The 10,000 valid demo-alliance blocks, from the cache or mined now (once). */
 export function tenThousandBlocks (): Uint8Array[] {
-  const ctx = demoAlliance()
+  const ctx = benchAlliance()
   if (existsSync(CACHE_10K)) {
     try {
       const blocks = decodeBlockFile(readFileSync(CACHE_10K), ctx.allianceId)
@@ -84,7 +84,7 @@ function reportSplit (where: string, s: IngestSplit): void {
 // ---- Node, in process ------------------------------------------------------------------------
 
 export async function nodeValidateAndStore (): Promise<void> {
-  const ctx = demoAlliance()
+  const ctx = benchAlliance()
   const blocks = tenThousandBlocks().slice(0, INGEST_BLOCKS)
   const verifyBefore = verifyRate(ctx, blocks.slice(0, 1000))
   const service = await serviceValidateAndStore(ctx, blocks, createMemoryLedgerStore(), { now: Date.now(), batch: 256 })
@@ -100,7 +100,7 @@ export async function nodeValidateAndStore (): Promise<void> {
 }
 
 export async function nodePow (): Promise<void> {
-  const difficulty = demoAlliance().genesis.difficulty
+  const difficulty = benchAlliance().genesis.difficulty
   const raw: Miner = async (header, d) => mineSync(header, d)
   reportDistribution(`node.pow.d${difficulty}.mine`, await powTimes(raw, difficulty, POW_SAMPLES), 'core mine() in one synchronous call')
   reportDistribution(`node.pow.d${difficulty}.in-thread-miner`, await powTimes(inThreadMiner, difficulty, POW_SAMPLES), 'inThreadMiner (chunks of 4,096 attempts, yielding to the event loop between them): what a Node peer pays')
@@ -168,14 +168,14 @@ async function withRelay<T> (fn: (relays: string[]) => Promise<T>): Promise<T> {
 async function confirmationLatency (n: number, transfers: number): Promise<void> {
   const { startLedgerPeer, stopLedgerPeers } = await import('../integration/ledger-helpers.ts')
   const { waitFor } = await import('../integration/helpers.ts')
-  const ctx = demoAlliance()
+  const ctx = benchAlliance()
   await withRelay(async relays => {
     const peers: Awaited<ReturnType<typeof startLedgerPeer>>[] = []
     try {
       // the app's witness interval (1.5 s) and sync period: the latency a user sees
       for (let i = 0; i < n; i++) peers.push(await startLedgerPeer(`lat${n}-${i}`, { ctx, relays }))
       const t0 = performance.now()
-      await waitFor(`all ${n} peers admitted on every peer`, () => peers.every(p => peers.every(q => p.ledger.balance(q.did) === ctx.genesis.grant)), 180_000, 100)
+      await waitFor(`all ${n} peers admitted on every peer`, () => peers.every(p => peers.every(q => p.ledger.balance(q.did) === ctx.genesis.allocation)), 180_000, 100)
       log(`${n} peers admitted in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
       const onSubmitter: number[] = []
       const everywhere: number[] = []
@@ -206,7 +206,7 @@ export async function nodeConfirmationLatency (): Promise<void> {
 export async function nodeSync10k (): Promise<void> {
   const { startLedgerPeer, stopLedgerPeers } = await import('../integration/ledger-helpers.ts')
   const { waitFor } = await import('../integration/helpers.ts')
-  const ctx = demoAlliance()
+  const ctx = benchAlliance()
   const blocks = tenThousandBlocks()
   await withRelay(async relays => {
     const store = createMemoryLedgerStore()
@@ -252,7 +252,7 @@ const BLOCKS_PATH = '/bench-10k-blocks.cbor'
 
 export async function chromiumValidateAndPow (): Promise<void> {
   const blocks = tenThousandBlocks()
-  const file = encodeBlockFile(demoAlliance().allianceId, blocks.slice(0, INGEST_BLOCKS))
+  const file = encodeBlockFile(benchAlliance().allianceId, blocks.slice(0, INGEST_BLOCKS))
   const code = await bundleLedgerKernel()
   const app = await startApp()
   const stack = await launch(app)
@@ -274,7 +274,7 @@ export async function chromiumValidateAndPow (): Promise<void> {
     report({ bench: BENCH, metric: 'chromium.idb.validate+store.service.vs-webcrypto', value: r.service.perSecond, unit: 'blocks/s', baseline: r.webcrypto, note: `ratio = blocks / WebCrypto verifies (issue 10 goal >= 0.5); the same run as chromium.idb.validate+store.service; verify pool of ${r.poolSize} worker(s)` })
     report({ bench: BENCH, metric: 'chromium.idb.validate+store.engine-noble', value: r.engine.perSecond, unit: 'blocks/s', baseline: verify, note: 'ratio = blocks / raw noble verifies; engine.addMany (noble signature check per block) + persistBatch to IndexedDB, same blocks' })
     reportSplit('chromium.idb', r.split)
-    const difficulty = demoAlliance().genesis.difficulty
+    const difficulty = benchAlliance().genesis.difficulty
     const pow = await page.evaluate(async ([path, n]) => await window.ledgerBench!.pow(path, n), [powWorkerPath(), POW_SAMPLES] as const)
     reportDistribution(`chromium.pow.d${difficulty}.worker`, pow, 'the app\'s PoW Web Worker (dist), request -> nonce, as the ledger service waits for it')
   } finally {
@@ -286,7 +286,7 @@ export async function chromiumValidateAndPow (): Promise<void> {
 
 export async function chromiumSync10k (): Promise<void> {
   const blocks = tenThousandBlocks()
-  const file = encodeBlockFile(demoAlliance().allianceId, blocks)
+  const file = encodeBlockFile(benchAlliance().allianceId, blocks)
   const code = await bundleLedgerKernel()
   await withRelay(async relays => {
     const app = await startApp(relays)

@@ -39,7 +39,7 @@ import { offerIdOf } from '../../src/core/market/offer.ts'
 import type { OfferBody } from '../../src/core/market/offer.ts'
 import { OfferIndex, reputationLookup } from '../../src/core/market/registry.ts'
 import type { OfferQuery } from '../../src/core/market/registry.ts'
-import { demoAlliance } from '../../src/peer/alliance.ts'
+import { benchAlliance } from '../fixtures/bench-alliance.ts'
 import { startRelay } from '../../src/relay/relay.ts'
 import type { RelayHandle } from '../../src/relay/relay.ts'
 import { launch, openPeer, startApp } from '../e2e/harness.ts'
@@ -80,8 +80,8 @@ export async function nodeEstablishment (): Promise<void> {
   type Peer = Awaited<ReturnType<typeof startLedgerPeer>> & { market: InstanceType<typeof MarketService> }
 
   const SAMPLES = Number(process.env.MARKET_SAMPLES ?? 5)
-  const ctx = demoAlliance()
-  const GRANT = ctx.genesis.grant
+  const ctx = benchAlliance()
+  const GRANT = ctx.genesis.allocation
   const PRICE = 1
   const PAYLOAD = new Uint8Array(4096).fill(7)
   const cipher = { encrypt: async (p: Uint8Array) => p.slice(), decrypt: async (c: Uint8Array) => c.slice() }
@@ -404,7 +404,7 @@ export async function chromiumRelayThroughput (): Promise<void> {
   const TRIAL = 256 * 1024
   const CHUNK = 64 * 1024
   const rounds = Math.ceil(TOTAL / ROUND)
-  const GRANT = demoAlliance().genesis.grant
+  const GRANT = benchAlliance().genesis.allocation
   const code = await marketKernel()
   let relay: RelayHandle | undefined
   let app: StaticServer | undefined

@@ -8,6 +8,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { serveApp, type StaticServer } from '../../scripts/static-server.ts'
 import { startRelay } from '../../src/relay/relay.ts'
+import { startOperator } from '../../src/operator/operator.ts'
+import type { Operator } from '../../src/operator/operator.ts'
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 
@@ -22,8 +24,8 @@ export const CHROMIUM_ARGS = [
 
 export interface Stack { app: StaticServer, browser: Browser, context: BrowserContext, close: () => Promise<void> }
 
-export async function startApp (relays: string[] = []): Promise<StaticServer> {
-  return await serveApp({ root: 'dist', relays })
+export async function startApp (relays: string[] = [], config?: () => Record<string, unknown>): Promise<StaticServer> {
+  return await serveApp({ root: 'dist', relays, config })
 }
 
 export async function launch (app: StaticServer): Promise<Stack> {
@@ -59,6 +61,8 @@ export async function facadeDid (page: Page): Promise<string> {
 
 export interface TabPeers {
   relay: Awaited<ReturnType<typeof startRelay>>
+  /** The demo alliance's operator validator (as `npm start` runs it), unless `noOperator`. */
+  operator: Operator | null
   stack: Stack
   tabs: Page[]
   dids: string[]
@@ -66,10 +70,11 @@ export interface TabPeers {
 }
 
 /** A real relay, the built app told about it, and one tab per profile name (in order). */
-export async function startTabPeers (names: string[], query = ''): Promise<TabPeers> {
+export async function startTabPeers (names: string[], query = '', opts: { noOperator?: boolean } = {}): Promise<TabPeers> {
   const keyDir = mkdtempSync(join(tmpdir(), 'alliance-relay-'))
   const relay = await startRelay({ port: 0, keyFile: join(keyDir, 'relay.key') })
-  const stack = await launch(await startApp(relay.multiaddrs))
+  const operator = opts.noOperator === true ? null : await startOperator({ relays: relay.multiaddrs, dataDir: keyDir })
+  const stack = await launch(await startApp(relay.multiaddrs, operator == null ? undefined : () => ({ alliance: operator.config() })))
   const tabs: Page[] = []
   const dids: string[] = []
   for (const name of names) {
@@ -79,12 +84,14 @@ export async function startTabPeers (names: string[], query = ''): Promise<TabPe
   }
   return {
     relay,
+    operator,
     stack,
     tabs,
     dids,
     close: async () => {
       await stack.close()
       await stack.app.close()
+      await operator?.stop()
       await relay.stop()
       rmSync(keyDir, { recursive: true, force: true })
     }

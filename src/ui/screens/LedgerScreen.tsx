@@ -8,6 +8,7 @@ import { useEffect, useState } from 'react'
 import { useRuntime } from '../runtime-context.ts'
 import { useContacts, useNav } from '../ux-context.ts'
 import { ErrorText } from '../components/ErrorText.tsx'
+import { AllianceCard, admissionText } from '../components/AllianceCard.tsx'
 import { DagGraph } from '../components/DagGraph.tsx'
 import { QrScanButton } from '../components/QrScan.tsx'
 import { Progress, Dot } from '../components/Progress.tsx'
@@ -21,6 +22,7 @@ export function LedgerScreen (): React.JSX.Element {
   const runtime = useRuntime()
   const ledger = runtime.ledger()
   if (ledger == null) {
+    if (runtime.alliance() == null) return <div className='screen'><AllianceCard /></div>
     return <div className='screen'><section className='card'><h2>Ledger</h2><p className='muted'>Opening the ledger…</p></section></div>
   }
   const progress = ledger.progress()
@@ -34,10 +36,11 @@ export function LedgerScreen (): React.JSX.Element {
         <p className='balance' data-testid='balance'>{ledger.balance()} <span className='muted'>credits</span></p>
         {!ledger.isMember() && (
           <p className='muted' data-testid='joining'>
-            Joining the alliance: your admission block needs the approval of 3 different members before it counts.
-            {others < 2 ? ` You see ${others} other peer${others === 1 ? '' : 's'} now; ${2 - others} more must be online.` : ' Enough peers are online: it confirms as they approve.'}
+            {admissionText(ledger.admission())}
+            {others === 0 ? ' No other peer is online yet: a validator must be reachable.' : ''}
           </p>
         )}
+        {ledger.incoming() > 0 && <p className='muted small-text' data-testid='incoming'>+{ledger.incoming()} credits on the way (received on their own once confirmed)</p>}
         {progress.pow != null && (
           <div className='stack'>
             <span className='muted small-text'>Proof of work for your block…</span>
@@ -51,6 +54,7 @@ export function LedgerScreen (): React.JSX.Element {
           </div>
         )}
       </section>
+      <AllianceCard />
       <SendCredits />
       <History rows={historyRows(ledger, runtime.did, 40)} />
       <section className='card'>
