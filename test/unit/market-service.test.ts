@@ -11,11 +11,17 @@ import type { Stream } from '@libp2p/interface'
 import { didFromPublicKey, generateKeyPair } from '../../src/core/identity.ts'
 import type { Did } from '../../src/core/identity.ts'
 import { sha256 } from '../../src/core/codec.ts'
-import { MemoryKv, kvBalances } from '../../src/core/contracts/kv.ts'
 import type { CredentialClaims } from '../../src/core/contracts/policy.ts'
 import { readSession } from '../../src/core/contracts/settlement.ts'
-import { applyMarketTx, decodeMarketTx } from '../../src/core/market/apply.ts'
-import type { BlockId, LedgerStats, StateReader, Tx } from '../../src/core/ledger/index.ts'
+import { cidOf } from '../../src/core/codec.ts'
+import { createTxRegistry } from '../../src/core/ledger/index.ts'
+import type { BlockId, LedgerStats, StateReader, Tx, TxId } from '../../src/core/ledger/index.ts'
+import { LedgerState } from '../../src/core/ledger/state.ts'
+import type { UndoEntry } from '../../src/core/ledger/state.ts'
+import { balanceOf, claimOf, NS } from '../../src/core/ledger/tx.ts'
+import type { TxOutcome, TxTypeDef } from '../../src/core/ledger/tx.ts'
+import { marketCodeOf, marketTxTypeDefs } from '../../src/core/market/ledger-adapter.ts'
+import { escrowGenesis } from '../fixtures/escrow-ledger.ts'
 import { encodeSignedSessionRequest, sessionIdOf, signSessionRequest } from '../../src/core/session/request.ts'
 import { encodeSignedVoucher, signVoucher } from '../../src/core/session/voucher.ts'
 import type { OfferId, SessionId, SessionTerms } from '../../src/core/session/terms.ts'
@@ -51,16 +57,56 @@ async function waitFor<T> (what: string, check: () => T | undefined | null | fal
   }
 }
 
-/** One shared "confirmed" state: every submitted transaction applies at once. */
+/**
+ * One shared "confirmed" state: every submitted transaction is decoded and applied at once by
+ * the real transaction types (ledger built-ins + market), deposits and their deps included;
+ * claims are received at once, as the ledger service's auto-receive will.
+ */
 class FakeChain {
-  readonly kv = new MemoryKv()
-  readonly balances = kvBalances(this.kv, 'balance')
-  readonly results: Array<{ issuer: Did, type: string, ok: boolean, code?: string, tx: Tx }> = []
+  readonly kv = new LedgerState()
+  readonly balances = { balanceOf: (d: Did): number => balanceOf(this.kv, d) }
+  readonly results: Array<{ issuer: Did, type: string, ok: boolean, code?: string, tx: Tx, txId: string }> = []
+  readonly #registry = createTxRegistry(marketTxTypeDefs())
+  readonly #genesis = escrowGenesis()
+  readonly #outcomes = new Map<string, TxOutcome>()
   #blocks = 0
 
   admit (did: Did, chain = 'home', credits = 1000): void {
     this.kv.set('member', did, { chain, since: 'genesis' })
     this.kv.set('balance', did, credits)
+  }
+
+  #apply (did: Did, raw: Tx, blockId: BlockId, index: number): void {
+    const txId = `${blockId}/${index}` as TxId
+    const chain = (this.kv.get('member', did) as { chain: string } | undefined)?.chain ?? 'home'
+    const time = Date.now()
+    const log: UndoEntry[] = []
+    let tx: Tx = raw
+    this.kv.record(log)
+    try {
+      tx = this.#registry.decodeTx(raw, { genesis: this.#genesis, issuer: did, chain }, index)
+      const def = this.#registry.get(tx.type) as TxTypeDef
+      def.apply(this.kv, tx, { genesis: this.#genesis, issuer: did, chain, blockId, txId, index, time, lookup: (id) => this.#outcomes.get(id) })
+      this.kv.stopRecording()
+      this.#outcomes.set(txId, { tx, issuer: did, chain, time, status: 'confirmed' })
+      this.results.push({ issuer: did, type: raw.type, ok: true, tx: raw, txId })
+    } catch (e) {
+      this.kv.stopRecording()
+      this.kv.undo(log)
+      this.#outcomes.set(txId, { tx, issuer: did, chain, time, status: 'rejected' })
+      this.results.push({ issuer: did, type: raw.type, ok: false, code: marketCodeOf(e) ?? (e as { code?: string }).code, tx: raw, txId })
+    }
+  }
+
+  /** Takes every claim at once into its recipient's balance. */
+  #receiveAll (): void {
+    for (const key of this.kv.keys(NS.claim)) {
+      if (this.kv.has(NS.received, key)) continue
+      const c = claimOf(this.kv, key)
+      if (c === undefined) continue
+      this.kv.set(NS.received, key, 'fake')
+      this.kv.set('balance', c.to, balanceOf(this.kv, c.to) + c.amount)
+    }
   }
 
   ledgerFor (did: Did): MarketLedger {
@@ -70,19 +116,14 @@ class FakeChain {
         stateView: view,
         member: (d) => this.kv.get('member', d) as { chain: string, since: string } | undefined,
         equivocations: () => [],
-        stats: () => ({ applied: this.#blocks, rollbacks: 0, fullReplays: 0, confirmed: this.#blocks }) as unknown as LedgerStats
+        stats: () => ({ applied: this.#blocks, fullReplays: 0, confirmed: this.#blocks }) as unknown as LedgerStats,
+        status: (txId) => this.#outcomes.get(txId)?.status
       },
       balance: (d) => this.balances.balanceOf((d ?? did) as Did),
       submit: async (txs) => {
-        const id = `bafyfakeblock${++this.#blocks}` as BlockId
-        for (const tx of txs) {
-          try {
-            applyMarketTx(this.kv, decodeMarketTx(tx), { issuer: did, time: Date.now(), balances: this.balances })
-            this.results.push({ issuer: did, type: tx.type, ok: true, tx })
-          } catch (e) {
-            this.results.push({ issuer: did, type: tx.type, ok: false, code: (e as { code?: string }).code, tx })
-          }
-        }
+        const id = cidOf({ fake: ++this.#blocks }).toString() as BlockId
+        txs.forEach((tx, i) => { this.#apply(did, tx, id, i) })
+        this.#receiveAll()
         return id
       }
     }
@@ -91,6 +132,10 @@ class FakeChain {
   settles (session: string): Array<{ ok: boolean, code?: string, close: boolean }> {
     return this.results.filter((r) => r.type === 'session.settle' && (r.tx.voucher as { session?: string }).session === session)
       .map((r) => ({ ok: r.ok, code: r.code, close: r.tx.close === true }))
+  }
+
+  deposits (payer: Did): Array<{ ok: boolean, amount: number, txId: string }> {
+    return this.results.filter((r) => r.type === 'deposit.lock' && r.issuer === payer).map((r) => ({ ok: r.ok, amount: r.tx.amount as number, txId: r.txId }))
   }
 }
 
