@@ -62,6 +62,8 @@ async function waitFor<T> (what: string, check: () => T | undefined | null | fal
  * the real transaction types (ledger built-ins + market), deposits and their deps included;
  * claims are received at once, as the ledger service's auto-receive will.
  */
+let currentChain: FakeChain | null = null
+
 class FakeChain {
   readonly kv = new LedgerState()
   readonly balances = { balanceOf: (d: Did): number => balanceOf(this.kv, d) }
@@ -197,6 +199,7 @@ const other = party(24)
 
 function world (): { chain: FakeChain, mesh: FakeMesh } {
   const chain = new FakeChain()
+  currentChain = chain
   for (const p of [provider, buyer, target, other]) chain.admit(p.did)
   return { chain, mesh: new FakeMesh() }
 }
@@ -328,6 +331,9 @@ describe('MarketService: hotspot sessions', () => {
 async function handOpen (mesh: FakeMesh, payer: Party, providerDid: Did, offer: string, opts: { target?: Did, time?: number } = {}): Promise<{ channel: PayerChannel, id: SessionId }> {
   const net = mesh.netFor(payer.did)
   const request = signSessionRequest(payer.seed, { v: 1, offer: offer as OfferId, rev: 0, provider: providerDid, payer: payer.did, nonce: Math.floor(Math.random() * 1e9), time: opts.time ?? Date.now() })
+  // V11/V13: the provider serves only against a confirmed deposit for this session
+  if (currentChain === null) throw new Error('no world')
+  await currentChain.ledgerFor(payer.did).submit([{ type: 'deposit.lock', provider: providerDid, amount: 1000, deadline: Date.now() + 2 * 3600_000, ref: sessionIdOf(request) } as unknown as Tx])
   const stream = await net.dialProtocol(providerDid, SESSION_PROTOCOL)
   const { accepted, channel } = await openSessionStream(stream, { t: 'open', request, ...(opts.target !== undefined ? { target: opts.target } : {}) }, { timing: { unitMs: 50, voucherWaitMs: 600, keepaliveMs: 60_000, idleMs: 60_000, openTimeoutMs: 8_000 }, timers: { setTimeout: (f, ms) => setTimeout(f, ms), clearTimeout: (h) => { clearTimeout(h as ReturnType<typeof setTimeout>) } }, now: () => Date.now() })
   return { channel, id: accepted.session as SessionId }
