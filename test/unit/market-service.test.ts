@@ -333,7 +333,7 @@ async function handOpen (mesh: FakeMesh, payer: Party, providerDid: Did, offer: 
   const request = signSessionRequest(payer.seed, { v: 1, offer: offer as OfferId, rev: 0, provider: providerDid, payer: payer.did, nonce: Math.floor(Math.random() * 1e9), time: opts.time ?? Date.now() })
   // V11/V13: the provider serves only against a confirmed deposit for this session
   if (currentChain === null) throw new Error('no world')
-  await currentChain.ledgerFor(payer.did).submit([{ type: 'deposit.lock', provider: providerDid, amount: 1000, deadline: Date.now() + 2 * 3600_000, ref: sessionIdOf(request) } as unknown as Tx])
+  await currentChain.ledgerFor(payer.did).submit([{ type: 'deposit.lock', provider: providerDid, amount: 100, deadline: Date.now() + 2 * 3600_000, ref: sessionIdOf(request) } as unknown as Tx])
   const stream = await net.dialProtocol(providerDid, SESSION_PROTOCOL)
   const { accepted, channel } = await openSessionStream(stream, { t: 'open', request, ...(opts.target !== undefined ? { target: opts.target } : {}) }, { timing: { unitMs: 50, voucherWaitMs: 600, keepaliveMs: 60_000, idleMs: 60_000, openTimeoutMs: 8_000 }, timers: { setTimeout: (f, ms) => setTimeout(f, ms), clearTimeout: (h) => { clearTimeout(h as ReturnType<typeof setTimeout>) } }, now: () => Date.now() })
   return { channel, id: accepted.session as SessionId }
@@ -534,6 +534,8 @@ describe('MarketService: reopen', () => {
     const request = signSessionRequest(buyer.seed, { v: 1, offer: offer as OfferId, rev: 0, provider: provider.did, payer: buyer.did, nonce: 1, time: Date.now() })
     const id = sessionIdOf(request)
     const v2 = signVoucher(buyer.seed, { v: 1, session: id, offer: offer as OfferId, payer: buyer.did, provider: provider.did, round: 2, cumulative: 6, units: 1500, time: Date.now() })
+    // the buyer's deposit for the session (C9): the settlement after the reload draws from it
+    await chain.ledgerFor(buyer.did).submit([{ type: 'deposit.lock', provider: provider.did, amount: 30, deadline: Date.now() + 2 * 3600_000, ref: id } as unknown as Tx])
     const store = new MemorySessionsStore()
     const rec: StoredSession = {
       id, role: 'provider', kind: 'relay', offer, rev: 0, title: 'Relay', provider: provider.did, payer: buyer.did, target: target.did,
