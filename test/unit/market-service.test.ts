@@ -273,6 +273,36 @@ describe('MarketService: hotspot sessions', () => {
     expect(u.session(handle.id)?.settled).toBe(10)
   })
 
+  it('[V11][V13][C9][V14] the buyer locks rounds × price for the session before it opens; the provider refuses a session without a deposit; an expired deposit is refunded', async () => {
+    const { chain, mesh } = world()
+    const p = service(chain, mesh, provider)
+    const u = service(chain, mesh, buyer, { refundSweepMs: 50 })
+    await p.start(); await u.start()
+    await p.setHotspotSecret({ ssid: 'Cafe', security: 'WPA', password: 'password1' })
+    const offer = await p.publish(HOTSPOT)
+    const handle = await u.buy(offer, 2)
+    const [lock] = chain.deposits(buyer.did)
+    expect(lock).toMatchObject({ ok: true, amount: 10 })
+    expect((chain.kv.get('escrow', lock.txId) as { ref: string }).ref).toBe(handle.id)
+    await handle.ended
+    await waitFor('the closing settlement', () => chain.settles(handle.id).some((s) => s.close && s.ok))
+    const settle = chain.results.filter((r) => r.type === 'session.settle')
+    expect(settle.map((r) => r.tx.deposit)).toEqual([lock.txId]) // one settlement, from the deposit
+    expect((chain.kv.get('escrow', lock.txId) as { closedBy: string }).closedBy).toBe(settle[0].txId)
+    // without a deposit the provider does not serve: the hotspot credentials never leave it
+    const net = mesh.netFor(other.did)
+    const request = signSessionRequest(other.seed, { v: 1, offer: offer as OfferId, rev: 0, provider: provider.did, payer: other.did, nonce: 9, time: Date.now() })
+    const stream = await net.dialProtocol(provider.did, SESSION_PROTOCOL)
+    await expect(openSessionStream(stream, { t: 'open', request, rounds: 1 }, { timing: { ...DEFAULT_SESSION_TIMING, ...TIMING }, timers: { setTimeout: (f, ms) => setTimeout(f, ms), clearTimeout: (h) => { clearTimeout(h as ReturnType<typeof setTimeout>) } }, now: () => Date.now() }))
+      .rejects.toMatchObject({ code: 'ERR_SESSION_NO_DEPOSIT' })
+    // a deposit whose deadline passed with no settlement goes back to the payer
+    const before = chain.balances.balanceOf(buyer.did)
+    await chain.ledgerFor(buyer.did).submit([{ type: 'deposit.lock', provider: provider.did, amount: 50, deadline: Date.now() + 30, ref: 'abandoned' } as unknown as Tx])
+    expect(chain.balances.balanceOf(buyer.did)).toBe(before - 50)
+    await waitFor('the refund', () => chain.results.some((r) => r.type === 'deposit.refund' && r.ok))
+    expect(chain.balances.balanceOf(buyer.did)).toBe(before)
+  })
+
   it('[F5] a trial of a single unit: the payer signs as each round starts, so the provider never waits in vain', async () => {
     const { chain, mesh } = world()
     const timing = { ...TIMING, unitMs: 300 }
