@@ -6,9 +6,12 @@
  *   transactions; queries run on the registry index built from the confirmed state.
  * - Sessions run on `/alliance/session/1` (net/session-protocol.ts). As a provider this peer
  *   admits a session after checking the offer (active, this revision, capacity), the payer's
- *   funds and the offer's rights policy (a presented JWT credential is verified, revoked ones
- *   dropped), serves at once, and posts the newest voucher in a `session.settle` every
- *   `settleEvery` paid rounds and at the end. As a payer it signs a voucher per round.
+ *   confirmed deposit for this session (SPEC V13: amount ≥ rounds × price, deadline far
+ *   enough) and the offer's rights policy (a presented JWT credential is verified, revoked ones
+ *   dropped), serves at once (the first trial slice is covered by that deposit) and posts the
+ *   newest voucher in one closing `session.settle` drawn from the deposit (C9). As a payer it
+ *   locks rounds × price in a `deposit.lock` and waits for it to confirm before opening (V11),
+ *   signs a voucher per round, and refunds its deposits whose deadline passed unsettled (V14).
  * - Services: relay (net/relay-service.ts, metered in bytes) and hotspot (credentials sealed
  *   to the payer's DID, metered in time).
  * - Both sides' views are kept in the sessions store; on start, sessions left running by a
