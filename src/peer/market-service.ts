@@ -6,9 +6,12 @@
  *   transactions; queries run on the registry index built from the confirmed state.
  * - Sessions run on `/alliance/session/1` (net/session-protocol.ts). As a provider this peer
  *   admits a session after checking the offer (active, this revision, capacity), the payer's
- *   funds and the offer's rights policy (a presented JWT credential is verified, revoked ones
- *   dropped), serves at once, and posts the newest voucher in a `session.settle` every
- *   `settleEvery` paid rounds and at the end. As a payer it signs a voucher per round.
+ *   confirmed deposit for this session (SPEC V13: amount ≥ rounds × price, deadline far
+ *   enough) and the offer's rights policy (a presented JWT credential is verified, revoked ones
+ *   dropped), serves at once (the first trial slice is covered by that deposit) and posts the
+ *   newest voucher in one closing `session.settle` drawn from the deposit (C9). As a payer it
+ *   locks rounds × price in a `deposit.lock` and waits for it to confirm before opening (V11),
+ *   signs a voucher per round, and refunds its deposits whose deadline passed unsettled (V14).
  * - Services: relay (net/relay-service.ts, metered in bytes) and hotspot (credentials sealed
  *   to the payer's DID, metered in time).
  * - Both sides' views are kept in the sessions store; on start, sessions left running by a
@@ -25,7 +28,7 @@ import { toHex } from '../core/bytes.ts'
 import { sha256 } from '../core/codec.ts'
 import { isDid } from '../core/identity.ts'
 import type { Did } from '../core/identity.ts'
-import type { BlockId, Equivocation, LedgerStats, StateReader, Tx } from '../core/ledger/index.ts'
+import type { BlockId, Equivocation, LedgerStats, StateReader, Tx, TxStatus } from '../core/ledger/index.ts'
 import type { MemberRecord } from '../core/ledger/tx.ts'
 import { BuyerRejection, checkBuyer, defaultPolicy } from '../core/contracts/policy.ts'
 import type { CredentialClaims, MayBuy } from '../core/contracts/policy.ts'
@@ -39,6 +42,7 @@ import type { OfferBody, OfferRecord } from '../core/market/offer.ts'
 import { requestIdOf, validateBountyBody } from '../core/market/bounty.ts'
 import type { BountyBody } from '../core/market/bounty.ts'
 import { readOffer } from '../core/market/apply.ts'
+import { checkSessionDeposit, depositAmount, depositDeadline, expiredDeposits, MIN_SETTLE_MARGIN_MS, sessionDeposits } from '../core/market/deposits.ts'
 import { MarketError, MarketRejection } from '../core/market/errors.ts'
 import { OfferIndex, openRequests, reputationLookup } from '../core/market/registry.ts'
 import { decodeSignedSessionRequest, encodeSignedSessionRequest, sessionIdOf, signSessionRequest } from '../core/session/request.ts'
@@ -77,6 +81,8 @@ export interface MarketLedger {
     member: (did: string) => MemberRecord | undefined
     equivocations: () => Equivocation[]
     stats: () => LedgerStats
+    /** Status of a transaction (the buyer waits for its deposit to confirm). */
+    status: (txId: string) => TxStatus | undefined
   }
   balance: (did?: string) => number
   submit: (txs: Tx[]) => Promise<BlockId>
@@ -113,6 +119,10 @@ export interface MarketServiceOptions {
   maxRequestSkewMs?: number
   /** Persist running sessions at most this often (ms); vouchers and ends are written at once. */
   persistEveryMs?: number
+  /** How long a buyer waits for its deposit to confirm before giving up (ms). Default 120 s. */
+  depositWaitMs?: number
+  /** How often the payer looks for expired deposits to refund (ms). Default 60 s. */
+  refundSweepMs?: number
   log?: (line: string) => void
   onChange?: () => void
 }
@@ -252,6 +262,8 @@ export class MarketService implements MarketApi {
   #index: { key: string, index: OfferIndex } | null = null
   #started = false
   #closed = false
+  #sweepTimer: unknown = null
+  readonly #refunding = new Set<string>()
 
   constructor (opts: MarketServiceOptions) {
     if (!isDid(opts.did)) throw new TypeError('did must be an Ed25519 did:key')
@@ -299,6 +311,7 @@ export class MarketService implements MarketApi {
       })
       await this.#relay.start()
     }
+    this.#sweepRefunds()
     this.#changed()
   }
 
@@ -306,6 +319,7 @@ export class MarketService implements MarketApi {
   async stop (): Promise<void> {
     if (this.#closed) return
     this.#closed = true
+    if (this.#sweepTimer !== null) this.#timers.clearTimeout(this.#sweepTimer)
     const net = this.#o.net
     if (net !== null && this.#started) await net.unhandle(SESSION_PROTOCOL).catch(() => {})
     const providers = [...this.#providers.values()]
@@ -541,7 +555,7 @@ export class MarketService implements MarketApi {
     const s = readSession(this.#state(), sessionId as SessionId)
     if (s === undefined) throw new InvalidInputError('the session is not settled on the ledger yet', 'ERR_RATE_UNKNOWN_SESSION')
     if (s.payer !== this.did && s.provider !== this.did) throw new InvalidInputError('only the payer or the provider of a session rates it', 'ERR_RATE_NOT_PARTY')
-    const block = await this.#o.ledger.submit([asTx({ type: 'rate', session: sessionId, score })])
+    const block = await this.#o.ledger.submit([asTx({ type: 'rate', session: sessionId, settle: s.lastSettle, score })])
     this.#changed()
     return `${block}/0`
   }
@@ -765,7 +779,10 @@ export class MarketService implements MarketApi {
     if (found === null) throw err(SessionWireRejection.OFFER_REVISION, 'unknown revision')
     const terms = found.terms
     if (this.#activeOn(record.id) >= record.body.capacity) throw err(SessionWireRejection.CAPACITY, `the offer serves ${record.body.capacity} users already`)
-    if (this.#o.ledger.balance(req.payer) < terms.price) throw err(SessionWireRejection.FUNDS, `the payer holds less than one round's price (${terms.price} credits)`)
+    // V13: serve only against the payer's confirmed deposit for this session, big and long enough
+    const funded = checkSessionDeposit(this.#state(), { session: id, payer: req.payer, provider: this.did, terms, rounds: open.rounds, now, unitMs: this.#rt.timing.unitMs })
+    if (!funded.ok) throw err(funded.code, funded.message)
+    const deposit = funded.deposit
     await this.#checkPolicy(record, req.payer, open.credential, now)
     let hotspot: Uint8Array | undefined
     let target: Did | null = null
@@ -803,7 +820,7 @@ export class MarketService implements MarketApi {
       price: terms.price,
       roundSize: terms.roundSize,
       trial: terms.trial,
-      maxRounds: open.rounds ?? null,
+      maxRounds: funded.rounds,
       request: encodeSignedSessionRequest(req),
       ...newSessionProgress(),
       secret: null,
@@ -816,20 +833,26 @@ export class MarketService implements MarketApi {
     await this.#persist(id)
     this.#changed()
     const hooks: ProviderHooks = {
-      settle: async (voucher, close) => await this.#settle(id, req, voucher, close),
+      // C9: one settlement per deposit, so only the closing one is posted (F6 intermediate
+      // settlements would close the deposit early)
+      settle: async (voucher, close) => close ? await this.#settle(id, req, voucher, deposit.id) : null,
       changed: (s) => { this.#providerChanged(s, false) },
       rejected: (s, code, _message, late) => {
         this.#providerChanged(s, true)
         if (!late) this.#o.net?.reportMisbehaviour(remote.peerId, code)
       },
       ended: (s) => {
+        if (deadlineTimer !== null) this.#timers.clearTimeout(deadlineTimer)
         this.#providerChanged(s, true)
         this.#providers.delete(s.id)
         this.#relayClaimed.delete(s.id)
         this.#sessionEnded(s.id)
       }
     }
-    return { terms, maxRounds: open.rounds, settleEvery: this.#settleEvery, ...(hotspot !== undefined ? { hotspot } : {}), hooks }
+    // C9: stop in time to settle before the deposit's deadline
+    const stopIn = deposit.record.deadline - MIN_SETTLE_MARGIN_MS / 2 - now
+    const deadlineTimer: unknown = this.#timers.setTimeout(() => { this.#providers.get(id)?.stop('provider') }, Math.max(0, stopIn))
+    return { terms, maxRounds: funded.rounds, settleEvery: this.#settleEvery, ...(hotspot !== undefined ? { hotspot } : {}), hooks }
   }
 
   async #checkPolicy (record: OfferRecord, payer: Did, credential: string | undefined, now: number): Promise<void> {
@@ -868,13 +891,16 @@ export class MarketService implements MarketApi {
     }, urgent || vouchersChanged || (ended && rec.state !== 'ended'))
   }
 
-  /** Posts `voucher` in a `session.settle` (with the request, and payerChain when needed). */
-  async #settle (id: string, request: SignedSessionRequest, voucher: SignedVoucher, close: boolean): Promise<string | null> {
+  /**
+   * Posts `voucher` in the session's one closing `session.settle`, drawn from `deposit` (C9),
+   * with the request, and payerChain when the deposit is on another chain.
+   */
+  async #settle (id: string, request: SignedSessionRequest, voucher: SignedVoucher, deposit: string): Promise<string | null> {
     const engine = this.#o.ledger.engine
     const payerChain = engine.member(request.payer)?.chain
     const ownChain = engine.member(this.did)?.chain
-    const tx: Record<string, unknown> = { type: 'session.settle', voucher: voucherMap(voucher), request: requestMap(request) }
-    if (close) tx.close = true
+    const close = true
+    const tx: Record<string, unknown> = { type: 'session.settle', deposit, voucher: voucherMap(voucher), request: requestMap(request), close }
     if (payerChain !== undefined && ownChain !== undefined && payerChain !== ownChain) tx.payerChain = payerChain
     let txId: string
     try {
@@ -900,7 +926,12 @@ export class MarketService implements MarketApi {
       }
       const voucher = decodeSignedVoucher(rec.voucher as Uint8Array)
       const request = decodeSignedSessionRequest(rec.request)
-      await this.#settle(rec.id, request, voucher, true)
+      const deposit = sessionDeposits(this.#state(), { session: rec.id, payer: rec.payer, provider: this.did })[0]
+      if (deposit === undefined) {
+        this.#log(`closing settlement of ${rec.id.slice(0, 16)}…: its deposit is closed or gone`)
+        return
+      }
+      await this.#settle(rec.id, request, voucher, deposit.id)
     } catch (e) {
       this.#log(`closing settlement of ${rec.id.slice(0, 16)}… failed: ${(e as Error).message}`)
     }
@@ -919,15 +950,48 @@ export class MarketService implements MarketApi {
 
   // ---- payer side ----
 
-  /** What this peer has promised but not yet paid in its running sessions. */
-  #committedElsewhere (): number {
-    let total = 0
-    for (const e of this.#payers.values()) {
-      const rec = this.#records.get(e.session.id)
-      if (rec === undefined || rec.state === 'ended') continue
-      total += Math.max(0, (rec.maxRounds ?? 0) * rec.price - rec.settled)
+  /**
+   * V11: locks `amount` for `session` with `provider` and waits until the lock confirms (the
+   * provider serves only then). Resolves to the lock's txId; throws when it is rejected or does
+   * not confirm within `depositWaitMs`.
+   */
+  async #lockDeposit (provider: Did, session: string, amount: number, deadline: number, signal?: AbortSignal): Promise<string> {
+    const block = await this.#o.ledger.submit([asTx({ type: 'deposit.lock', provider, amount, deadline, ref: session })])
+    const txId = `${block}/0`
+    const until = this.#now() + (this.#o.depositWaitMs ?? 120_000)
+    for (;;) {
+      const status = this.#o.ledger.engine.status(txId)
+      if (status === 'confirmed') return txId
+      if (status === 'rejected') throw err(SessionWireRejection.FUNDS, 'the ledger rejected the session\'s deposit')
+      if (signal?.aborted === true) throw err('ERR_SESSION_ABORTED', 'the purchase was cancelled while its deposit confirmed (it is refunded after its deadline)')
+      if (this.#now() > until) throw err('ERR_SESSION_DEPOSIT_TIMEOUT', 'the session\'s deposit did not confirm in time (it is refunded after its deadline)')
+      await new Promise<void>((resolve) => { this.#timers.setTimeout(resolve, 200) })
     }
-    return total
+  }
+
+  /** V14: refunds this payer's deposits whose deadline passed with no settlement. */
+  async refundExpired (): Promise<string[]> {
+    const out: string[] = []
+    // the refund's block time must be after the deadline: wait out the clock skew allowance
+    for (const d of expiredDeposits(this.#state(), this.did, this.#now() - 1000)) {
+      if (this.#refunding.has(d.id)) continue
+      this.#refunding.add(d.id)
+      try {
+        out.push(`${await this.#o.ledger.submit([asTx({ type: 'deposit.refund', deposit: d.id })])}/0`)
+        this.#log(`refund of deposit ${d.id.slice(0, 16)}… (${d.record.amount} credits) posted`)
+      } catch (e) {
+        this.#refunding.delete(d.id)
+        this.#log(`refund of deposit ${d.id.slice(0, 16)}… failed: ${(e as Error).message}`)
+      }
+    }
+    return out
+  }
+
+  #sweepRefunds (): void {
+    if (this.#closed) return
+    this.refundExpired().catch((e: unknown) => { this.#log(`refund sweep failed: ${(e as Error).message}`) }).finally(() => {
+      if (!this.#closed) this.#sweepTimer = this.#timers.setTimeout(() => { this.#sweepRefunds() }, this.#o.refundSweepMs ?? 60_000)
+    })
   }
 
   async buy (offerId: string, rounds: number, opts: BuyOptions = {}): Promise<SessionHandle> {
@@ -949,8 +1013,9 @@ export class MarketService implements MarketApi {
       if (opts.target === this.did || opts.target === record.provider) throw err(SessionWireRejection.TARGET, 'the target must be another peer than you and the provider')
       target = opts.target
     }
-    const cost = rounds * terms.price
-    const spendable = this.#o.ledger.balance(this.did) - this.#committedElsewhere()
+    const cost = depositAmount(terms, rounds)
+    // running sessions' deposits are debited already: the balance is what is spendable
+    const spendable = this.#o.ledger.balance(this.did)
     if (cost > spendable) throw err(SessionWireRejection.FUNDS, `${rounds} rounds cost ${cost} credits; ${Math.max(0, spendable)} are available`)
     let credential = opts.credential
     if (!('anyone' in record.body.policy.mayBuy) && credential === undefined) {
@@ -959,6 +1024,9 @@ export class MarketService implements MarketApi {
     }
     const request = signSessionRequest(this.#o.seed(), { v: 1, offer: record.id as OfferId, rev: record.rev, provider: record.provider, payer: this.did, nonce: randomNonce(this.#random), time: Math.floor(now) })
     const id = sessionIdOf(request)
+    // V11/V12: lock rounds × price for this session and wait for it to confirm; the provider
+    // then serves the first trial slice at once, covered by this deposit
+    await this.#lockDeposit(record.provider, id, cost, depositDeadline(terms, rounds, this.#now(), this.#rt.timing.unitMs), opts.signal)
     const open: OpenFrame = {
       t: 'open',
       request,

@@ -30,10 +30,10 @@ import { signVoucher, verifyVoucher, voucherBytes } from '../../src/core/session
 import type { SignedVoucher, Voucher } from '../../src/core/session/voucher.ts'
 import { VoucherBook } from '../../src/core/session/book.ts'
 import type { OfferId, SessionTerms } from '../../src/core/session/terms.ts'
-import { kvBalances, MemoryKv, MARKET_NS } from '../../src/core/contracts/kv.ts'
+import { MemoryKv, MARKET_NS } from '../../src/core/contracts/kv.ts'
 import { addFacts } from '../../src/core/contracts/reputation.ts'
 import { defaultPolicy } from '../../src/core/contracts/policy.ts'
-import { applyMarketTx, decodeMarketTx } from '../../src/core/market/apply.ts'
+import { applyMarketTx, decodeMarketTx, DETACHED_PORTS } from '../../src/core/market/apply.ts'
 import { encodeGeohash } from '../../src/core/market/geohash.ts'
 import { offerIdOf } from '../../src/core/market/offer.ts'
 import type { OfferBody } from '../../src/core/market/offer.ts'
@@ -305,7 +305,6 @@ export async function nodeRegistry (): Promise<void> {
   const place = (): string => rnd() < 0.8
     ? encodeGeohash(48.0 + rnd() * 0.36, 11.3 + rnd() * 0.54, 8)
     : encodeGeohash(36 + rnd() * 24, -8 + rnd() * 38, 8)
-  const balances = kvBalances(kv)
   const ids: Array<{ id: string, provider: Did }> = []
   const tStart = performance.now()
   for (let i = 0; i < N; i++) {
@@ -327,11 +326,11 @@ export async function nodeRegistry (): Promise<void> {
     }
     // exactly what the ledger does with an offer.publish: decode (validation), then apply
     const tx = decodeMarketTx({ type: 'offer.publish', offer: body }, {})
-    applyMarketTx(kv, tx, { issuer: provider, time: T0 + i, balances })
+    applyMarketTx(kv, tx, { issuer: provider, time: T0 + i, ...DETACHED_PORTS })
     ids.push({ id: offerIdOf(provider, body), provider })
   }
   // 3 % withdrawn; a third of the providers with settled sessions and ratings (reputation varies)
-  for (let i = 0; i < N; i += 33) applyMarketTx(kv, decodeMarketTx({ type: 'offer.withdraw', offer: ids[i].id }, {}), { issuer: ids[i].provider, time: T0 + N + i, balances })
+  for (let i = 0; i < N; i += 33) applyMarketTx(kv, decodeMarketTx({ type: 'offer.withdraw', offer: ids[i].id }, {}), { issuer: ids[i].provider, time: T0 + N + i, ...DETACHED_PORTS })
   for (let i = 0; i < PROVIDERS; i += 3) {
     const settled = 1 + Math.floor(rnd() * 20)
     addFacts(kv, providers[i], { settled, completed: settled, ratings: settled, ratingSum: settled * (1 + Math.floor(rnd() * 5)), unpaid: rnd() < 0.2 ? 1 : 0 })

@@ -1,6 +1,9 @@
-// The settlement contract, ratings and reputation (SPEC C1–C8, R1–R3) over an in-memory store:
-// exact payments split by shares, shortfalls that never overdraw the payer and count against
-// its reputation, replayed / forged / cross-session vouchers refused, and conservation.
+// The settlement contract, ratings and reputation (SPEC C1–C12, R1–R3) over an in-memory store
+// with a fake escrow port: each settlement here draws from a deposit into which the payer locked
+// its whole balance just before (so a deposit's limit is the payer's balance), and the pay-out
+// (claims) is received at once. Exact payments split by shares, shortfalls that never overdraw
+// and count against the payer's reputation, replayed / forged / cross-session vouchers refused,
+// and conservation. The real ledger path (claims, deps, conflicts) is market-escrow.test.ts.
 import { describe, it, expect } from 'vitest'
 import fc from 'fast-check'
 import { didFromPublicKey, generateKeyPair } from '../../src/core/identity.ts'
@@ -8,7 +11,8 @@ import type { Did } from '../../src/core/identity.ts'
 import { MemoryKv, kvBalances, MARKET_NS } from '../../src/core/contracts/kv.ts'
 import { ContractRejection } from '../../src/core/contracts/errors.ts'
 import { readSession } from '../../src/core/contracts/settlement.ts'
-import type { SessionSettleTx, SettleEffect } from '../../src/core/contracts/settlement.ts'
+import type { DepositView, EscrowPort, SessionSettleTx, SettleEffect } from '../../src/core/contracts/settlement.ts'
+import type { SettledParties } from '../../src/core/contracts/rating.ts'
 import { reputationOf, reputationScore, EMPTY_FACTS } from '../../src/core/contracts/reputation.ts'
 import { applyMarketTx, decodeMarketTx } from '../../src/core/market/apply.ts'
 import type { MarketEffect } from '../../src/core/market/apply.ts'
@@ -52,8 +56,44 @@ interface World {
 function world (balances: Record<string, number> = { [payer.did]: 1000 }, body: OfferBody = offerBody()): World {
   const kv = new MemoryKv()
   for (const [d, n] of Object.entries(balances)) kv.set('balance', d, n)
-  const apply = (tx: unknown, issuer: Did = provider.did, time = T + 1000): MarketEffect =>
-    applyMarketTx(kv, decodeMarketTx(tx), { issuer, time, balances: kvBalances(kv) })
+  const bal = kvBalances(kv)
+  const deposits = new Map<string, DepositView>()
+  const settles = new Map<string, SettledParties>()
+  let k = 0
+  const escrow: EscrowPort = {
+    deposit: (id) => deposits.get(id) ?? null,
+    close (id, payments, refund) {
+      const d = deposits.get(id) as DepositView
+      for (const p of payments) kv.set('balance', p.to, bal.balanceOf(p.to) + p.amount)
+      kv.set('balance', d.payer, bal.balanceOf(d.payer) + refund)
+      deposits.set(id, { ...d, closed: true })
+    }
+  }
+  const apply = (raw: unknown, issuer: Did = provider.did, time = T + 1000): MarketEffect => {
+    let tx = decodeMarketTx(raw)
+    const txId = `bafytx${++k}/0`
+    let undo = (): void => {}
+    if (tx.type === 'session.settle') {
+      // the payer locks its whole balance for this settlement
+      const v = tx.voucher
+      const depositId = `bafylock${k}/0`
+      const amount = bal.balanceOf(v.payer)
+      kv.set('balance', v.payer, 0)
+      deposits.set(depositId, { payer: v.payer, provider: v.provider, amount, deadline: time + DAY, ref: v.session, closed: false, chain: 'home' })
+      tx = { ...tx, deposit: depositId }
+      // a rejected settlement leaves the deposit open; here the payer takes it back at once
+      undo = () => { kv.set('balance', v.payer, bal.balanceOf(v.payer) + amount); deposits.delete(depositId) }
+    }
+    let e: MarketEffect
+    try {
+      e = applyMarketTx(kv, tx, { issuer, time, chain: 'home', txId, escrow, settled: (id) => settles.get(id) ?? null })
+    } catch (err) {
+      undo()
+      throw err
+    }
+    if (e.type === 'session.settle') settles.set(txId, { session: e.session.sessionId, payer: e.session.payer, provider: e.session.provider })
+    return e
+  }
   apply({ type: 'offer.publish', offer: body }, provider.did, T)
   return { kv, offer: offerIdOf(provider.did, body), apply, balance: (d) => kvBalances(kv).balanceOf(d) }
 }
@@ -67,7 +107,7 @@ function voucherFor (req: SignedSessionRequest, round: number, price = 7, over: 
 }
 
 function settleTx (voucher: SignedVoucher, req?: SignedSessionRequest, close?: boolean): SessionSettleTx {
-  return { type: 'session.settle', voucher, ...(req === undefined ? {} : { request: req }), ...(close === undefined ? {} : { close }) }
+  return { type: 'session.settle', deposit: 'bafyplaceholder/0', voucher, ...(req === undefined ? {} : { request: req }), ...(close === undefined ? {} : { close }) }
 }
 
 function codeOf (fn: () => unknown): string | undefined {
@@ -243,22 +283,23 @@ describe('settlement', () => {
 })
 
 describe('ratings and reputation', () => {
-  function settled (): { w: World, session: SessionId } {
+  function settled (): { w: World, session: SessionId, settle: string } {
     const w = world()
     const req = request(w.offer)
-    w.apply(settleTx(voucherFor(req, 2), req, true))
-    return { w, session: sessionIdOf(req) }
+    const e = w.apply(settleTx(voucherFor(req, 2), req, true)) as SettleEffect
+    return { w, session: sessionIdOf(req), settle: e.session.lastSettle }
   }
 
   it('[R3] each side rates the other once, 1..5, only for a session on the ledger', () => {
-    const { w, session } = settled()
-    expect(w.apply({ type: 'rate', session, score: 5 }, payer.did)).toEqual({ type: 'rate', session, by: 'payer', subject: provider.did, score: 5 })
-    expect(w.apply({ type: 'rate', session, score: 2 }, provider.did)).toMatchObject({ by: 'provider', subject: payer.did })
-    expect(codeOf(() => w.apply({ type: 'rate', session, score: 4 }, payer.did))).toBe(ContractRejection.RATE_DUPLICATE)
-    expect(codeOf(() => w.apply({ type: 'rate', session, score: 4 }, mallory.did))).toBe(ContractRejection.RATE_NOT_PARTY)
-    expect(codeOf(() => w.apply({ type: 'rate', session: 'bafyreinope', score: 4 }, payer.did))).toBe(ContractRejection.RATE_UNKNOWN_SESSION)
-    for (const score of [0, 6, 2.5, '5']) expect(codeOf(() => decodeMarketTx({ type: 'rate', session, score }))).toBe(ContractRejection.RATE_SCORE)
-    expect(codeOf(() => decodeMarketTx({ type: 'rate', session, score: 3, extra: 1 }))).toBe(ContractRejection.RATE_SHAPE)
+    const { w, session, settle } = settled()
+    expect(w.apply({ type: 'rate', session, settle, score: 5 }, payer.did)).toEqual({ type: 'rate', session, by: 'payer', subject: provider.did, score: 5 })
+    expect(w.apply({ type: 'rate', session, settle, score: 2 }, provider.did)).toMatchObject({ by: 'provider', subject: payer.did })
+    expect(codeOf(() => w.apply({ type: 'rate', session, settle, score: 4 }, payer.did))).toBe(ContractRejection.RATE_DUPLICATE)
+    expect(codeOf(() => w.apply({ type: 'rate', session, settle, score: 4 }, mallory.did))).toBe(ContractRejection.RATE_NOT_PARTY)
+    expect(codeOf(() => w.apply({ type: 'rate', session: 'bafyreinope', settle, score: 4 }, payer.did))).toBe(ContractRejection.RATE_UNKNOWN_SESSION)
+    expect(codeOf(() => w.apply({ type: 'rate', session, settle: 'bafynope/0', score: 4 }, payer.did))).toBe(ContractRejection.RATE_NO_SETTLEMENT)
+    for (const score of [0, 6, 2.5, '5']) expect(codeOf(() => decodeMarketTx({ type: 'rate', session, settle, score }))).toBe(ContractRejection.RATE_SCORE)
+    expect(codeOf(() => decodeMarketTx({ type: 'rate', session, settle, score: 3, extra: 1 }))).toBe(ContractRejection.RATE_SHAPE)
     expect(reputationOf(w.kv, provider.did)).toMatchObject({ ratings: 1, ratingSum: 5, averageRating: 5 })
     expect(reputationOf(w.kv, payer.did)).toMatchObject({ ratings: 1, averageRating: 2 })
   })
@@ -268,7 +309,7 @@ describe('ratings and reputation', () => {
     const { w, session } = settled()
     const provRep = reputationOf(w.kv, provider.did)
     expect(provRep).toMatchObject({ settled: 1, completed: 1, score: 2 / 3 })
-    w.apply({ type: 'rate', session, score: 1 }, payer.did)
+    w.apply({ type: 'rate', session, settle: (w.kv.get(MARKET_NS.session, session) as { lastSettle: string }).lastSettle, score: 1 }, payer.did)
     expect(reputationOf(w.kv, provider.did).score).toBeCloseTo(1 / 2, 10)
     expect(reputationOf(w.kv, provider.did, 1).score).toBeCloseTo(1 / 4, 10)
     expect(reputationScore({ ...EMPTY_FACTS, unpaid: 1, unpaidCredits: 3 })).toBeCloseTo(1 / 5, 10)

@@ -6,9 +6,9 @@ import fc from 'fast-check'
 import { didFromPublicKey, generateKeyPair } from '../../src/core/identity.ts'
 import type { Did } from '../../src/core/identity.ts'
 import { encode } from '../../src/core/codec.ts'
-import { MemoryKv, kvBalances } from '../../src/core/contracts/kv.ts'
+import { MemoryKv } from '../../src/core/contracts/kv.ts'
 import { ContractRejection } from '../../src/core/contracts/errors.ts'
-import { applyMarketTx, decodeMarketTx, readOffer, MAX_OFFER_REVISIONS, MARKET_TX_TYPES } from '../../src/core/market/apply.ts'
+import { applyMarketTx, decodeMarketTx, DETACHED_PORTS, readOffer, MAX_OFFER_REVISIONS, MARKET_TX_TYPES } from '../../src/core/market/apply.ts'
 import type { MarketEffect } from '../../src/core/market/apply.ts'
 import { offerIdOf, sessionTermsOf, validateOfferBody, isOfferActive, MAX_OFFER_LIFETIME_MS } from '../../src/core/market/offer.ts'
 import type { OfferPublishTx, OfferRecord } from '../../src/core/market/offer.ts'
@@ -48,7 +48,7 @@ function publish (offer: Record<string, unknown>): string | undefined {
 
 function market (): { kv: MemoryKv, apply: (tx: unknown, issuer?: Did, time?: number) => MarketEffect } {
   const kv = new MemoryKv()
-  return { kv, apply: (tx, issuer = provider, time = T) => applyMarketTx(kv, decodeMarketTx(tx), { issuer, time, balances: kvBalances(kv) }) }
+  return { kv, apply: (tx, issuer = provider, time = T) => applyMarketTx(kv, decodeMarketTx(tx), { issuer, time, ...DETACHED_PORTS }) }
 }
 
 describe('offer validation', () => {

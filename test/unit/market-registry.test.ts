@@ -5,8 +5,8 @@ import { describe, it, expect } from 'vitest'
 import fc from 'fast-check'
 import { didFromPublicKey, generateKeyPair } from '../../src/core/identity.ts'
 import type { Did } from '../../src/core/identity.ts'
-import { MemoryKv, kvBalances } from '../../src/core/contracts/kv.ts'
-import { applyMarketTx, decodeMarketTx } from '../../src/core/market/apply.ts'
+import { MemoryKv } from '../../src/core/contracts/kv.ts'
+import { applyMarketTx, decodeMarketTx, DETACHED_PORTS } from '../../src/core/market/apply.ts'
 import type { OfferRecord } from '../../src/core/market/offer.ts'
 import type { OfferId } from '../../src/core/session/terms.ts'
 import { decodeGeohash, encodeGeohash, geohashDistanceMeters, haversineMeters, isGeohash, GEOHASH_ALPHABET } from '../../src/core/market/geohash.ts'
@@ -133,7 +133,7 @@ describe('registry index', () => {
   it('[M9] withdrawn and expired offers are gone; updates and withdrawals through the ledger show up', () => {
     const kv = new MemoryKv()
     const provider = dids[0]
-    const apply = (tx: unknown, time = T): unknown => applyMarketTx(kv, decodeMarketTx(tx), { issuer: provider, time, balances: kvBalances(kv) })
+    const apply = (tx: unknown, time = T): unknown => applyMarketTx(kv, decodeMarketTx(tx), { issuer: provider, time, ...DETACHED_PORTS })
     const offer = (nonce: number, expiresAt: number, geohash: string): unknown => ({
       type: 'offer.publish',
       offer: { kind: 'hotspot', title: `h${nonce}`, price: 2 + nonce, round: { unit: 'seconds', size: 600 }, trial: 60, capacity: 1, geohash, expiresAt, policy: { mayBuy: { anyone: true }, shares: [{ did: provider, bps: 10000 }], refund: 'none' }, nonce }

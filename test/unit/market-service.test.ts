@@ -11,11 +11,17 @@ import type { Stream } from '@libp2p/interface'
 import { didFromPublicKey, generateKeyPair } from '../../src/core/identity.ts'
 import type { Did } from '../../src/core/identity.ts'
 import { sha256 } from '../../src/core/codec.ts'
-import { MemoryKv, kvBalances } from '../../src/core/contracts/kv.ts'
 import type { CredentialClaims } from '../../src/core/contracts/policy.ts'
 import { readSession } from '../../src/core/contracts/settlement.ts'
-import { applyMarketTx, decodeMarketTx } from '../../src/core/market/apply.ts'
-import type { BlockId, LedgerStats, StateReader, Tx } from '../../src/core/ledger/index.ts'
+import { cidOf } from '../../src/core/codec.ts'
+import { createTxRegistry } from '../../src/core/ledger/index.ts'
+import type { BlockId, LedgerStats, StateReader, Tx, TxId } from '../../src/core/ledger/index.ts'
+import { LedgerState } from '../../src/core/ledger/state.ts'
+import type { UndoEntry } from '../../src/core/ledger/state.ts'
+import { balanceOf, claimOf, NS } from '../../src/core/ledger/tx.ts'
+import type { TxOutcome, TxTypeDef } from '../../src/core/ledger/tx.ts'
+import { marketCodeOf, marketTxTypeDefs } from '../../src/core/market/ledger-adapter.ts'
+import { escrowGenesis } from '../fixtures/escrow-ledger.ts'
 import { encodeSignedSessionRequest, sessionIdOf, signSessionRequest } from '../../src/core/session/request.ts'
 import { encodeSignedVoucher, signVoucher } from '../../src/core/session/voucher.ts'
 import type { OfferId, SessionId, SessionTerms } from '../../src/core/session/terms.ts'
@@ -51,16 +57,58 @@ async function waitFor<T> (what: string, check: () => T | undefined | null | fal
   }
 }
 
-/** One shared "confirmed" state: every submitted transaction applies at once. */
+/**
+ * One shared "confirmed" state: every submitted transaction is decoded and applied at once by
+ * the real transaction types (ledger built-ins + market), deposits and their deps included;
+ * claims are received at once, as the ledger service's auto-receive will.
+ */
+let currentChain: FakeChain | null = null
+
 class FakeChain {
-  readonly kv = new MemoryKv()
-  readonly balances = kvBalances(this.kv, 'balance')
-  readonly results: Array<{ issuer: Did, type: string, ok: boolean, code?: string, tx: Tx }> = []
+  readonly kv = new LedgerState()
+  readonly balances = { balanceOf: (d: Did): number => balanceOf(this.kv, d) }
+  readonly results: Array<{ issuer: Did, type: string, ok: boolean, code?: string, tx: Tx, txId: string }> = []
+  readonly #registry = createTxRegistry(marketTxTypeDefs())
+  readonly #genesis = escrowGenesis()
+  readonly #outcomes = new Map<string, TxOutcome>()
   #blocks = 0
 
   admit (did: Did, chain = 'home', credits = 1000): void {
     this.kv.set('member', did, { chain, since: 'genesis' })
     this.kv.set('balance', did, credits)
+  }
+
+  #apply (did: Did, raw: Tx, blockId: BlockId, index: number): void {
+    const txId = `${blockId}/${index}` as TxId
+    const chain = (this.kv.get('member', did) as { chain: string } | undefined)?.chain ?? 'home'
+    const time = Date.now()
+    const log: UndoEntry[] = []
+    let tx: Tx = raw
+    this.kv.record(log)
+    try {
+      tx = this.#registry.decodeTx(raw, { genesis: this.#genesis, issuer: did, chain }, index)
+      const def = this.#registry.get(tx.type) as TxTypeDef
+      def.apply(this.kv, tx, { genesis: this.#genesis, issuer: did, chain, blockId, txId, index, time, lookup: (id) => this.#outcomes.get(id) })
+      this.kv.stopRecording()
+      this.#outcomes.set(txId, { tx, issuer: did, chain, time, status: 'confirmed' })
+      this.results.push({ issuer: did, type: raw.type, ok: true, tx: raw, txId })
+    } catch (e) {
+      this.kv.stopRecording()
+      this.kv.undo(log)
+      this.#outcomes.set(txId, { tx, issuer: did, chain, time, status: 'rejected' })
+      this.results.push({ issuer: did, type: raw.type, ok: false, code: marketCodeOf(e) ?? (e as { code?: string }).code, tx: raw, txId })
+    }
+  }
+
+  /** Takes every claim at once into its recipient's balance. */
+  #receiveAll (): void {
+    for (const key of this.kv.keys(NS.claim)) {
+      if (this.kv.has(NS.received, key)) continue
+      const c = claimOf(this.kv, key)
+      if (c === undefined) continue
+      this.kv.set(NS.received, key, 'fake')
+      this.kv.set('balance', c.to, balanceOf(this.kv, c.to) + c.amount)
+    }
   }
 
   ledgerFor (did: Did): MarketLedger {
@@ -70,19 +118,14 @@ class FakeChain {
         stateView: view,
         member: (d) => this.kv.get('member', d) as { chain: string, since: string } | undefined,
         equivocations: () => [],
-        stats: () => ({ applied: this.#blocks, rollbacks: 0, fullReplays: 0, confirmed: this.#blocks }) as unknown as LedgerStats
+        stats: () => ({ applied: this.#blocks, fullReplays: 0, confirmed: this.#blocks }) as unknown as LedgerStats,
+        status: (txId) => this.#outcomes.get(txId)?.status
       },
       balance: (d) => this.balances.balanceOf((d ?? did) as Did),
       submit: async (txs) => {
-        const id = `bafyfakeblock${++this.#blocks}` as BlockId
-        for (const tx of txs) {
-          try {
-            applyMarketTx(this.kv, decodeMarketTx(tx), { issuer: did, time: Date.now(), balances: this.balances })
-            this.results.push({ issuer: did, type: tx.type, ok: true, tx })
-          } catch (e) {
-            this.results.push({ issuer: did, type: tx.type, ok: false, code: (e as { code?: string }).code, tx })
-          }
-        }
+        const id = cidOf({ fake: ++this.#blocks }).toString() as BlockId
+        txs.forEach((tx, i) => { this.#apply(did, tx, id, i) })
+        this.#receiveAll()
         return id
       }
     }
@@ -91,6 +134,10 @@ class FakeChain {
   settles (session: string): Array<{ ok: boolean, code?: string, close: boolean }> {
     return this.results.filter((r) => r.type === 'session.settle' && (r.tx.voucher as { session?: string }).session === session)
       .map((r) => ({ ok: r.ok, code: r.code, close: r.tx.close === true }))
+  }
+
+  deposits (payer: Did): Array<{ ok: boolean, amount: number, txId: string }> {
+    return this.results.filter((r) => r.type === 'deposit.lock' && r.issuer === payer).map((r) => ({ ok: r.ok, amount: r.tx.amount as number, txId: r.txId }))
   }
 }
 
@@ -152,6 +199,7 @@ const other = party(24)
 
 function world (): { chain: FakeChain, mesh: FakeMesh } {
   const chain = new FakeChain()
+  currentChain = chain
   for (const p of [provider, buyer, target, other]) chain.admit(p.did)
   return { chain, mesh: new FakeMesh() }
 }
@@ -223,6 +271,36 @@ describe('MarketService: hotspot sessions', () => {
     expect(chain.balances.balanceOf(provider.did)).toBe(1010)
     expect(readSession(chain.kv, handle.id as SessionId)).toMatchObject({ rounds: 2, settled: 10, closed: true, unpaid: 0 })
     expect(u.session(handle.id)?.settled).toBe(10)
+  })
+
+  it('[V11][V13][C9][V14] the buyer locks rounds × price for the session before it opens; the provider refuses a session without a deposit; an expired deposit is refunded', async () => {
+    const { chain, mesh } = world()
+    const p = service(chain, mesh, provider)
+    const u = service(chain, mesh, buyer, { refundSweepMs: 50 })
+    await p.start(); await u.start()
+    await p.setHotspotSecret({ ssid: 'Cafe', security: 'WPA', password: 'password1' })
+    const offer = await p.publish(HOTSPOT)
+    const handle = await u.buy(offer, 2)
+    const [lock] = chain.deposits(buyer.did)
+    expect(lock).toMatchObject({ ok: true, amount: 10 })
+    expect((chain.kv.get('escrow', lock.txId) as { ref: string }).ref).toBe(handle.id)
+    await handle.ended
+    await waitFor('the closing settlement', () => chain.settles(handle.id).some((s) => s.close && s.ok))
+    const settle = chain.results.filter((r) => r.type === 'session.settle')
+    expect(settle.map((r) => r.tx.deposit)).toEqual([lock.txId]) // one settlement, from the deposit
+    expect((chain.kv.get('escrow', lock.txId) as { closedBy: string }).closedBy).toBe(settle[0].txId)
+    // without a deposit the provider does not serve: the hotspot credentials never leave it
+    const net = mesh.netFor(other.did)
+    const request = signSessionRequest(other.seed, { v: 1, offer: offer as OfferId, rev: 0, provider: provider.did, payer: other.did, nonce: 9, time: Date.now() })
+    const stream = await net.dialProtocol(provider.did, SESSION_PROTOCOL)
+    await expect(openSessionStream(stream, { t: 'open', request, rounds: 1 }, { timing: { ...DEFAULT_SESSION_TIMING, ...TIMING }, timers: { setTimeout: (f, ms) => setTimeout(f, ms), clearTimeout: (h) => { clearTimeout(h as ReturnType<typeof setTimeout>) } }, now: () => Date.now() }))
+      .rejects.toMatchObject({ code: 'ERR_SESSION_NO_DEPOSIT' })
+    // a deposit whose deadline passed with no settlement goes back to the payer
+    const before = chain.balances.balanceOf(buyer.did)
+    await chain.ledgerFor(buyer.did).submit([{ type: 'deposit.lock', provider: provider.did, amount: 50, deadline: Date.now() + 30, ref: 'abandoned' } as unknown as Tx])
+    expect(chain.balances.balanceOf(buyer.did)).toBe(before - 50)
+    await waitFor('the refund', () => chain.results.some((r) => r.type === 'deposit.refund' && r.ok))
+    expect(chain.balances.balanceOf(buyer.did)).toBe(before)
   })
 
   it('[F5] a trial of a single unit: the payer signs as each round starts, so the provider never waits in vain', async () => {
@@ -300,6 +378,9 @@ describe('MarketService: owner controls', () => {
 async function handOpen (mesh: FakeMesh, payer: Party, providerDid: Did, offer: string, opts: { target?: Did, time?: number } = {}): Promise<{ channel: PayerChannel, id: SessionId }> {
   const net = mesh.netFor(payer.did)
   const request = signSessionRequest(payer.seed, { v: 1, offer: offer as OfferId, rev: 0, provider: providerDid, payer: payer.did, nonce: Math.floor(Math.random() * 1e9), time: opts.time ?? Date.now() })
+  // V11/V13: the provider serves only against a confirmed deposit for this session
+  if (currentChain === null) throw new Error('no world')
+  await currentChain.ledgerFor(payer.did).submit([{ type: 'deposit.lock', provider: providerDid, amount: 100, deadline: Date.now() + 2 * 3600_000, ref: sessionIdOf(request) } as unknown as Tx])
   const stream = await net.dialProtocol(providerDid, SESSION_PROTOCOL)
   const { accepted, channel } = await openSessionStream(stream, { t: 'open', request, ...(opts.target !== undefined ? { target: opts.target } : {}) }, { timing: { unitMs: 50, voucherWaitMs: 600, keepaliveMs: 60_000, idleMs: 60_000, openTimeoutMs: 8_000 }, timers: { setTimeout: (f, ms) => setTimeout(f, ms), clearTimeout: (h) => { clearTimeout(h as ReturnType<typeof setTimeout>) } }, now: () => Date.now() })
   return { channel, id: accepted.session as SessionId }
@@ -500,6 +581,8 @@ describe('MarketService: reopen', () => {
     const request = signSessionRequest(buyer.seed, { v: 1, offer: offer as OfferId, rev: 0, provider: provider.did, payer: buyer.did, nonce: 1, time: Date.now() })
     const id = sessionIdOf(request)
     const v2 = signVoucher(buyer.seed, { v: 1, session: id, offer: offer as OfferId, payer: buyer.did, provider: provider.did, round: 2, cumulative: 6, units: 1500, time: Date.now() })
+    // the buyer's deposit for the session (C9): the settlement after the reload draws from it
+    await chain.ledgerFor(buyer.did).submit([{ type: 'deposit.lock', provider: provider.did, amount: 30, deadline: Date.now() + 2 * 3600_000, ref: id } as unknown as Tx])
     const store = new MemorySessionsStore()
     const rec: StoredSession = {
       id, role: 'provider', kind: 'relay', offer, rev: 0, title: 'Relay', provider: provider.did, payer: buyer.did, target: target.did,

@@ -228,6 +228,15 @@ describe('both sides over a link', () => {
     expect(r.settles.map((s) => [s.voucher.round, s.close])).toEqual([[1, false], [2, false], [3, false], [3, true]])
   })
 
+  it('[V13][C9] every voucher the provider admits is backed by the deposit: with maxRounds = deposit / price, no settled voucher asks more than the deposit', () => {
+    fc.assert(fc.property(fc.integer({ min: 1, max: 8 }), fc.integer({ min: 1, max: 20 }), fc.integer({ min: 1, max: 400 }), (rounds, price, lat) => {
+      const terms = termsOf({ price })
+      const deposit = rounds * price // V11: what the buyer locks
+      const r = simulate({ terms, maxRounds: Math.floor(deposit / price), latency: () => lat, chunk: () => 100 })
+      for (const st of r.settles) expect(st.voucher.cumulative).toBeLessThanOrEqual(deposit)
+    }), { numRuns: 40 })
+  })
+
   it('[F6] settles at least every N paid rounds and at the end', () => {
     const r = simulate({ terms: termsOf(), maxRounds: 7, latency: () => 10, chunk: () => 100, settleEvery: 3 })
     expect(r.settles.map((s) => [s.voucher.round, s.close])).toEqual([[3, false], [6, false], [7, true]])

@@ -27,12 +27,24 @@ export const ContractRejection = {
   SETTLE_BAD_REQUEST: 'ERR_SETTLE_BAD_REQUEST',
   /** The offer (or its revision) named by the session does not exist on the ledger. */
   SETTLE_UNKNOWN_OFFER: 'ERR_SETTLE_UNKNOWN_OFFER',
+  /** The settlement names no confirmed `deposit.lock` (C9). */
+  SETTLE_NO_DEPOSIT: 'ERR_SETTLE_NO_DEPOSIT',
+  /** The deposit is another payer's, provider's or session's (C9). */
+  SETTLE_FOREIGN_DEPOSIT: 'ERR_SETTLE_FOREIGN_DEPOSIT',
+  /** The deposit was already closed by a settlement or a refund (C9). */
+  SETTLE_DEPOSIT_CLOSED: 'ERR_SETTLE_DEPOSIT_CLOSED',
+  /** The settlement's block time is after the deposit's deadline (C9). */
+  SETTLE_DEPOSIT_EXPIRED: 'ERR_SETTLE_DEPOSIT_EXPIRED',
+  /** The settlement's payerChain is not the deposit's chain (C12). */
+  SETTLE_PAYER_CHAIN: 'ERR_SETTLE_PAYER_CHAIN',
   /** The session was closed by an earlier settlement. */
   SESSION_CLOSED: 'ERR_SESSION_CLOSED',
   /** A `rate` transaction of the wrong shape. */
   RATE_SHAPE: 'ERR_RATE_SHAPE',
   /** The score is not an integer 1..5. */
   RATE_SCORE: 'ERR_RATE_SCORE',
+  /** The rating names no confirmed settlement of that session (R3). */
+  RATE_NO_SETTLEMENT: 'ERR_RATE_NO_SETTLEMENT',
   /** No settled session with that id on the ledger. */
   RATE_UNKNOWN_SESSION: 'ERR_RATE_UNKNOWN_SESSION',
   /** The issuer is neither the payer nor the provider of the session. */

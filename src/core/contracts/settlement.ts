@@ -1,9 +1,14 @@
 /**
  * The settlement contract (white paper 5.6.1 step 5, DESIGN "Sessions" 3): a confirmed
  * `session.settle` transaction carries the payer's newest voucher (and, the first time, the
- * payer's signed session request). It pays `chargeable − alreadySettled`, never more than the
- * payer holds, split by the offer revision's shares; a shortfall stays on the session as
- * `unpaid` and counts against the payer's reputation until a later settlement collects it.
+ * payer's signed session request) and names the deposit the payer locked for the session in
+ * its own chain (a payment channel, as in Filecoin retrieval or Lightning). It draws only from
+ * that deposit and closes it (SPEC C9–C12): `min(chargeable − alreadySettled, deposit)` is
+ * split by the offer revision's shares, the rest of the deposit goes back to the payer, and the
+ * payer's balance is never read or written — so a settlement can never overdraw anything, and
+ * its outcome does not depend on the order in which other chains' blocks are applied. A
+ * shortfall (vouchers signed beyond the deposit) stays on the session as `unpaid` and counts
+ * against the payer until a settlement from a later deposit collects it.
  * Deterministic: the same state and transaction give the same writes on every peer.
  */
 import type { Did } from '../identity.ts'
@@ -19,7 +24,7 @@ import { ContractError, ContractRejection, contractFail } from './errors.ts'
 import { expectRecord, has, isBoundedString } from './guards.ts'
 import type { Fail } from './guards.ts'
 import { MARKET_NS, stored } from './kv.ts'
-import type { BalancePort, KvReader, KvStore } from './kv.ts'
+import type { KvReader, KvStore } from './kv.ts'
 import type { Share } from './policy.ts'
 import { addFacts } from './reputation.ts'
 import type { ReputationFacts } from './reputation.ts'
@@ -28,6 +33,8 @@ import type { Payment } from './split.ts'
 
 export interface SessionSettleTx {
   readonly type: 'session.settle'
+  /** TxId of the payer's `deposit.lock` this settlement draws from and closes (C9). */
+  readonly deposit: string
   readonly voucher: SignedVoucher
   /** Required on a session's first settlement; optional (must match) afterwards. */
   readonly request?: SignedSessionRequest
@@ -57,14 +64,43 @@ export interface SessionRecord {
   readonly settlements: number
   readonly openedAt: number
   readonly updatedAt: number
+  /** TxId of the newest settlement (a `rate` names a settlement, R3). */
+  readonly lastSettle: string
+}
+
+/** A confirmed `deposit.lock` as a settlement sees it (the ledger's EscrowRecord). */
+export interface DepositView {
+  readonly payer: Did
+  readonly provider: Did
+  readonly amount: number
+  readonly deadline: number
+  readonly ref: string
+  readonly closed: boolean
+  /** Chain of the lock's block: the payer's chain. */
+  readonly chain: string
+}
+
+/** Where a settlement finds its deposit and pays out of it (the ledger adapter; tests fake it). */
+export interface EscrowPort {
+  /** The confirmed, applied `deposit.lock` with this txId, or null. */
+  deposit (id: string): DepositView | null
+  /**
+   * Closes deposit `id`: pays `payments` (the provider's own share to its balance, the others
+   * as claims) and `refund` back to the payer as a claim. Called once, after every check.
+   */
+  close (id: string, payments: readonly Payment[], refund: number): void
 }
 
 export interface SettleContext {
   /** The block's issuer: must be the session's provider. */
   readonly issuer: Did
+  /** The block's chain (the payer's too, unless the settlement names `payerChain`). */
+  readonly chain: string
   /** Block time, ms. */
   readonly time: number
-  readonly balances: BalancePort
+  /** This transaction's id. */
+  readonly txId: string
+  readonly escrow: EscrowPort
   /** Terms and shares of an offer at a revision, or null when unknown. */
   termsOf (offer: OfferId, rev: number): { readonly terms: SessionTerms, readonly shares: readonly Share[] } | null
 }
@@ -72,10 +108,12 @@ export interface SettleContext {
 export interface SettleEffect {
   readonly type: 'session.settle'
   readonly session: SessionRecord
-  /** Credits moved by this settlement, and to whom. */
+  /** Credits paid out of the deposit by this settlement, and to whom. */
   readonly paid: number
   readonly payments: readonly Payment[]
-  /** Credits owed by this settlement that the payer could not cover. */
+  /** What is left of the deposit, returned to the payer. */
+  readonly refund: number
+  /** Credits owed by this settlement that the deposit could not cover. */
   readonly shortfall: number
   readonly opened: boolean
 }
@@ -84,10 +122,12 @@ const fail: Fail = contractFail(ContractRejection.SETTLE_SHAPE)
 
 /** Stateless shape check of an untrusted settle transaction (the ledger's `decode`). */
 export function decodeSettleTx (raw: unknown): SessionSettleTx {
-  const rec = expectRecord(raw, 'session.settle', ['type', 'voucher'], ['request', 'close', 'payerChain'], fail)
+  const rec = expectRecord(raw, 'session.settle', ['type', 'deposit', 'voucher'], ['request', 'close', 'payerChain'], fail)
   if (rec.type !== 'session.settle') fail('type must be session.settle')
+  // the exact transaction-id form is checked by the ledger adapter (expectTxId)
+  if (!isBoundedString(rec.deposit, 128) || !/\/[0-9]{1,2}$/.test(rec.deposit)) fail('deposit must be the transaction id of a deposit.lock')
   const voucher = parseSignedVoucher(rec.voucher)
-  let tx: SessionSettleTx = { type: 'session.settle', voucher }
+  let tx: SessionSettleTx = { type: 'session.settle', deposit: rec.deposit, voucher }
   if (has(rec, 'request')) tx = { ...tx, request: parseSignedSessionRequest(rec.request) }
   if (has(rec, 'close')) {
     if (typeof rec.close !== 'boolean') fail('close must be a boolean')
@@ -126,9 +166,24 @@ function updateFacts (kv: KvStore, before: SessionRecord | undefined, after: Ses
   }
 }
 
+/** C9: the deposit must be the payer's open lock for this provider and session, not expired. */
+function checkDeposit (tx: SessionSettleTx, ctx: SettleContext, session: SessionId, payer: Did): DepositView {
+  const d = ctx.escrow.deposit(tx.deposit)
+  if (d === null) throw new ContractError(ContractRejection.SETTLE_NO_DEPOSIT, 'the settlement names no confirmed deposit.lock')
+  if (d.payer !== payer || d.provider !== ctx.issuer || d.ref !== session) {
+    throw new ContractError(ContractRejection.SETTLE_FOREIGN_DEPOSIT, 'the deposit is not the payer\'s lock for this provider and session')
+  }
+  if (d.chain !== (tx.payerChain ?? ctx.chain)) {
+    throw new ContractError(ContractRejection.SETTLE_PAYER_CHAIN, `the deposit is on chain ${d.chain}: the settlement must name it in payerChain`)
+  }
+  if (d.closed) throw new ContractError(ContractRejection.SETTLE_DEPOSIT_CLOSED, 'the deposit was already settled or refunded')
+  if (ctx.time > d.deadline) throw new ContractError(ContractRejection.SETTLE_DEPOSIT_EXPIRED, 'the settlement comes after the deposit\'s deadline')
+  return d
+}
+
 /**
- * Applies a decoded settle transaction (SPEC C1–C8). Validates everything before writing, so
- * a rejection (ContractError / VoucherError / SessionError) leaves `kv` and balances untouched.
+ * Applies a decoded settle transaction (SPEC C1–C12). Validates everything before writing, so
+ * a rejection (ContractError / VoucherError / SessionError) leaves `kv` and the deposit untouched.
  */
 export function applySettle (kv: KvStore, tx: SessionSettleTx, ctx: SettleContext): SettleEffect {
   const v = tx.voucher
@@ -173,12 +228,13 @@ export function applySettle (kv: KvStore, tx: SessionSettleTx, ctx: SettleContex
     cursor = checkVoucherStep(prev, v, { session: id, payer, terms })
   }
 
-  // C4: pay what is chargeable and not yet paid, never more than the payer holds
+  const deposit = checkDeposit(tx, ctx, id, payer)
+
+  // C4: pay what is chargeable and not yet paid, never more than the deposit holds
   const charged = chargeable(cursor, terms)
   const settledBefore = existing?.settled ?? 0
   const owed = Math.max(0, charged - settledBefore)
-  const holds = Math.max(0, Math.floor(ctx.balances.balanceOf(payer)))
-  const paid = Math.min(owed, holds)
+  const paid = Math.min(owed, deposit.amount)
   const payments = paid > 0 ? splitAmount(paid, shares) : []
   const settled = settledBefore + paid
   const record: SessionRecord = {
@@ -196,11 +252,13 @@ export function applySettle (kv: KvStore, tx: SessionSettleTx, ctx: SettleContex
     closed: existing?.closed === true || tx.close === true,
     settlements: (existing?.settlements ?? 0) + 1,
     openedAt: existing?.openedAt ?? ctx.time,
-    updatedAt: ctx.time
+    updatedAt: ctx.time,
+    lastSettle: ctx.txId
   }
-  // writes: nothing above has written
-  for (const p of payments) ctx.balances.move(payer, p.to, p.amount)
+  // writes: nothing above has written (C11: the deposit closes whatever was paid)
+  const refund = deposit.amount - paid
+  ctx.escrow.close(tx.deposit, payments, refund)
   kv.set(MARKET_NS.session, id, stored(record))
   updateFacts(kv, existing, record)
-  return { type: 'session.settle', session: record, paid, payments, shortfall: owed - paid, opened: existing === undefined }
+  return { type: 'session.settle', session: record, paid, payments, refund, shortfall: owed - paid, opened: existing === undefined }
 }

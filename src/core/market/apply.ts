@@ -7,18 +7,18 @@
  *
  *   offer.publish | offer.update | offer.withdraw      (market/offer.ts, SPEC M1–M7)
  *   request.publish | request.withdraw                  (market/bounty.ts, SPEC M11)
- *   session.settle                                      (contracts/settlement.ts, SPEC C1–C8)
+ *   session.settle                                      (contracts/settlement.ts, SPEC C1–C12)
  *   rate                                                (contracts/rating.ts, SPEC R3)
  */
 import type { Did } from '../identity.ts'
 import { expectRecord, isBoundedString } from '../contracts/guards.ts'
 import type { Fail } from '../contracts/guards.ts'
 import { MARKET_NS, stored } from '../contracts/kv.ts'
-import type { BalancePort, KvReader, KvStore } from '../contracts/kv.ts'
+import type { KvReader, KvStore } from '../contracts/kv.ts'
 import { applySettle, decodeSettleTx } from '../contracts/settlement.ts'
-import type { SessionSettleTx, SettleEffect } from '../contracts/settlement.ts'
+import type { EscrowPort, SessionSettleTx, SettleEffect } from '../contracts/settlement.ts'
 import { applyRate, decodeRateTx } from '../contracts/rating.ts'
-import type { RateEffect, RateTx } from '../contracts/rating.ts'
+import type { RateEffect, RateTx, SettledParties } from '../contracts/rating.ts'
 import type { Share } from '../contracts/policy.ts'
 import type { OfferId, SessionTerms } from '../session/terms.ts'
 import { MarketError, MarketRejection, marketFail } from './errors.ts'
@@ -45,8 +45,23 @@ export interface MarketApplyContext extends MarketDecodeContext {
   readonly issuer: Did
   /** The block's time, ms. */
   readonly time: number
-  readonly balances: BalancePort
+  /** The block's chain. */
+  readonly chain: string
+  /** This transaction's id (settlements name their claims after it). */
+  readonly txId: string
+  /** Deposits a settlement draws from (C9–C11). */
+  readonly escrow: EscrowPort
+  /** Parties of a confirmed settlement a rating names (R3), or null. */
+  settled (txId: string): SettledParties | null
 }
+
+/** Ports for applying offers and requests outside a ledger (tests, tools): no deposits, no settlements. */
+export const DETACHED_PORTS: Pick<MarketApplyContext, 'chain' | 'txId' | 'escrow' | 'settled'> = Object.freeze({
+  chain: '',
+  txId: '',
+  escrow: { deposit: () => null, close: () => { throw new RangeError('no deposits outside a ledger') } },
+  settled: () => null
+})
 
 export type MarketEffect =
   | { readonly type: 'offer.publish' | 'offer.update' | 'offer.withdraw', readonly offer: OfferRecord }
@@ -169,8 +184,8 @@ export function applyMarketTx (kv: KvStore, tx: MarketTx, ctx: MarketApplyContex
       return { type: tx.type, request: record }
     }
     case 'session.settle':
-      return applySettle(kv, tx, { issuer, time, balances: ctx.balances, termsOf: termsLookup(kv) })
+      return applySettle(kv, tx, { issuer, chain: ctx.chain, time, txId: ctx.txId, escrow: ctx.escrow, termsOf: termsLookup(kv) })
     case 'rate':
-      return applyRate(kv, tx, { issuer })
+      return applyRate(kv, tx, { issuer, settled: (id) => ctx.settled(id) })
   }
 }
