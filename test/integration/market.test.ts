@@ -11,7 +11,6 @@
 // NET_TEST_LOG=1 prints the peers' logs.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { sha256 } from '../../src/core/codec.ts'
-import { didFromPublicKey, generateKeyPair } from '../../src/core/identity.ts'
 import type { Did } from '../../src/core/identity.ts'
 import type { Tx } from '../../src/core/ledger/index.ts'
 import { readSession } from '../../src/core/contracts/settlement.ts'
@@ -23,7 +22,10 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { startRelay } from '../../src/relay/relay.ts'
 import type { RelayHandle } from '../../src/relay/relay.ts'
 import { readFrames, writeFrame } from '../../src/net/node.ts'
-import { demoAlliance } from '../../src/peer/alliance.ts'
+import { allianceContext } from '../../src/peer/alliance.ts'
+import { foundGenesis } from '../../src/core/ledger/index.ts'
+import { didFromPublicKey, generateKeyPair } from '../../src/core/identity.ts'
+import { randomBytes } from '@noble/hashes/utils.js'
 import { MarketService } from '../../src/peer/market-service.ts'
 import type { SecretCipher } from '../../src/peer/market-service.ts'
 import { MemorySessionsStore } from '../../src/store/sessions.ts'
@@ -39,8 +41,17 @@ import { fullyDirect, logger, waitFor } from './helpers.ts'
 import { startLedgerPeer, stopLedgerPeers } from './ledger-helpers.ts'
 import type { LedgerPeer } from './ledger-helpers.ts'
 
-const ctx = demoAlliance()
-const GRANT = ctx.genesis.grant
+// the three market peers are the alliance's validators: no admission needed, 1000 credits each
+const SEEDS = [0, 1, 2].map(() => randomBytes(32))
+const ctx = allianceContext(foundGenesis({
+  name: 'market integration',
+  chains: ['home', 'business', 'operator'],
+  founders: SEEDS.map((s, i) => ({ did: didFromPublicKey(generateKeyPair(s).publicKey), chain: ['home', 'business', 'operator'][i] })),
+  allocation: 1000,
+  difficulty: 8,
+  time: Date.now() - 60_000
+}))
+const GRANT = ctx.genesis.allocation
 const TIMING: Partial<SessionTiming> = { unitMs: 100, voucherWaitMs: 3_000, keepaliveMs: 5_000, idleMs: 30_000, openTimeoutMs: 30_000 }
 const ROUND = 512 * 1024
 const TRIAL = 64 * 1024
@@ -110,7 +121,7 @@ describe('market over a real relay and WebRTC', () => {
   beforeAll(async () => {
     relay = await startRelay({ port: 0, log: logger('relay') })
     const names = ['provider', 'buyer', 'target']
-    const started = await Promise.all(names.map(async (name) => await startLedgerPeer(name, { ctx, relays: relay!.multiaddrs, ledger: { witnessIntervalMs: 600 } })))
+    const started = await Promise.all(names.map(async (name, i) => await startLedgerPeer(name, { ctx, relays: relay!.multiaddrs, seed: SEEDS[i], ledger: { witnessIntervalMs: 600 } })))
     for (const p of started) {
       const market = new MarketService({
         did: p.did,
