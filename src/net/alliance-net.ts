@@ -47,8 +47,10 @@ import { relayKeeper } from './relay-keeper.ts'
 import type { RelayKeeper, RelayState } from './relay-keeper.ts'
 import { DmService } from './dm.ts'
 import type { DmMessage } from './dm.ts'
-import { RtcBudget, guardedWebRTC } from './rtc-budget.ts'
-import type { HandshakeView, RtcBudgetState } from './rtc-budget.ts'
+import { RtcBudget } from './rtc-budget.ts'
+import { guardedWebRTC } from './webrtc-guard.ts'
+import type { RtcBudgetState } from './rtc-budget.ts'
+import type { HandshakeView } from './webrtc-guard.ts'
 
 export interface AllianceNetOptions {
   /** The peer's Ed25519 libp2p key (`libp2pPrivateKey(seed)`), so PeerId == DID. */

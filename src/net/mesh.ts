@@ -28,7 +28,8 @@ import {
 } from './constants.ts'
 import { NotDirectlyConnectedError, PeerDeniedError } from './errors.ts'
 import { RtcBudgetSpentError } from './rtc-budget.ts'
-import type { HandshakeView, RtcBudget } from './rtc-budget.ts'
+import type { RtcBudget } from './rtc-budget.ts'
+import type { HandshakeView } from './webrtc-guard.ts'
 
 interface Known {
   peerId: PeerId

@@ -12,6 +12,7 @@ import { MarketScreen } from './screens/MarketScreen.tsx'
 import { PeersScreen } from './screens/PeersScreen.tsx'
 import { UnlockScreen } from './screens/UnlockScreen.tsx'
 import { UpdateBanner } from './components/UpdateBanner.tsx'
+import { NetworkBanner } from './components/NetworkBanner.tsx'
 
 type Tab = 'wallet' | 'ledger' | 'market' | 'peers'
 const TABS: Array<{ id: Tab, label: string, icon: string }> = [
@@ -70,7 +71,7 @@ function Shell (): React.JSX.Element {
         <span className='brand'>Alliance</span>
         <span className='muted small-text'>{runtime.profile}</span>
       </header>
-      <UpdateBanner />
+      <UpdateBanner /><NetworkBanner />
       {runtime.error != null && (
         <div className='banner warn' role='alert'>
           {runtime.error} <button type='button' className='small' onClick={() => runtime.reportError(null)}>Dismiss</button>
