@@ -18,7 +18,6 @@
 import './polyfills.ts'
 import { createLibp2p } from 'libp2p'
 import { webSockets } from '@libp2p/websockets'
-import { webRTC } from '@libp2p/webrtc'
 import { circuitRelayTransport, RELAY_V2_HOP_CODEC } from '@libp2p/circuit-relay-v2'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
@@ -36,7 +35,7 @@ import type { Did } from '../core/identity.ts'
 import { isAllianceError, InvalidInputError, TooLargeError } from '../core/errors.ts'
 import {
   DEFAULT_DISCOVERY_INTERVAL_MS, DEFAULT_DISCOVERY_TOPIC, DEFAULT_MAX_CONNECTIONS, DEFAULT_TARGET_DIRECT,
-  DEFAULT_WEBRTC_DIAL_BUDGET, DM_PROTOCOL, MAINTENANCE_INTERVAL_MS, MAX_GOSSIP_BYTES
+  DM_PROTOCOL, MAINTENANCE_INTERVAL_MS, MAX_GOSSIP_BYTES
 } from './constants.ts'
 import { NotDirectlyConnectedError, NotStartedError, PeerDeniedError, REJECT_CODES } from './errors.ts'
 import { allianceGater } from './gater.ts'
@@ -48,6 +47,10 @@ import { relayKeeper } from './relay-keeper.ts'
 import type { RelayKeeper, RelayState } from './relay-keeper.ts'
 import { DmService } from './dm.ts'
 import type { DmMessage } from './dm.ts'
+import { RtcBudget } from './rtc-budget.ts'
+import { guardedWebRTC } from './webrtc-guard.ts'
+import type { RtcBudgetState } from './rtc-budget.ts'
+import type { HandshakeView } from './webrtc-guard.ts'
 
 export interface AllianceNetOptions {
   /** The peer's Ed25519 libp2p key (`libp2pPrivateKey(seed)`), so PeerId == DID. */
@@ -58,16 +61,25 @@ export interface AllianceNetOptions {
   targetDirect?: number
   /** Connection cap of libp2p (direct + relayed + relays). Default 64. */
   maxConnections?: number
-  /** ICE servers; default none (host candidates only: no STUN is reachable here). */
-  iceServers?: RTCIceServer[]
+  /**
+   * ICE servers (STUN and TURN), or a function asked before each handshake (so short-lived
+   * TURN credentials can be renewed). Default none: host candidates only. Setting them
+   * replaces libp2p's default STUN list, so list STUN servers too.
+   */
+  iceServers?: RTCIceServer[] | (() => RTCIceServer[] | Promise<RTCIceServer[]>)
   /** Gossip topic of peer discovery; must match the relays'. */
   discoveryTopic?: string
   /** Re-announcement period of discovery. Default 10 s. */
   discoveryIntervalMs?: number
   /** Thresholds of the garbage detector (5 bad frames a minute, denied 2 minutes). */
   misbehaviour?: MisbehaviourOptions
-  /** Outbound WebRTC dials per lifetime (Chromium: 500 RTCPeerConnections per tab). */
+  /** RTCPeerConnections this node may create (Chromium: ~500 per tab lifetime). Default 400. */
   webrtcDialBudget?: number
+  /** A budget shared across nodes of one tab (the runtime keeps one over lock/unlock and
+   * reloads); overrides `webrtcDialBudget`. */
+  rtcBudget?: RtcBudget
+  /** Direct connections past which inbound WebRTC handshakes are refused. Default 2 × targetDirect, at least 4. */
+  maxDirect?: number
   log?: (line: string) => void
 }
 
@@ -121,6 +133,11 @@ export async function createAllianceNet (opts: AllianceNetOptions): Promise<Alli
   const targetDirect = opts.targetDirect ?? DEFAULT_TARGET_DIRECT
   if (!Number.isInteger(targetDirect) || targetDirect < 0) throw new RangeError('targetDirect must be a non-negative integer')
   const log = opts.log ?? (() => {})
+  const budget = opts.rtcBudget ?? new RtcBudget({ limit: opts.webrtcDialBudget })
+  const iceServers = opts.iceServers ?? []
+  const webrtc = guardedWebRTC({
+    rtcConfiguration: async () => ({ iceServers: typeof iceServers === 'function' ? await iceServers() : iceServers })
+  }, { budget, maxDirect: opts.maxDirect ?? Math.max(4, 2 * targetDirect), log })
   const misbehaviour = new MisbehaviourTracker(opts.misbehaviour)
   const hooks: Hooks = { onChange: () => {} }
   const topic = opts.discoveryTopic ?? DEFAULT_DISCOVERY_TOPIC
@@ -133,7 +150,7 @@ export async function createAllianceNet (opts: AllianceNetOptions): Promise<Alli
     transports: [
       webSockets(),
       circuitRelayTransport({ reservationCompletionTimeout: 10_000 }),
-      webRTC({ rtcConfiguration: { iceServers: opts.iceServers ?? [] } })
+      webrtc.transport
     ],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
@@ -172,7 +189,7 @@ export async function createAllianceNet (opts: AllianceNetOptions): Promise<Alli
       }
     }
   })
-  return new AllianceNet(node, { ...opts, targetDirect, log, misbehaviour, hooks, topic })
+  return new AllianceNet(node, { ...opts, targetDirect, log, misbehaviour, hooks, topic, budget, handshakes: webrtc.view })
 }
 
 interface Internals {
@@ -182,7 +199,8 @@ interface Internals {
   misbehaviour: MisbehaviourTracker
   hooks: Hooks
   topic: string
-  webrtcDialBudget?: number
+  budget: RtcBudget
+  handshakes: HandshakeView
 }
 
 export class AllianceNet extends EventTarget implements Startable {
@@ -195,6 +213,7 @@ export class AllianceNet extends EventTarget implements Startable {
   private readonly discoveryTopic: string
   private readonly mesh: Mesh
   private readonly dm: DmService
+  private readonly budget: RtcBudget
   private readonly hopPeers = new Set<string>()
   private readonly topicHandlers = new Map<string, Set<GossipHandler>>()
   private tickTimer?: ReturnType<typeof setInterval>
@@ -213,10 +232,13 @@ export class AllianceNet extends EventTarget implements Startable {
     this.hooks = internals.hooks
     this.discoveryTopic = internals.topic
     this.hooks.onChange = () => { this.queueChange() }
+    this.budget = internals.budget
+    this.budget.subscribe(() => { this.queueChange() })
     this.mesh = new Mesh({
       libp2p,
       targetDirect: internals.targetDirect,
-      webrtcDialBudget: internals.webrtcDialBudget ?? DEFAULT_WEBRTC_DIAL_BUDGET,
+      budget: this.budget,
+      handshakes: internals.handshakes,
       isRelay: peer => this.isRelay(peer),
       connectedRelays: () => this.keeper.connectedRelayAddrs(),
       isDenied: peer => this.misbehaviour.isDenied(peer),
@@ -344,6 +366,22 @@ export class AllianceNet extends EventTarget implements Startable {
   /** Replaces the configured relays at runtime. */
   setRelays (relays: string[]): void {
     this.keeper.setRelays(relays)
+  }
+
+  /** The tab's RTCPeerConnection budget; `spent` means: close the app and open it again. */
+  rtcBudget (): RtcBudgetState {
+    return this.budget.state()
+  }
+
+  /**
+   * Reconnects now (call on the browser's `online` event): relays are redialed without
+   * waiting out their backoff, and peers whose upgrades failed while offline are retried.
+   */
+  reconnectNow (): void {
+    if (!this.started) return
+    this.keeper.reconnectNow()
+    this.mesh.forgetBackoff()
+    this.queueChange()
   }
 
   stats (): NetStats {
@@ -493,7 +531,7 @@ export class AllianceNet extends EventTarget implements Startable {
     this.changeQueued = true
     queueMicrotask(() => {
       this.changeQueued = false
-      const signature = JSON.stringify([this.peers(), this.relays()])
+      const signature = JSON.stringify([this.peers(), this.relays(), this.budget.state().spent])
       if (signature === this.lastSignature) return
       this.lastSignature = signature
       this.dispatchEvent(new Event('change'))

@@ -31,9 +31,10 @@ export const DEFAULT_TARGET_DIRECT = 8
 export const DEFAULT_MAX_CONNECTIONS = 64
 
 /**
- * Outbound WebRTC dials one AllianceNet starts over its lifetime. Chromium refuses to create
- * more than 500 RTCPeerConnections per tab; past this budget the node stops initiating
- * upgrades (it still accepts inbound ones) instead of failing in a loop.
+ * RTCPeerConnections a tab may create over its lifetime, inbound and outbound (rtc-budget.ts).
+ * Chromium refuses more than ~500 per renderer process (a reload keeps the process); past
+ * this budget the node starts no handshake either way instead of failing in a loop, and the
+ * app tells the user to close and reopen it.
  */
 export const DEFAULT_WEBRTC_DIAL_BUDGET = 400
 

@@ -13,3 +13,5 @@ export type { MisbehaviourOptions, MisbehaviourStats, Verdict } from './misbehav
 export { readFrames, readOneFrame, writeFrame } from './frames.ts'
 export * from './constants.ts'
 export * from './errors.ts'
+export { RtcBudget, RtcBudgetSpentError, DuplicateDialError, HandshakeLimitError, isTooManyPeerConnections } from './rtc-budget.ts'
+export type { RtcBudgetOptions, RtcBudgetState } from './rtc-budget.ts'

@@ -11,8 +11,11 @@
  *   side redials: gossipsub keeps one outbound stream per peer and would lose it if just one
  *   of the two connections closed.
  * - Failed upgrades back off per peer (UPGRADE_BACKOFF_MIN_MS doubling to UPGRADE_BACKOFF_MAX_MS),
- *   at most `maxParallelUpgrades` run at once, and the node's lifetime WebRTC dial budget is
- *   bounded (Chromium refuses more than 500 RTCPeerConnections per tab).
+ *   at most `maxParallelUpgrades` run at once, and every handshake spends from the tab's
+ *   RTCPeerConnection budget (`rtc-budget.ts`; Chromium refuses more than ~500 per tab).
+ * - Never a second handshake with a peer: not while we dial it, not while it dials us (the
+ *   transport guard knows), not when a direct connection is open; `connect()` to a peer that
+ *   is dialing us waits for that handshake instead of starting its own.
  */
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -24,6 +27,9 @@ import {
   FIRST_DIAL_SPREAD_MS, HIGHER_ID_GRACE_MS, PEER_STALE_MS, UPGRADE_BACKOFF_MAX_MS, UPGRADE_BACKOFF_MIN_MS, UPGRADE_TIMEOUT_MS
 } from './constants.ts'
 import { NotDirectlyConnectedError, PeerDeniedError } from './errors.ts'
+import { RtcBudgetSpentError } from './rtc-budget.ts'
+import type { RtcBudget } from './rtc-budget.ts'
+import type { HandshakeView } from './webrtc-guard.ts'
 
 interface Known {
   peerId: PeerId
@@ -43,7 +49,10 @@ interface Backoff {
 export interface MeshDeps {
   libp2p: Libp2p<{ ping: Ping }>
   targetDirect: number
-  webrtcDialBudget: number
+  /** The tab's RTCPeerConnection budget (shared with inbound handshakes). */
+  budget: RtcBudget
+  /** Handshakes running in the transport (either direction). */
+  handshakes?: HandshakeView
   maxParallelUpgrades?: number
   /** Relay PeerIds (configured ones and any peer seen speaking the hop protocol). */
   isRelay: (peerId: string) => boolean
@@ -95,6 +104,7 @@ export class Mesh {
   private readonly counters: MeshStats = { webrtcDialAttempts: 0, webrtcDialFailures: 0, duplicateConnectionsClosed: 0 }
   private readonly maxParallel: number
   private stopped = false
+  private budgetLogged = false
 
   constructor (deps: MeshDeps) {
     this.deps = deps
@@ -205,6 +215,13 @@ export class Mesh {
     if (existing != null) return existing
     const inflight = this.dialing.get(peer)
     if (inflight != null) return inflight
+    if (this.deps.handshakes?.handshaking(peer) === true) {
+      // the peer is dialing us: its handshake ends in the connection we want, or fails
+      await this.deps.handshakes.inboundSettled(peer)
+      options.signal?.throwIfAborted()
+      const made = this.directConnection(peer)
+      if (made != null) return made
+    }
     return this.upgrade(peer, options.signal)
   }
 
@@ -243,7 +260,7 @@ export class Mesh {
     const candidates: string[] = []
     const later: string[] = []
     for (const [id, k] of this.known) {
-      if (direct.has(id) || this.dialing.has(id) || this.deps.isDenied(id)) continue
+      if (direct.has(id) || this.dialing.has(id) || this.deps.isDenied(id) || this.deps.handshakes?.handshaking(id) === true) continue
       if ((this.backoff.get(id)?.until ?? 0) > now || k.notBefore > now) continue
       if (this.self < id) candidates.push(id)
       else if (now - k.firstSeen > HIGHER_ID_GRACE_MS && (this.holdUntil.get(id) ?? 0) <= now) later.push(id)
@@ -251,8 +268,9 @@ export class Mesh {
     const order = [...shuffle(candidates), ...shuffle(later)]
     for (const id of order) {
       if (wanted <= 0 || this.dialing.size >= this.maxParallel) break
-      if (this.counters.webrtcDialAttempts >= this.deps.webrtcDialBudget) {
-        this.deps.log('mesh: WebRTC dial budget spent; no more outbound upgrades in this session')
+      if (this.deps.budget.state().spent) {
+        if (!this.budgetLogged) this.deps.log('mesh: RTCPeerConnection budget spent; no more upgrades in this tab')
+        this.budgetLogged = true
         return
       }
       wanted--
@@ -288,12 +306,15 @@ export class Mesh {
   private async runUpgrade (peer: string, signal?: AbortSignal): Promise<Connection> {
     const addrs = this.addressesFor(peer)
     if (addrs.length === 0) throw new NotDirectlyConnectedError(`no relay address known for ${peer}`)
-    if (this.counters.webrtcDialAttempts >= this.deps.webrtcDialBudget) {
-      throw new NotDirectlyConnectedError('WebRTC dial budget spent for this session')
-    }
+    if (this.deps.budget.state().spent) throw new RtcBudgetSpentError()
     let lastError: unknown
     // one address at a time: each attempt creates an RTCPeerConnection, a scarce resource
     for (const addr of addrs.slice(0, 2)) {
+      if (this.deps.handshakes?.handshaking(peer) === true) {
+        await this.deps.handshakes.inboundSettled(peer)
+        const made = this.directConnection(peer)
+        if (made != null) return made
+      }
       this.counters.webrtcDialAttempts++
       const started = Date.now()
       const timeout = AbortSignal.timeout(UPGRADE_TIMEOUT_MS)
@@ -305,8 +326,13 @@ export class Mesh {
         return conn
       } catch (err) {
         lastError = err
+        // the peer's own handshake with us won the race (we are the higher PeerId and it
+        // refused ours): use the connection that handshake makes
+        if (this.deps.handshakes?.handshaking(peer) === true) await this.deps.handshakes.inboundSettled(peer)
+        const made = this.directConnection(peer)
+        if (made != null) return made
         this.counters.webrtcDialFailures++
-        if (signal?.aborted === true || this.stopped) break
+        if (signal?.aborted === true || this.stopped || this.deps.budget.state().spent) break
       }
     }
     const failures = (this.backoff.get(peer)?.failures ?? 0) + 1
@@ -317,12 +343,21 @@ export class Mesh {
   }
 
   private measureRtt (peer: string): void {
-    this.deps.libp2p.services.ping.ping(peerIdFromString(peer), { signal: AbortSignal.timeout(10_000) })
+    // over the open direct connection only: a ping by PeerId whose connection just vanished
+    // would dial the peer again and spend an RTCPeerConnection outside the mesh's control
+    const conn = this.directConnection(peer)
+    if (conn == null) return
+    this.deps.libp2p.services.ping.ping(conn.remoteAddr, { signal: AbortSignal.timeout(10_000) })
       .then(rtt => {
         this.rtts.set(peer, rtt)
         this.deps.onChange()
       })
       .catch(() => {})
+  }
+
+  /** Failed upgrades may be retried at once (the network came back). */
+  forgetBackoff (): void {
+    this.backoff.clear()
   }
 
   forget (peer: string): void {

@@ -199,6 +199,19 @@ export class RelayKeeper implements Startable {
     return entry
   }
 
+  /**
+   * Redials every relay that is not reserved now, forgetting its backoff: the browser said it
+   * is back online, so waiting out a backoff grown while offline would only delay the user.
+   */
+  reconnectNow (): void {
+    if (!this.started) return
+    for (const entry of this.entries.values()) {
+      if (entry.state === 'reserved') continue
+      entry.failures = 0
+      this.schedule(entry, 0)
+    }
+  }
+
   private findReservationStore (): ReservationStoreLike | undefined {
     const transport = this.components.transportManager.getTransports().find(t => t[Symbol.toStringTag] === CIRCUIT_TRANSPORT_TAG)
     const store = (transport as (Transport & { reservationStore?: ReservationStoreLike }) | undefined)?.reservationStore

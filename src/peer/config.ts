@@ -6,7 +6,12 @@
  */
 import type { KeyValue } from './profiles.ts'
 
-export interface AppConfig { relays: string[] }
+/**
+ * What `/alliance-config.json` says. `iceServers` are STUN and TURN servers (TURN with
+ * short-lived TURN REST credentials); `iceExpiresAt` (ms since epoch) is when those
+ * credentials stop working, so the app asks again before that.
+ */
+export interface AppConfig { relays: string[], iceServers?: RTCIceServer[], iceExpiresAt?: number }
 
 const settingsKey = (profile: string): string => `alliance:${profile}:relays`
 
@@ -37,8 +42,59 @@ export async function resolveRelays (profile: string, search: string, store: Key
 export async function fetchServedConfig (): Promise<AppConfig | null> {
   const res = await fetch('/alliance-config.json', { cache: 'no-store' })
   if (!res.ok) return null
-  const body: unknown = await res.json()
+  return parseAppConfig(await res.json())
+}
+
+const ICE_URL = /^(stun|stuns|turn|turns):[^\s]{1,250}$/
+const MAX_ICE_SERVERS = 8
+
+/** Validates a served config (it is input from the network): unknown fields and bad entries are dropped. */
+export function parseAppConfig (body: unknown): AppConfig | null {
   if (typeof body !== 'object' || body == null) return null
-  const relays = (body as { relays?: unknown }).relays
-  return { relays: Array.isArray(relays) ? relays.filter((r): r is string => typeof r === 'string') : [] }
+  const { relays, iceServers, iceExpiresAt } = body as { relays?: unknown, iceServers?: unknown, iceExpiresAt?: unknown }
+  const out: AppConfig = { relays: Array.isArray(relays) ? relays.filter((r): r is string => typeof r === 'string') : [] }
+  if (Array.isArray(iceServers)) out.iceServers = iceServers.flatMap(parseIceServer).slice(0, MAX_ICE_SERVERS)
+  if (typeof iceExpiresAt === 'number' && Number.isFinite(iceExpiresAt)) out.iceExpiresAt = iceExpiresAt
+  return out
+}
+
+function parseIceServer (entry: unknown): RTCIceServer[] {
+  if (typeof entry !== 'object' || entry == null) return []
+  const { urls, username, credential } = entry as { urls?: unknown, username?: unknown, credential?: unknown }
+  const list = (Array.isArray(urls) ? urls : [urls]).filter((u): u is string => typeof u === 'string' && ICE_URL.test(u))
+  if (list.length === 0) return []
+  const server: RTCIceServer = { urls: list }
+  if (typeof username === 'string') server.username = username
+  if (typeof credential === 'string') server.credential = credential
+  return [server]
+}
+
+/** Credentials are renewed this long before they expire. */
+const ICE_RENEW_MARGIN_MS = 5 * 60_000
+/** Without an expiry the list is asked for again after this. */
+const ICE_DEFAULT_TTL_MS = 10 * 60_000
+
+/**
+ * The ICE servers for each WebRTC handshake, from the served config, asked again before the
+ * TURN credentials expire. A failed fetch keeps the last list (or none: host candidates
+ * only, which still works on one LAN).
+ */
+export function servedIceServers (fetchConfig: () => Promise<AppConfig | null>, now: () => number = Date.now): () => Promise<RTCIceServer[]> {
+  let current: RTCIceServer[] = []
+  let renewAt = 0
+  let pending: Promise<RTCIceServer[]> | null = null
+  return async () => {
+    if (now() < renewAt) return current
+    pending ??= fetchConfig()
+      .then(cfg => {
+        current = cfg?.iceServers ?? []
+        renewAt = now() + Math.max(0, (cfg?.iceExpiresAt != null ? cfg.iceExpiresAt - now() - ICE_RENEW_MARGIN_MS : ICE_DEFAULT_TTL_MS))
+        return current
+      }, () => {
+        renewAt = now() + 30_000
+        return current
+      })
+      .finally(() => { pending = null })
+    return await pending
+  }
 }

@@ -14,7 +14,8 @@ import type { AllianceNet, PeerView, RelayView, DmMessage } from '../net/index.t
 import { libp2pPrivateKey, parseDid } from '../core/identity.ts'
 import type { Did } from '../core/identity.ts'
 import { AllianceError } from '../core/errors.ts'
-import { saveRelays } from './config.ts'
+import { fetchServedConfig, saveRelays, servedIceServers } from './config.ts'
+import { RtcBudget } from '../net/rtc-budget.ts'
 import type { KeyValue } from './profiles.ts'
 import type { LedgerApi } from './ledger-api.ts'
 import type { LedgerService } from './ledger-service.ts'
@@ -35,7 +36,7 @@ export interface RuntimeOptions {
   /** Options for the wallet (tests pass fake IndexedDB and low iteration counts). */
   wallet?: { idbFactory?: IDBFactory, pbkdf2Iterations?: number, allowInsecureIterationsForTests?: boolean }
   /** Options for the mesh. */
-  net?: { targetDirect?: number, iceServers?: RTCIceServer[] }
+  net?: { targetDirect?: number, iceServers?: RTCIceServer[] | (() => Promise<RTCIceServer[]>), rtcBudgetLimit?: number }
   /** Proof-of-work miner; default a Web Worker in the browser, in-thread elsewhere. */
   miner?: Miner
   /** The alliance this profile belongs to (alliance-choice.ts); null: it founds or joins one first. */
@@ -48,6 +49,24 @@ export interface RuntimeOptions {
 }
 
 export interface SentMessage { to: Did, text: string, at: number }
+
+/** What the network banner shows. */
+export interface NetworkStatus {
+  /** The browser says it has no network (navigator.onLine). */
+  offline: boolean
+  /** No more RTCPeerConnections in this tab: the user must close and reopen the app. */
+  rtcBudgetSpent: boolean
+}
+
+/** The page is plain http on a non-localhost address: WebCrypto, service workers and installation are off. */
+export class InsecureContextError extends AllianceError {
+  constructor () {
+    super('ERR_INSECURE_CONTEXT', 'This page was opened over plain http, where the browser turns off the cryptography the wallet needs. Open its https address instead (in LAN mode, the https URL that `npm run start:lan` prints).')
+  }
+}
+
+/** sessionStorage key of the RTCPeerConnections this tab created (a reload keeps Chromium's count). */
+const RTC_USED_KEY = 'alliance:rtc-used'
 
 export class NetNotRunningError extends AllianceError {
   constructor () { super('ERR_NOT_CONNECTED', 'the mesh is not running (is the wallet locked?)') }
@@ -70,6 +89,23 @@ export class PeerRuntime {
   private lastError: string | null = null
   private unsubscribers: Array<() => void> = []
   private choice: AllianceChoice | null
+  private readonly rtcBudget: RtcBudget
+  private offline = false
+  private readonly onOnline = (): void => {
+    this.offline = false
+    this.net?.reconnectNow()
+    // opened offline, the served config (and so the relay list) could not be read: read it now
+    if (this.relays.length === 0) {
+      fetchServedConfig().then((cfg) => {
+        if (cfg == null || cfg.relays.length === 0 || this.relays.length > 0) return
+        this.relays = cfg.relays
+        this.net?.setRelays(cfg.relays)
+        this.changed()
+      }).catch((err: unknown) => { this.opts.log?.(`runtime: config fetch after going online failed: ${(err as Error).message}`) })
+    }
+    this.changed()
+  }
+  private readonly onOffline = (): void => { this.offline = true; this.changed() }
 
   private constructor (opts: RuntimeOptions, wallet: Wallet) {
     this.opts = opts
@@ -77,9 +113,25 @@ export class PeerRuntime {
     this.profile = opts.profile
     this.relays = opts.relays
     this.wallet = wallet
+    const tabStore = typeof sessionStorage !== 'undefined' ? sessionStorage : null
+    const used = Number(tabStore?.getItem(RTC_USED_KEY) ?? 0)
+    this.rtcBudget = new RtcBudget({
+      limit: opts.net?.rtcBudgetLimit,
+      used: Number.isInteger(used) && used >= 0 ? used : 0,
+      onChange: (state) => {
+        try { tabStore?.setItem(RTC_USED_KEY, String(state.used)) } catch { /* storage full: the count still holds for this page */ }
+        this.changed()
+      }
+    })
+    if (typeof window !== 'undefined') {
+      this.offline = navigator.onLine === false
+      window.addEventListener('online', this.onOnline)
+      window.addEventListener('offline', this.onOffline)
+    }
   }
 
   static async open (opts: RuntimeOptions): Promise<PeerRuntime> {
+    if (globalThis.isSecureContext === false) throw new InsecureContextError()
     // Veramo is large: load it as its own chunk so the shell paints first.
     const { Wallet } = await import('../wallet/index.ts')
     const wallet = await Wallet.open({ profile: opts.profile, ...opts.wallet })
@@ -133,6 +185,7 @@ export class PeerRuntime {
   // ---- mesh ----
 
   peers (): PeerView[] { return this.net?.peers() ?? [] }
+  networkStatus (): NetworkStatus { return { offline: this.offline, rtcBudgetSpent: this.rtcBudget.state().spent } }
   relayStates (): RelayView[] {
     return this.net?.relays() ?? this.relays.map((addr) => ({ addr, state: 'connecting' as const, since: 0 }))
   }
@@ -271,7 +324,9 @@ export class PeerRuntime {
       privateKey: libp2pPrivateKey(this.wallet.seed()),
       relays: this.relays,
       targetDirect: this.opts.net?.targetDirect,
-      iceServers: this.opts.net?.iceServers,
+      // browsers take STUN/TURN from the served config (TURN credentials are short-lived)
+      iceServers: this.opts.net?.iceServers ?? (typeof window !== 'undefined' ? servedIceServers(fetchServedConfig) : undefined),
+      rtcBudget: this.rtcBudget,
       log: this.opts.log
     })
     this.unsubscribers.push(net.on('change', () => this.changed()), net.on('dm', () => this.changed()))
@@ -305,6 +360,10 @@ export class PeerRuntime {
   }
 
   async close (): Promise<void> {
+    if (typeof window !== 'undefined') {
+      window.removeEventListener('online', this.onOnline)
+      window.removeEventListener('offline', this.onOffline)
+    }
     await this.netStarting
     await this.stopLedger()
     await this.stopNet()

@@ -44,6 +44,15 @@ export interface RelayOptions {
   keyFile?: string
   /** Gossip topic of peer discovery; must match the peers' `discoveryTopic`. */
   discoveryTopic?: string
+  /**
+   * Serve secure WebSockets (`/tls/ws`, i.e. `wss://`) with this certificate and key (PEM):
+   * an https page cannot open plain `ws://` (LAN mode). Behind a TLS reverse proxy (the
+   * internet recipe) leave it out and set `announce` instead.
+   */
+  tls?: { cert: string, key: string }
+  /** Addresses to announce instead of the listening ones, e.g.
+   * `/dns4/relay.example.org/tcp/443/tls/ws` behind a reverse proxy. */
+  announce?: string[]
   log?: (line: string) => void
 }
 
@@ -106,8 +115,11 @@ export async function startRelay (opts: RelayOptions = {}): Promise<RelayHandle>
 
   const node = await createLibp2p({
     ...(privateKey != null ? { privateKey } : {}),
-    addresses: { listen: [`/ip4/${host}/tcp/${port}/ws`] },
-    transports: [webSockets()],
+    addresses: {
+      listen: [`/ip4/${host}/tcp/${port}/${opts.tls != null ? 'tls/ws' : 'ws'}`],
+      ...(opts.announce != null && opts.announce.length > 0 ? { announce: opts.announce } : {})
+    },
+    transports: [webSockets(opts.tls != null ? { https: { cert: opts.tls.cert, key: opts.tls.key } } : {})],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionManager: {

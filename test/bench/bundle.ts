@@ -3,14 +3,17 @@
  * mode, once per entry per run, for `page.addScriptTag({ content, type: 'module' })`.
  */
 import { build } from 'vite'
+import type { PluginOption } from 'vite'
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
 const built = new Map<string, Promise<string>>()
 
-export async function bundleForBrowser (entry: string): Promise<string> {
-  let code = built.get(entry)
+/** `variant` names a bundle built with extra `plugins` (cached apart from the plain one). */
+export async function bundleForBrowser (entry: string, variant?: { name: string, plugins: PluginOption[] }): Promise<string> {
+  const key = variant != null ? `${entry}#${variant.name}` : entry
+  let code = built.get(key)
   if (code == null) {
     code = (async () => {
       const outDir = mkdtempSync(join(tmpdir(), 'alliance-bench-'))
@@ -18,6 +21,7 @@ export async function bundleForBrowser (entry: string): Promise<string> {
         await build({
           configFile: false,
           logLevel: 'silent',
+          plugins: variant?.plugins ?? [],
           define: { 'process.env.NODE_ENV': '"production"' },
           build: {
             outDir,
@@ -35,7 +39,7 @@ export async function bundleForBrowser (entry: string): Promise<string> {
         rmSync(outDir, { recursive: true, force: true })
       }
     })()
-    built.set(entry, code)
+    built.set(key, code)
   }
   return await code
 }

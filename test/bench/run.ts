@@ -69,7 +69,9 @@ const benches: Array<[string, () => Promise<void>]> = [
   ['mesh reservation', async () => { await (await import('./mesh.ts')).benchReservation() }],
   ['mesh dial and streams', async () => { await (await import('./mesh.ts')).benchLinks() }],
   ['mesh gossip', async () => { await (await import('./mesh.ts')).benchGossip() }],
-  ['mesh tab capacity', async () => { await (await import('./mesh.ts')).benchCapacity() }]
+  ['mesh tab capacity', async () => { await (await import('./mesh.ts')).benchCapacity() }],
+  // issue 9 (test/bench/mesh-formation.ts): N tabs at once, @libp2p/webrtc unpatched vs patched
+  ['mesh formation', async () => { await (await import('./mesh-formation.ts')).benchFormation() }]
 ]
 
 const only = process.argv[2]

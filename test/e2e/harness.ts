@@ -6,7 +6,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { serveApp, type StaticServer } from '../../scripts/static-server.ts'
+import { serveApp, type ServeOptions, type StaticServer } from '../../scripts/static-server.ts'
 import { startRelay } from '../../src/relay/relay.ts'
 import { startOperator } from '../../src/operator/operator.ts'
 import type { Operator } from '../../src/operator/operator.ts'
@@ -24,7 +24,7 @@ export const CHROMIUM_ARGS = [
 
 export interface Stack { app: StaticServer, browser: Browser, context: BrowserContext, close: () => Promise<void> }
 
-export async function startApp (relays: string[] = [], config?: () => Record<string, unknown>): Promise<StaticServer> {
+export async function startApp (relays: string[] = [], config?: ServeOptions['config']): Promise<StaticServer> {
   return await serveApp({ root: 'dist', relays, config })
 }
 
@@ -74,7 +74,7 @@ export async function startTabPeers (names: string[], query = '', opts: { noOper
   const keyDir = mkdtempSync(join(tmpdir(), 'alliance-relay-'))
   const relay = await startRelay({ port: 0, keyFile: join(keyDir, 'relay.key') })
   const operator = opts.noOperator === true ? null : await startOperator({ relays: relay.multiaddrs, dataDir: keyDir })
-  const stack = await launch(await startApp(relay.multiaddrs, operator == null ? undefined : () => ({ alliance: operator.config() })))
+  const stack = await launch(await startApp(relay.multiaddrs, operator == null ? undefined : (_req, relays) => ({ relays, alliance: operator.config() })))
   const tabs: Page[] = []
   const dids: string[] = []
   for (const name of names) {
