@@ -61,12 +61,11 @@ describe('ledger in the browser', () => {
     expect(await balance(tabs[2], dids[1])).toBe(GRANT + 125)
   })
 
-  it('a tab closed during a transfer syncs when reopened, and only then can the transfer confirm', async () => {
+  it('[L23] a transfer confirms by the validator while a member tab is closed; the reopened tab syncs to the same state', async () => {
     await tabs[2].close()
     const txId = await tabs[1].evaluate(async (to) => await window.alliance!.ledger.transfer(to, 40), dids[0])
-    // Two of three issuers cannot reach the threshold of 3: it stays pending meanwhile.
-    await new Promise((resolve) => setTimeout(resolve, 3000))
-    expect(await status(tabs[1], txId)).toBe('pending')
+    // members carry no weight: the demo operator (the validator) confirms it without l3
+    await expect.poll(() => status(tabs[1], txId), { timeout: 60_000, interval: 500 }).toBe('confirmed')
 
     tabs[2] = await openPeer(stack.context, stack.app.url, 'l3', '&tab=ledger')
     for (const tab of tabs) await expect.poll(() => status(tab, txId), { timeout: 120_000, interval: 500 }).toBe('confirmed')
