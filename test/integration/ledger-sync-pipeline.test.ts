@@ -17,10 +17,10 @@ import { createVerifyPool } from '../../src/peer/verify-pool.ts'
 import type { PoolVerdict } from '../../src/peer/verify-pool.ts'
 import { applyVerdicts } from '../../src/peer/bulk-ingest.ts'
 import { blockIdOf } from '../../src/core/ledger/block.ts'
-import { prng, testGenesis } from '../fixtures/ledger-helpers.ts'
+import { dagGenesis, prng } from '../fixtures/ledger-helpers.ts'
 import { makeDag } from '../bench/ledger-kernel.ts'
 
-const ctx = createLedgerContext(testGenesis())
+const ctx = createLedgerContext(dagGenesis(700, 6))
 const NOW = Date.now() + 3_600_000
 const COUNT = 2600 // more than one inventory page
 const all = makeDag(ctx, COUNT, { issuers: 6, sign: true, keyBase: 700 }).map(b => b.bytes)

@@ -9,7 +9,7 @@ import { startRelay } from '../../src/relay/relay.ts'
 import type { RelayHandle } from '../../src/relay/relay.ts'
 import { createLedgerContext } from '../../src/core/ledger/index.ts'
 import { createMemoryLedgerStore } from '../../src/store/memory-ledger.ts'
-import { testGenesis } from '../fixtures/ledger-helpers.ts'
+import { dagGenesis, key } from '../fixtures/ledger-helpers.ts'
 import { fillStore, makeDag } from '../bench/ledger-kernel.ts'
 import { logger, waitFor } from './helpers.ts'
 import { sameState, startLedgerPeer, stopLedgerPeers } from './ledger-helpers.ts'
@@ -18,7 +18,8 @@ import type { LedgerPeer } from './ledger-helpers.ts'
 const BLOCKS = 3000
 
 describe('[L15][L37] catching up while the remote gossips', () => {
-  const ctx = createLedgerContext(testGenesis())
+  // the DAG's 8 issuers and the busy peer (key 508) are validators: no admissions needed
+  const ctx = createLedgerContext(dagGenesis(500, 8, 1))
   let relay: RelayHandle | undefined
   const peers: LedgerPeer[] = []
 
@@ -36,7 +37,7 @@ describe('[L15][L37] catching up while the remote gossips', () => {
     const store = createMemoryLedgerStore()
     const filled = await fillStore(ctx, blocks, store, { now: Date.now(), batch: 500, checkpointEvery: 1000 })
     const lastId = filled.blockIds().at(-1)!
-    const a = await startLedgerPeer('busy', { ctx, relays: relay!.multiaddrs, store })
+    const a = await startLedgerPeer('busy', { ctx, relays: relay!.multiaddrs, store, seed: key(508).seed })
     peers.push(a)
     expect(a.ledger.stats().blocks).toBeGreaterThanOrEqual(BLOCKS)
     const b = await startLedgerPeer('fresh', { ctx, relays: relay!.multiaddrs })
