@@ -234,6 +234,9 @@ describe('market over a real relay and WebRTC', () => {
     const rejectedBefore = { ...provider.net.stats().rejected }
     // the buyer acts by hand: one voucher, then bytes without ever signing round 2
     const request = signSessionRequest(buyer.seed, { v: 1, offer: relayOffer as OfferId, rev: 0, provider: provider.did, payer: buyer.did, nonce: 42, time: Date.now() })
+    // C9: the provider serves only against a confirmed deposit for this session
+    const lock = `${await buyer.ledger.submit([{ type: 'deposit.lock', provider: provider.did, amount: PRICE * 4, deadline: Date.now() + 3 * 3600_000, ref: sessionIdOf(request) }])}/0`
+    await waitFor('the deposit confirmed at the provider', () => provider.ledger.status(lock) === 'confirmed', 60_000, 200)
     const stream = await buyer.net.dialProtocol(provider.did, SESSION_PROTOCOL)
     const { accepted, channel } = await openSessionStream(stream, { t: 'open', request, target: target.did }, rt)
     const id = accepted.session as SessionId
@@ -277,8 +280,10 @@ describe('market over a real relay and WebRTC', () => {
     // a payer on another chain than the provider's makes the settlement cross-chain (M10)
     const payerChain = provider.ledger.engine.member(buyer.did)?.chain
     const cross = payerChain !== provider.ledger.engine.member(provider.did)?.chain ? { payerChain } : {}
+    const deposit = `${await buyer.ledger.submit([{ type: 'deposit.lock', provider: provider.did, amount: PRICE * 5, deadline: Date.now() + 3 * 3600_000, ref: id }])}/0`
+    await waitFor('the deposit confirmed at the provider', () => provider.ledger.status(deposit) === 'confirmed', 60_000, 200)
     const settle = (voucher: ReturnType<typeof signVoucher>, withRequest: boolean): Tx =>
-      ({ type: 'session.settle', voucher: voucherMap(voucher), ...(withRequest ? { request: requestMap(request) } : {}), ...cross }) as unknown as Tx
+      ({ type: 'session.settle', deposit, voucher: voucherMap(voucher), ...(withRequest ? { request: requestMap(request) } : {}), ...cross }) as unknown as Tx
     const honest = `${await provider.ledger.submit([settle(signVoucher(buyer.seed, v(2)), true)])}/0`
     const replayOld = `${await provider.ledger.submit([settle(signVoucher(buyer.seed, v(1)), false)])}/0`
     const replaySame = `${await provider.ledger.submit([settle(signVoucher(buyer.seed, v(2)), false)])}/0`
@@ -289,8 +294,9 @@ describe('market over a real relay and WebRTC', () => {
       peers.every((p) => [honest, replayOld, replaySame, forged].every((tx) => p.ledger.status(tx) !== 'pending' && p.ledger.status(tx) !== 'unknown')), 90_000, 200)
     for (const p of peers) {
       expect(p.ledger.status(honest)).toBe('confirmed')
+      // the deposit is closed by the honest settlement: the others fail in the provider's own chain order
       for (const tx of [replayOld, replaySame, forged]) expect(p.ledger.engine.txResult(tx)).toMatchObject({ status: 'rejected', reason: 'ERR_BAD_TX' })
-      expect(readSession(p.ledger.engine.stateView, id)).toMatchObject({ rounds: 2, settled: 2 * PRICE, closed: false })
+      expect(readSession(p.ledger.engine.stateView, id)).toMatchObject({ rounds: 2, settled: 2 * PRICE })
     }
     await waitFor('every peer agrees on both balances', () => balanceEverywhere(buyer.did, GRANT - paid) && balanceEverywhere(provider.did, GRANT + paid), 60_000, 200)
   }, 150_000)

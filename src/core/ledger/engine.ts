@@ -418,7 +418,7 @@ export class LedgerEngine {
     const prev = b.prev == null ? null : this.nodes.get(b.prev) as Node
     const deps = this.depIds(v).map(d => this.nodes.get(d) as Node)
     const ctx = this.txCtx(v)
-    const closes = [...new Set(b.txs.flatMap(tx => this.ctx.registry.conflictsOf(tx, ctx)))]
+    const closes = this.newClosings(this.intern(b.issuer), b.seq, b.txs.flatMap(tx => this.ctx.registry.conflictsOf(tx, ctx)))
     const node = this.makeNode(v.id, this.intern(b.issuer), b.seq, this.genesis.chains.indexOf(b.chain), b.time, v.bytes.byteLength,
       parents, prev, deps, this.internTxs(b.txs), v.crossChain, closes, PENDING, null, [])
     this.link(node)
@@ -486,6 +486,20 @@ export class LedgerEngine {
       this.dirtyGroups.add(key)
     }
     this.dirty.add(node)
+  }
+
+  /**
+   * The objects a block closes that make it a conflict member (L24). A later block of an
+   * issuer that already has a closing of the object earlier in its chain is not one: its
+   * own chain orders the two, so its transaction simply fails at apply (the object is closed)
+   * instead of its block — and the issuer's chain after it — being rejected.
+   */
+  private newClosings (issuer: number, seq: number, keys: readonly string[]): string[] {
+    return [...new Set(keys)].filter(key => {
+      const first = this.groupFirst.get(key)
+      const members = this.groupMulti.get(key) ?? (first == null ? [] : [first])
+      return !members.some(m => m.issuer === issuer && m.seq < seq)
+    })
   }
 
   /** The conflict groups of a block: its fork (issuer, prev) and the objects it closes. */
@@ -1106,7 +1120,7 @@ export class LedgerEngine {
       const txCtx = { genesis: this.genesis, issuer: this.issuers[issuer], chain: this.genesis.chains[chain] }
       const depIds = [...new Set(txs.flatMap(tx => this.ctx.registry.depsOf(tx, txCtx).map(blockOfTx)))].filter(d => d !== id)
       const deps = depIds.map(d => this.nodes.get(d) ?? bad(`dependency ${d}`))
-      const closes = [...new Set(txs.flatMap(tx => this.ctx.registry.conflictsOf(tx, txCtx)))]
+      const closes = this.newClosings(issuer, seq, txs.flatMap(tx => this.ctx.registry.conflictsOf(tx, txCtx)))
       const node = this.makeNode(id, issuer, seq, chain, time, bytes, [at(p0), at(p1)], prevIndex < 0 ? null : at(prevIndex), deps,
         txs, crossChain, closes, status as Status, reason === '' ? null : reason as BlockRejectReason, Array.from(weight, w => w >>> 0))
       this.link(node)
