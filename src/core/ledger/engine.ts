@@ -136,6 +136,8 @@ export class LedgerEngine {
   private readonly groupMulti = new Map<string, Node[]>()
   private readonly winners = new Map<string, Node | null>()
 
+  /** Validators' admissions by member DID: (block, tx index), so lookups cost O(its admissions). */
+  private readonly admissions = new Map<string, Array<{ node: Node, index: number }>>()
   private readonly orphans = new Map<BlockId, Orphan>()
   private readonly waiting = new Map<BlockId, Set<BlockId>>()
 
@@ -470,6 +472,14 @@ export class LedgerEngine {
       this.tipSet.delete(r)
     }
     for (const d of node.deps) d.dependents = [...d.dependents, node]
+    if (node.validator >= 0) {
+      node.txs.forEach((tx, index) => {
+        if (tx.type !== 'member.admit' || typeof tx.member !== 'string') return
+        const list = this.admissions.get(tx.member) ?? []
+        list.push({ node, index })
+        this.admissions.set(tx.member, list)
+      })
+    }
     this.tipSet.add(node)
     if (node.status === PENDING) this.pendingSet.add(node)
     this.counts[node.status]++
@@ -858,16 +868,10 @@ export class LedgerEngine {
 
   /** Every admission of `member` by a validator held here, with its status. */
   admissionsOf (member: string): Array<{ readonly txId: TxId, readonly validator: Did, readonly chain: string, readonly status: TxStatus }> {
-    const out: Array<{ txId: TxId, validator: Did, chain: string, status: TxStatus }> = []
-    for (const n of this.order) {
-      if (n.validator < 0) continue
-      n.txs.forEach((tx, i) => {
-        if (tx.type !== 'member.admit' || (tx as MemberAdmitTx).member !== member) return
-        const txId = txIdOf(n.id, i)
-        out.push({ txId, validator: this.genesis.founders[n.validator].did, chain: (tx as MemberAdmitTx).chain, status: this.status(txId) ?? 'pending' })
-      })
-    }
-    return out
+    return (this.admissions.get(member) ?? []).map(({ node, index }) => {
+      const txId = txIdOf(node.id, index)
+      return { txId, validator: this.genesis.founders[node.validator].did, chain: (node.txs[index] as MemberAdmitTx).chain, status: this.status(txId) ?? 'pending' }
+    })
   }
 
   /** Sum of balances, escrows and unreceived claims: the genesis supply (L30). */
