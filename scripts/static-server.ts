@@ -55,7 +55,8 @@ const SECURITY_HEADERS: Record<string, string> = {
   'referrer-policy': 'no-referrer',
   'x-frame-options': 'DENY',
   'cross-origin-opener-policy': 'same-origin',
-  'permissions-policy': 'geolocation=(), microphone=(), camera=(self)'
+  // geolocation for "hotspots near me" (U9), camera for the QR scanner: this origin only
+  'permissions-policy': 'geolocation=(self), microphone=(), camera=(self)'
 }
 
 export interface ServedConfig { relays: string[], iceServers?: RTCIceServer[], iceExpiresAt?: number, /** The demo operator's alliance (src/operator) */ alliance?: { genesis: string, operator: string, name: string } }

@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import { createRequire } from 'node:module'
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
 import { startRelay } from '../../src/relay/relay.ts'
+import { startOperator } from '../../src/operator/operator.ts'
 import { CHROMIUM, CHROMIUM_ARGS, openPeer, facadeDid, startApp } from './harness.ts'
 import type { StaticServer } from '../../scripts/static-server.ts'
 
@@ -36,7 +37,9 @@ export interface MobileOptions {
 export async function startMobilePeers (names: string[], opts: MobileOptions = {}): Promise<MobilePeers> {
   const keyDir = mkdtempSync(join(tmpdir(), 'alliance-relay-'))
   const relay = opts.relay === false ? null : await startRelay({ port: 0, keyFile: join(keyDir, 'relay.key') })
-  const app = await startApp(relay?.multiaddrs ?? [])
+  // the demo alliance's operator validator, as `npm start` runs it (it admits every tab)
+  const operator = relay == null ? null : await startOperator({ relays: relay.multiaddrs, dataDir: keyDir })
+  const app = await startApp(relay?.multiaddrs ?? [], operator == null ? undefined : (_req, relays) => ({ relays, alliance: operator.config() }))
   const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS })
   const contexts: BrowserContext[] = []
   const tabs: Page[] = []
@@ -67,6 +70,7 @@ export async function startMobilePeers (names: string[], opts: MobileOptions = {
       for (const c of contexts) await c.close().catch(() => {})
       await browser.close().catch(() => {})
       await app.close()
+      await operator?.stop()
       await relay?.stop()
       rmSync(keyDir, { recursive: true, force: true })
     }
