@@ -52,6 +52,8 @@ export async function startMobilePeers (names: string[], opts: MobileOptions = {
       isMobile: true,
       deviceScaleFactor: 1,
       acceptDownloads: true,
+      // axe-core is injected as a script tag, which the app's CSP (no inline scripts) refuses
+      bypassCSP: true,
       ...(position != null ? { geolocation: position, permissions: ['geolocation', 'clipboard-read', 'clipboard-write'] } : { permissions: ['clipboard-read', 'clipboard-write'] })
     })
     contexts.push(context)
