@@ -6,29 +6,7 @@ import { verifyBlockSignatures } from '../../src/peer/bulk-verify.ts'
 import { LedgerService } from '../../src/peer/ledger-service.ts'
 import { createMemoryLedgerStore } from '../../src/store/memory-ledger.ts'
 import { inThreadMiner } from '../../src/peer/miner.ts'
-import { encode, decode } from '../../src/core/codec.ts'
-import { ctxOf, Issuer, key, NOW } from '../fixtures/ledger-helpers.ts'
-
-function chainOf (n: number): { ctx: ReturnType<typeof ctxOf>, blocks: Uint8Array[] } {
-  const ctx = ctxOf({ difficulty: 2 })
-  // a validator's chain: its blocks need no admission (L39)
-  const a = new Issuer(ctx, 101, 'home')
-  const blocks: Uint8Array[] = []
-  let parents: [string, string] = [ctx.allianceId, ctx.allianceId]
-  for (let i = 0; i < n; i++) {
-    const v = a.block(parents as never, i === 0 ? [{ type: 'credential.anchor', hash: 'ab'.repeat(32) }] : [])
-    blocks.push(v.bytes)
-    parents = [v.id, ctx.allianceId]
-  }
-  return { ctx, blocks }
-}
-
-function withBadSig (bytes: Uint8Array): Uint8Array {
-  const value = decode<Record<string, unknown>>(bytes)
-  const sig = (value.sig as Uint8Array).slice()
-  sig[10] ^= 0xff
-  return encode({ ...value, sig })
-}
+import { key, NOW, validatorChain as chainOf, withBadSig } from '../fixtures/ledger-helpers.ts'
 
 describe('bulk signature verification', () => {
   it('tells valid, invalid and undecodable blocks apart', async () => {

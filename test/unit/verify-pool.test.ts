@@ -5,33 +5,13 @@
 import { describe, expect, it } from 'vitest'
 import { createLedgerContext, createTxRegistry, LedgerEngine, blockIdOf } from '../../src/core/ledger/index.ts'
 import type { ValidatedBlock } from '../../src/core/ledger/index.ts'
-import { decode, encode } from '../../src/core/codec.ts'
+import { encode } from '../../src/core/codec.ts'
 import { createVerifyPool } from '../../src/peer/verify-pool.ts'
 import type { WorkerLike } from '../../src/peer/verify-pool.ts'
 import { runVerifyJob } from '../../src/peer/verify-job.ts'
 import type { VerifyJob, VerifyJobReply } from '../../src/peer/verify-job.ts'
 import { addUntrustedBlocks } from '../../src/peer/bulk-ingest.ts'
-import { ctxOf, Issuer, NOW, testGenesis } from '../fixtures/ledger-helpers.ts'
-
-function chainOf (n: number, ctx = ctxOf({ difficulty: 2 })): { ctx: typeof ctx, blocks: Uint8Array[] } {
-  // a validator's chain: its blocks need no admission (L39)
-  const a = new Issuer(ctx, 101, 'home')
-  const blocks: Uint8Array[] = []
-  let parents: [string, string] = [ctx.allianceId, ctx.allianceId]
-  for (let i = 0; i < n; i++) {
-    const v = a.block(parents as never, i === 0 ? [{ type: 'credential.anchor', hash: 'ab'.repeat(32) }] : [])
-    blocks.push(v.bytes)
-    parents = [v.id, ctx.allianceId]
-  }
-  return { ctx, blocks }
-}
-
-function withBadSig (bytes: Uint8Array): Uint8Array {
-  const value = decode<Record<string, unknown>>(bytes)
-  const sig = (value.sig as Uint8Array).slice()
-  sig[10] ^= 0xff
-  return encode({ ...value, sig })
-}
+import { NOW, testGenesis, validatorChain as chainOf, withBadSig } from '../fixtures/ledger-helpers.ts'
 
 /** A worker that runs the job in this thread, asynchronously, as a real one would answer. */
 function fakeWorker (log: VerifyJob[], opts: { crash?: boolean } = {}): WorkerLike {
