@@ -61,10 +61,13 @@ export function createInvitation (o: { genesis: Genesis, seed: Uint8Array, expir
   return { v: 1, genesis: o.genesis, token: { ...unsigned, sig: sign(o.seed, tokenBytes(unsigned)) }, relays: [...(o.relays ?? [])], from: o.from ?? '' }
 }
 
-/** Checks a token: signed by its inviter, a validator of `genesis`, for this alliance, not expired. */
-export function checkToken (token: InvitationToken, genesis: Genesis, now: number): void {
+/**
+ * Checks a token: signed by its inviter, one of `validators` (the alliance's current set; the
+ * genesis founders by default), for this alliance, not expired.
+ */
+export function checkToken (token: InvitationToken, genesis: Genesis, now: number, validators: readonly string[] = genesis.founders.map(f => f.did)): void {
   if (token.alliance !== genesisId(genesis)) throw new InvitationError(InvitationErrorCode.MALFORMED, 'the invitation is for another alliance')
-  if (!genesis.founders.some(f => f.did === token.inviter)) throw new InvitationError(InvitationErrorCode.NOT_VALIDATOR, 'the inviter is not a validator of this alliance')
+  if (!validators.includes(token.inviter)) throw new InvitationError(InvitationErrorCode.NOT_VALIDATOR, 'the inviter is not a validator of this alliance')
   if (!verify(publicKeyFromDid(token.inviter), tokenBytes(token), token.sig)) throw new InvitationError(InvitationErrorCode.FORGED, 'the invitation signature is not the inviter\'s')
   if (now > token.expires) throw new InvitationError(InvitationErrorCode.EXPIRED, 'the invitation has expired: ask for a new one')
 }

@@ -99,7 +99,7 @@ export class AdmissionDesk {
     if (this.p.engine.member(from) != null || this.p.engine.isValidator(from) || this.hasMyAdmission(from)) return
     let invited = false
     if (req.token != null && req.token.inviter === this.p.did) {
-      checkToken(req.token, this.p.ctx.genesis, this.p.now())
+      checkToken(req.token, this.p.ctx.genesis, this.p.now(), this.p.engine.validators())
       invited = true
     }
     if (invited || this.p.openDesk) {

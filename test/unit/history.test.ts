@@ -79,7 +79,7 @@ describe('history rows', () => {
 
 describe('LedgerHistory (engine feed)', () => {
   function info (id: string, issuer: Did, txs: Tx[], over: Partial<BlockInfo> = {}): BlockInfo {
-    return { id: id as never, issuer, chain: 'home', seq: 1, depth: 1, time: 5, status: 'pending', reason: null, weight: 1, crossChainWeight: 0, quorum: 3, crossChain: false, parents: [], prev: null, children: [], deps: [], txs, ...over }
+    return { id: id as never, issuer, chain: 'home', seq: 1, depth: 1, time: 5, status: 'pending', reason: null, weight: 1, crossChainWeight: 0, quorum: 3, epoch: 0, crossChain: false, parents: [], prev: null, children: [], deps: [], txs, ...over }
   }
 
   it('[U7] reads each block once, statuses and weights fresh on every call', () => {

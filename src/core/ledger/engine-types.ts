@@ -79,8 +79,10 @@ export interface BlockInfo {
   readonly weight: number
   /** Of those, validators of another chain. */
   readonly crossChainWeight: number
-  /** Validators needed. */
+  /** Validators needed (of its epoch). */
   readonly quorum: number
+  /** Its validator epoch (L47). */
+  readonly epoch: number
   readonly crossChain: boolean
   readonly parents: readonly BlockId[]
   readonly prev: BlockId | null
@@ -128,6 +130,8 @@ export interface LedgerStats {
   readonly members: number
   readonly validators: number
   readonly quorum: number
+  /** The latest validator epoch (0 until a change by vote). */
+  readonly epoch: number
   readonly equivocations: number
   readonly doubleVotes: number
   readonly maxDepth: number

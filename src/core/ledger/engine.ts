@@ -13,6 +13,10 @@
  * owner's chain (credits are claims the recipient receives), so the state does not depend on
  * the order in which peers confirm blocks: no later block can reorder what is confirmed.
  *
+ * Validators change by vote (epochs.ts, L46–L52): each block is judged by the validator set of
+ * its epoch, a function of its past cone, and needs the quorum of every epoch from its prev's
+ * (and the blocks it reads) to its own — so confirmation stays deterministic across a change.
+ *
  * Costs: only validators' blocks propagate weight; a validator's bit walks up until it meets
  * an ancestor that already has it, so all weight work over a ledger is O(blocks × validators)
  * and a member's block costs O(1) weight work, however new its issuer.
@@ -21,9 +25,10 @@ import type { Did } from '../identity.ts'
 import { LedgerError, LedgerErrorCode, isLedgerError } from './errors.ts'
 import { blockIdOf, createLedgerContext, validateBlockBytes, BLOCK_LIMITS } from './block.ts'
 import type { LedgerContext, ValidatedBlock } from './block.ts'
-import { bitAdd, bitAnd, bitCount, bitCountAnd, bitCountAndNot, bitHas, bitIndices, bitOrInto, bitWith } from './bitset.ts'
+import { bitAnd, bitCount, bitCountAnd, bitCountAndNot, bitHas, bitIndices, bitOrInto, bitWith } from './bitset.ts'
 import type { Bits } from './bitset.ts'
-import { quorumOf } from './genesis.ts'
+import { decidedProposal, highestEpoch, makeEpoch, mergeTallies, parseProposalKey, proposalKey, spanOf, splitVoters, withVote } from './epochs.ts'
+import type { Epoch, Tally, ValidatorChange, ValidatorVoteTx } from './epochs.ts'
 import { LedgerState } from './state.ts'
 import type { StateEntries, StateReader, UndoEntry } from './state.ts'
 import { admitFounder, balanceOf, blockOfTx, claimOf, escrowOf, memberOf, NS } from './tx.ts'
@@ -54,8 +59,14 @@ interface Node {
   readonly index: number
   /** Issuer index; -1 for the genesis. */
   readonly issuer: number
-  /** Validator index (position among the founders), or -1. */
+  /** The issuer's bit in the validator registry if it is or was a validator when inserted, or -1. */
   readonly validator: number
+  /** The validator set that judges it (L47). */
+  readonly epoch: Epoch
+  /** Votes of its epoch in its past cone (shared between blocks; null: none). */
+  readonly tally: Tally
+  /** Epochs whose quorums it needs (L48): usually just its own. */
+  readonly span: readonly Epoch[]
   readonly seq: number
   /** Chain index; -1 for the genesis. */
   readonly chain: number
@@ -105,8 +116,6 @@ export class LedgerEngine {
   readonly ctx: LedgerContext
   readonly genesis: Genesis
   readonly allianceId: AllianceId
-  /** Validators whose approval confirms a block: more than two thirds of them. */
-  readonly quorum: number
   private readonly maxOrphans: number
   private readonly maxOrphanBytes: number
   private orphanBytes = 0
@@ -124,9 +133,15 @@ export class LedgerEngine {
   private readonly maxSeq: number[] = []
   /** Blocks per status (pending, confirmed, rejected), genesis excluded. */
   private readonly counts = [0, 0, 0]
-  private readonly validatorIndex = new Map<string, number>()
-  /** Per chain c: validators of a chain other than c. */
-  private readonly otherThan: Bits[]
+  /** Everyone who is or was a validator: DID → bit (founders first, then in order of their epochs). */
+  private readonly vbit = new Map<string, number>()
+  private readonly vdids: Did[] = []
+  /** Epochs by key, so every block of one epoch shares one object. */
+  private readonly epochs = new Map<string, Epoch>()
+  private readonly epoch0: Epoch
+  /** The highest epoch of any block held: its set is "the validators" for issuing and queries. */
+  private latest: Epoch
+  private readonly ownSpan = new Map<Epoch, readonly Epoch[]>()
 
   /** Blocks by slot (issuer, seq): almost always one, so a list is made only for a second. */
   private readonly slotFirst = new Map<string, Node>()
@@ -157,21 +172,19 @@ export class LedgerEngine {
       : createLedgerContext(genesis, options.registry)
     this.genesis = this.ctx.genesis
     this.allianceId = this.ctx.allianceId
-    this.quorum = quorumOf(this.genesis)
     this.maxOrphans = options.maxOrphans ?? DEFAULT_MAX_ORPHANS
     this.maxOrphanBytes = options.maxOrphanBytes ?? DEFAULT_MAX_ORPHAN_BYTES
     if (!Number.isInteger(this.maxOrphans) || this.maxOrphans < 0) throw new RangeError('maxOrphans must be a non-negative integer')
     if (!(this.maxOrphanBytes >= 0)) throw new RangeError('maxOrphanBytes must be >= 0')
-    this.otherThan = this.genesis.chains.map(() => [])
-    this.genesis.founders.forEach((f, v) => {
-      this.validatorIndex.set(f.did, v)
+    const founders = this.genesis.founders.map(f => {
       this.intern(f.did)
-      for (let c = 0; c < this.genesis.chains.length; c++) {
-        if (this.genesis.chains[c] !== f.chain) bitAdd(this.otherThan[c], v)
-      }
+      return { bit: this.registerValidator(f.did), did: f.did, chain: this.genesis.chains.indexOf(f.chain) }
     })
+    this.epoch0 = makeEpoch(0, null, 'g', founders, this.genesis.chains.length, null)
+    this.epochs.set(this.epoch0.key, this.epoch0)
+    this.latest = this.epoch0
     this.genesisNode = {
-      id: this.allianceId, index: 0, issuer: -1, validator: -1, seq: 0, chain: -1, time: this.genesis.time, depth: 0, bytes: 0,
+      id: this.allianceId, index: 0, issuer: -1, validator: -1, epoch: this.epoch0, tally: null, span: [this.epoch0], seq: 0, chain: -1, time: this.genesis.time, depth: 0, bytes: 0,
       parents: [], prev: null, refs: [], deps: [], children: [], dependents: [], weight: [], status: CONFIRMED, reason: null,
       txs: [], crossChain: false, closes: [], applied: true
     }
@@ -179,6 +192,21 @@ export class LedgerEngine {
     this.order.push(this.genesisNode)
     this.tipSet.add(this.genesisNode)
     this.state = this.genesisState()
+  }
+
+  /** Validators whose approval confirms a block of the latest epoch: more than two thirds. */
+  get quorum (): number {
+    return this.latest.quorum
+  }
+
+  private registerValidator (did: Did): number {
+    let bit = this.vbit.get(did)
+    if (bit == null) {
+      bit = this.vdids.length
+      this.vdids.push(did)
+      this.vbit.set(did, bit)
+    }
+    return bit
   }
 
   private genesisState (): LedgerState {
@@ -278,7 +306,7 @@ export class LedgerEngine {
    */
   private checkIssuer (v: ValidatedBlock): LedgerError | null {
     const b = v.block
-    if (this.validatorIndex.has(b.issuer) || b.seq > 1) return null
+    if (this.vbit.has(b.issuer) || b.seq > 1) return null
     if (b.txs.length === 0 || b.txs[0].type !== 'member.join') return new LedgerError(E.NOT_MEMBER, 'a member\'s first block opens with its member.join')
     return null
   }
@@ -301,7 +329,11 @@ export class LedgerEngine {
       if (p.time > b.time) return new LedgerError(E.BAD_PARENTS, 'a parent is newer than the block')
       if (p.issuer >= 0 && p.time < b.time - g.maxParentAgeMs) return new LedgerError(E.STALE_PARENTS, 'a parent is below max depth (older than maxParentAgeMs)')
     }
-    if (b.seq === 1 && !this.validatorIndex.has(b.issuer)) {
+    const governs = b.txs.some(tx => tx.type === 'member.admit' || tx.type === 'validator.vote')
+    const epoch = b.seq === 1 || governs ? this.epochFor(v).epoch : null
+    // L27, L46: admitting and voting are a validator's, of the epoch the block is in (before its own votes move it)
+    if (governs && !this.inSet(this.baseEpoch(v), b.issuer)) return new LedgerError(E.BAD_TX, 'only validators admit members and vote on validators')
+    if (b.seq === 1 && epoch != null && !this.inSet(epoch, b.issuer)) {
       const join = this.checkJoin(v)
       if (join != null) return join
     }
@@ -334,7 +366,7 @@ export class LedgerEngine {
       const parsed = parseTxId(txId)
       const n = parsed == null ? undefined : this.nodes.get(parsed.blockId)
       const tx = n == null || parsed == null ? undefined : n.txs[parsed.index] as MemberAdmitTx | undefined
-      if (n == null || tx == null || tx.type !== 'member.admit' || n.validator < 0 || n.status === REJECTED) continue
+      if (n == null || tx == null || tx.type !== 'member.admit' || !validatorOfOwnEpoch(n) || n.status === REJECTED) continue
       if (tx.member !== v.block.issuer || tx.chain !== v.block.chain) continue
       voters.add(n.validator)
     }
@@ -438,10 +470,98 @@ export class LedgerEngine {
     const refs = [...new Set(prev == null ? parents : [...parents, prev])]
     let depth = 0
     for (const r of refs) depth = Math.max(depth, r.depth)
+    const { epoch, tally } = this.advance(refs, this.issuers[issuer], txs, id)
+    if (epoch.n > this.latest.n || (epoch.n === this.latest.n && epoch.key < this.latest.key)) this.latest = epoch
+    const around = [epoch, ...(prev == null ? [] : [prev.epoch]), ...deps.map(d => d.epoch)]
+    const span = around.every(e => e === epoch) ? this.spanOfOne(epoch) : spanOf(around)
     return {
-      id, index: this.order.length, issuer, validator: this.validatorIndex.get(this.issuers[issuer]) ?? -1, seq, chain, time,
+      id, index: this.order.length, issuer, validator: this.vbit.get(this.issuers[issuer]) ?? -1, epoch, tally, span, seq, chain, time,
       depth: depth + 1, bytes, parents, prev, refs, deps, children: [], dependents: [], weight, status, reason, txs, crossChain, closes, applied: false
     }
+  }
+
+  private spanOfOne (epoch: Epoch): readonly Epoch[] {
+    let s = this.ownSpan.get(epoch)
+    if (s == null) { s = [epoch]; this.ownSpan.set(epoch, s) }
+    return s
+  }
+
+  private inSet (epoch: Epoch, did: string): boolean {
+    const bit = this.vbit.get(did)
+    return bit != null && bitHas(epoch.set, bit)
+  }
+
+  /** The epoch and tally a validated block will have (L47), before it is inserted. */
+  private epochFor (v: ValidatedBlock): { epoch: Epoch, tally: Tally } {
+    const b = v.block
+    const refs = [...b.parents, ...(b.prev == null ? [] : [b.prev])].map(id => this.nodes.get(id) as Node)
+    return this.advance(refs, b.issuer, b.txs, v.id)
+  }
+
+  private baseEpoch (v: ValidatedBlock): Epoch {
+    const b = v.block
+    return highestEpoch([...b.parents, ...(b.prev == null ? [] : [b.prev])].map(id => (this.nodes.get(id) as Node).epoch))
+  }
+
+  /**
+   * L47: the highest epoch of the references; the block's own votes of that epoch (if it is
+   * one of its validators) join the tally, and a proposal with the epoch's quorum moves it on.
+   */
+  private advance (refs: readonly Node[], issuer: Did, txs: readonly Tx[], id: BlockId): { epoch: Epoch, tally: Tally } {
+    const base = highestEpoch(refs.map(r => r.epoch))
+    let tally = mergeTallies(base, refs)
+    const bit = this.vbit.get(issuer)
+    if (bit != null && bitHas(base.set, bit)) {
+      for (const tx of txs) {
+        if (tx.type !== 'validator.vote') continue
+        const vote = tx as ValidatorVoteTx
+        if (vote.epoch === base.n && this.proposalValid(base, vote)) tally = withVote(tally, proposalKey(vote), bit)
+      }
+    }
+    const decided = decidedProposal(base, tally)
+    return decided == null ? { epoch: base, tally } : { epoch: this.nextEpoch(base, decided, id), tally: null }
+  }
+
+  /**
+   * L46: a proposal counts only if it changes the set and leaves it able to work: an addition
+   * of a non-validator, or a removal that leaves enough validators to admit (admitVotes) and
+   * to approve cross-chain blocks (crossChainApprovals outside each chain).
+   */
+  private proposalValid (epoch: Epoch, vote: Pick<ValidatorVoteTx, 'action' | 'did' | 'chain'>): boolean {
+    const inside = this.inSet(epoch, vote.did)
+    if (vote.action === 'add') return !inside && this.genesis.chains.includes(vote.chain)
+    if (!inside || epoch.dids.length - 1 < Math.max(1, this.genesis.admitVotes)) return false
+    const gone = this.vbit.get(vote.did) as number
+    if (this.genesis.chains[epoch.chainOf.get(gone) as number] !== vote.chain) return false
+    const chains = this.genesis.chains.length
+    if (chains < 2 || this.genesis.crossChainApprovals === 0) return true
+    for (let c = 0; c < chains; c++) {
+      const others = bitCount(epoch.otherThan[c]) - (bitHas(epoch.otherThan[c], gone) ? 1 : 0)
+      if (others > 0 && others < this.genesis.crossChainApprovals) return false
+    }
+    return true
+  }
+
+  private nextEpoch (base: Epoch, proposal: string, decidedIn: BlockId): Epoch {
+    const key = `${base.key}|${proposal}`
+    const known = this.epochs.get(key)
+    if (known != null) return known
+    const { action, did, chain } = parseProposalKey(proposal)
+    const members = base.dids.map(d => {
+      const bit = this.vbit.get(d) as number
+      return { bit, did: d, chain: base.chainOf.get(bit) as number }
+    }).filter(m => action === 'add' || m.did !== did)
+    if (action === 'add') members.push({ bit: this.registerValidator(did), did, chain: this.genesis.chains.indexOf(chain) })
+    const change: ValidatorChange = { action, did, chain, decidedIn }
+    const epoch = makeEpoch(base.n + 1, base, key, members, this.genesis.chains.length, change)
+    this.epochs.set(key, epoch)
+    return epoch
+  }
+
+  /** L48: validators of every epoch of its span reach that epoch's quorum. */
+  private hasQuorum (n: Node): boolean {
+    for (const e of n.span) if (bitCountAnd(n.weight, e.set) < e.quorum) return false
+    return true
   }
 
   /**
@@ -472,7 +592,7 @@ export class LedgerEngine {
       this.tipSet.delete(r)
     }
     for (const d of node.deps) d.dependents = [...d.dependents, node]
-    if (node.validator >= 0) {
+    if (validatorOfOwnEpoch(node)) {
       node.txs.forEach((tx, index) => {
         if (tx.type !== 'member.admit' || typeof tx.member !== 'string') return
         const list = this.admissions.get(tx.member) ?? []
@@ -541,7 +661,7 @@ export class LedgerEngine {
   // Confirmation
 
   private crossWeight (n: Node): number {
-    return n.chain < 0 ? 0 : bitCountAnd(n.weight, this.otherThan[n.chain])
+    return n.chain < 0 ? 0 : bitCountAnd(n.weight, n.epoch.otherThan[n.chain])
   }
 
   /**
@@ -550,7 +670,7 @@ export class LedgerEngine {
    * that did not, then the lowest id, wins — deterministic, and the evidence names them.
    */
   private resolveGroup (group: readonly Node[]): Node | null {
-    const strong = group.filter(n => bitCount(n.weight) >= this.quorum)
+    const strong = group.filter(n => this.hasQuorum(n))
     if (strong.length <= 1) return strong[0] ?? null
     const doubled = doubleVoters(group)
     let best: Node | null = null
@@ -572,7 +692,7 @@ export class LedgerEngine {
       }
     }
     if (n.prev != null && n.prev.status === REJECTED) return [REJECTED, 'prev-rejected']
-    if (bitCount(n.weight) < this.quorum) return [PENDING, null]
+    if (!this.hasQuorum(n)) return [PENDING, null]
     if (n.crossChain && this.crossWeight(n) < this.genesis.crossChainApprovals) return [PENDING, null]
     if (n.prev != null && n.prev.status !== CONFIRMED) return [PENDING, null]
     for (const d of n.deps) if (d.status === PENDING) return [PENDING, null]
@@ -724,9 +844,10 @@ export class LedgerEngine {
       time: n.time,
       status: STATUS_NAMES[n.status],
       reason: n.reason,
-      weight: bitCount(n.weight),
+      weight: bitCountAnd(n.weight, n.epoch.set),
       crossChainWeight: this.crossWeight(n),
-      quorum: this.quorum,
+      quorum: n.epoch.quorum,
+      epoch: n.epoch.n,
       crossChain: n.crossChain,
       parents: n.parents.map(p => p.id),
       prev: n.prev?.id ?? null,
@@ -760,21 +881,62 @@ export class LedgerEngine {
   approvers (id: string): Did[] {
     const n = this.nodes.get(id as BlockId)
     if (n == null) return []
-    return bitIndices(n.weight).map(v => this.genesis.founders[v].did).sort()
+    return bitIndices(n.weight).map(v => this.vdids[v]).sort()
   }
 
-  /** Validator weight of a block. */
+  /** Validator weight of a block: validators of its epoch approving it. */
   weight (id: string): number {
     const n = this.nodes.get(id as BlockId)
-    return n == null ? 0 : bitCount(n.weight)
+    return n == null ? 0 : bitCountAnd(n.weight, n.epoch.set)
   }
 
+  /** A validator of the latest epoch. */
   isValidator (did: string): boolean {
-    return this.validatorIndex.has(did)
+    return this.inSet(this.latest, did)
   }
 
+  /** A validator of some epoch: its approvals still count for blocks whose span holds that epoch. */
+  wasValidator (did: string): boolean {
+    return this.vbit.has(did)
+  }
+
+  /** The latest epoch's validators, founders first then in the order they were added. */
   validators (): Did[] {
-    return this.genesis.founders.map(f => f.did)
+    return [...this.latest.dids]
+  }
+
+  /** The latest epoch: its number, validators and quorum. */
+  epoch (): { readonly n: number, readonly validators: readonly Did[], readonly quorum: number } {
+    return { n: this.latest.n, validators: this.latest.dids, quorum: this.latest.quorum }
+  }
+
+  /** The changes that led to the latest epoch, oldest first (L47). */
+  validatorChanges (): Array<ValidatorChange & { readonly epoch: number }> {
+    const out: Array<ValidatorChange & { epoch: number }> = []
+    for (let e: Epoch | null = this.latest; e?.change != null; e = e.parent) out.unshift({ ...e.change, epoch: e.n })
+    return out
+  }
+
+  /**
+   * Open proposals of the latest epoch with their voters: the union of the tips' tallies (the
+   * tips' past cones hold every block). What a validator's "vote" screen shows.
+   */
+  validatorProposals (): Array<{ readonly action: 'add' | 'remove', readonly did: Did, readonly chain: string, readonly voters: readonly Did[], readonly quorum: number, readonly epoch: number }> {
+    const tips = [...this.tipSet].filter(n => n.epoch === this.latest)
+    const tally = mergeTallies(this.latest, tips)
+    if (tally == null) return []
+    const split = splitVoters(tally)
+    return [...tally].sort(([a], [b]) => (a < b ? -1 : 1)).map(([key, bits]) => {
+      const { action, did, chain } = parseProposalKey(key)
+      return {
+        action,
+        did,
+        chain,
+        voters: bitIndices(bits).filter(b => bitHas(this.latest.set, b) && !bitHas(split, b)).map(b => this.vdids[b]).sort(),
+        quorum: this.latest.quorum,
+        epoch: this.latest.n
+      }
+    })
   }
 
   tips (): BlockId[] {
@@ -818,7 +980,7 @@ export class LedgerEngine {
         for (let b = a + 1; b < group.length; b++) {
           for (const v of bitIndices(bitAnd(group[a].weight, group[b].weight))) {
             const pair = [group[a].id, group[b].id].sort() as [BlockId, BlockId]
-            out.push({ validator: this.genesis.founders[v].did, conflict: key.startsWith('f:') ? `fork of ${this.issuers[group[a].issuer]} at seq ${group[a].seq}` : key, blocks: pair })
+            out.push({ validator: this.vdids[v], conflict: key.startsWith('f:') ? `fork of ${this.issuers[group[a].issuer]} at seq ${group[a].seq}` : key, blocks: pair })
           }
         }
       }
@@ -870,7 +1032,7 @@ export class LedgerEngine {
   admissionsOf (member: string): Array<{ readonly txId: TxId, readonly validator: Did, readonly chain: string, readonly status: TxStatus }> {
     return (this.admissions.get(member) ?? []).map(({ node, index }) => {
       const txId = txIdOf(node.id, index)
-      return { txId, validator: this.genesis.founders[node.validator].did, chain: (node.txs[index] as MemberAdmitTx).chain, status: this.status(txId) ?? 'pending' }
+      return { txId, validator: this.vdids[node.validator], chain: (node.txs[index] as MemberAdmitTx).chain, status: this.status(txId) ?? 'pending' }
     })
   }
 
@@ -897,8 +1059,9 @@ export class LedgerEngine {
       tips: this.tipSet.size,
       issuers: this.issuers.length,
       members: this.state.size(NS.member),
-      validators: this.genesis.founders.length,
-      quorum: this.quorum,
+      validators: this.latest.dids.length,
+      quorum: this.latest.quorum,
+      epoch: this.latest.n,
       equivocations: this.slotMulti.size,
       doubleVotes: this.doubleVotes().length,
       maxDepth: this.maxDepth,
@@ -935,7 +1098,7 @@ export class LedgerEngine {
    */
   private tainted (self: number): Set<Node> {
     const out = new Set<Node>()
-    const v = self < 0 ? -1 : (this.validatorIndex.get(this.issuers[self]) ?? -1)
+    const v = self < 0 ? -1 : (this.vbit.get(this.issuers[self]) ?? -1)
     for (const [key, group] of this.groupMulti) {
       const mine = v < 0 ? undefined : group.find(n => bitHas(n.weight, v))
       const preferred = mine ?? this.winners.get(key) ?? [...group].sort((a, b) => bitCount(b.weight) - bitCount(a.weight) || (a.id < b.id ? -1 : 1))[0]
@@ -1007,7 +1170,9 @@ export class LedgerEngine {
   template (issuer: Did, rand: () => number, now: number, bytes = 2048): BlockTemplate {
     const head = this.headOf(issuer)
     const parents = this.selectTips(rand, { issuer, now })
-    const founder = this.ctx.founderChains.get(issuer)
+    const bit = this.vbit.get(issuer)
+    const asValidator = bit == null ? undefined : this.latest.chainOf.get(bit)
+    const founder = this.ctx.founderChains.get(issuer) ?? (asValidator == null ? undefined : this.genesis.chains[asValidator])
     let time = now
     for (const id of parents) time = Math.max(time, (this.nodes.get(id) as Node).time)
     if (head != null) time = Math.max(time, head.time + quotaGapMs(this.genesis, bytes))
@@ -1045,13 +1210,14 @@ export class LedgerEngine {
    * never ask for approval, so witnessing does not feed itself.
    */
   awaitingApproval (validator: Did, now: number): BlockId[] {
-    const v = this.validatorIndex.get(validator)
+    const v = this.vbit.get(validator)
     if (v == null) return []
     const seen = new Set<number>()
     const out: BlockId[] = []
     const tainted = this.groupMulti.size > 0 ? this.tainted(this.issuerIndex.get(validator) ?? -1) : null
     for (const n of this.pendingSet) {
       if (tainted?.has(n) === true) continue
+      if (!n.span.some(e => bitHas(e.set, v))) continue
       if (n.issuer < 0 || n.txs.length === 0 || bitHas(n.weight, v) || n.time < now - this.genesis.maxParentAgeMs || seen.has(n.issuer)) continue
       seen.add(n.issuer)
       out.push(n.id)
@@ -1156,6 +1322,11 @@ function doubleVoters (group: readonly Node[]): Bits {
     bitOrInto(seen, n.weight)
   }
   return twice
+}
+
+/** Its issuer is a validator of the block's own epoch (admissions count only from those, L49). */
+function validatorOfOwnEpoch (n: Node): boolean {
+  return n.validator >= 0 && bitHas(n.epoch.set, n.validator)
 }
 
 function preferCanonical (a: Node, b: Node): boolean {

@@ -1,7 +1,7 @@
 /**
  * Transactions: a registry of transaction types, and the built-in ones (`member.admit`,
- * `member.join`, `transfer`, `receive`, `deposit.lock`, `deposit.refund`, `credential.anchor`,
- * `credential.revoke`). A type gives pure functions: `decode` checks an untrusted
+ * `member.join`, `validator.vote`, `transfer`, `receive`, `deposit.lock`, `deposit.refund`,
+ * `credential.anchor`, `credential.revoke`). A type gives pure functions: `decode` checks an untrusted
  * transaction's shape when its block is validated (state-free, so every peer accepts or
  * rejects the block alike); `crossChain` says whether it needs approvals from another chain
  * (white paper 5.6.2); `deps` names the transactions it reads (its block confirms only after
@@ -17,6 +17,7 @@ import type { Did } from '../identity.ts'
 import { fail, LedgerErrorCode } from './errors.ts'
 import { expectBlockId, expectDid, expectInt, expectRecord, expectString, HASH_HEX, isRecord } from './check.ts'
 import type { StateReader, StateView } from './state.ts'
+import type { ValidatorVoteTx } from './epochs.ts'
 import type { BlockId, Genesis, LedgerValue, Tx, TxId } from './types.ts'
 
 const BAD_TX = LedgerErrorCode.BAD_TX
@@ -371,8 +372,9 @@ export const memberAdmit: TxTypeDef<MemberAdmitTx> = {
     const r = expectRecord(raw, 'member.admit', ['type', 'member', 'chain'], [], BAD_TX)
     const member = expectDid(r.member, 'member.admit.member', BAD_TX)
     const chain = expectChain(r.chain, 'member.admit.chain', ctx.genesis)
-    // L27: subject control — only validators admit, never themselves
-    if (!isFounder(ctx.genesis, ctx.issuer)) fail(BAD_TX, 'only validators admit members')
+    // L27: subject control — only validators admit (the engine counts an admission only from a
+    // validator of its block's epoch, L49: the set changes, so that is not a shape rule), never themselves
+    if (member === ctx.issuer) fail(BAD_TX, 'no one admits itself')
     if (isFounder(ctx.genesis, member)) fail(BAD_TX, 'a validator is a member from genesis')
     return { type: 'member.admit', member, chain }
   },
@@ -402,6 +404,24 @@ export const memberJoin: TxTypeDef<MemberJoinTx> = {
     const record: MemberRecord = { chain: ctx.chain, since: ctx.blockId }
     state.set(NS.member, ctx.issuer, record as unknown as LedgerValue)
   }
+}
+
+/**
+ * L46: a validator's vote to add or remove one validator. It writes nothing: the engine counts
+ * votes in each block's past cone (epochs.ts), so the set that judges a block never depends on
+ * the order peers confirmed things in.
+ */
+export const validatorVote: TxTypeDef<ValidatorVoteTx> = {
+  type: 'validator.vote',
+  decode (raw, ctx) {
+    const r = expectRecord(raw, 'validator.vote', ['type', 'action', 'did', 'chain', 'epoch'], [], BAD_TX)
+    if (r.action !== 'add' && r.action !== 'remove') fail(BAD_TX, 'validator.vote.action is add or remove')
+    const did = expectDid(r.did, 'validator.vote.did', BAD_TX)
+    const chain = expectChain(r.chain, 'validator.vote.chain', ctx.genesis)
+    const epoch = expectInt(r.epoch, 'validator.vote.epoch', 0, 0x7fffffff, BAD_TX)
+    return { type: 'validator.vote', action: r.action, did, chain, epoch }
+  },
+  apply () {}
 }
 
 export const transfer: TxTypeDef<TransferTx> = {
@@ -533,7 +553,7 @@ export const credentialRevoke: TxTypeDef<CredentialAnchorTx> = {
 }
 
 export const BUILTIN_TX_TYPES: readonly TxTypeDef[] = [
-  memberAdmit, memberJoin, transfer, receive, depositLock, depositRefund, credentialAnchor, credentialRevoke
+  memberAdmit, memberJoin, validatorVote, transfer, receive, depositLock, depositRefund, credentialAnchor, credentialRevoke
 ] as unknown as readonly TxTypeDef[]
 
 /** A registry with the built-in types and `extra` ones (e.g. the market's). */
