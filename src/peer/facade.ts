@@ -54,6 +54,12 @@ export interface AllianceFacade {
     invite: () => string
     joinRequests: () => Array<{ did: string, chain: string, name: string }>
     admit: (did: string) => Promise<string>
+    /** The latest validator epoch (L47). */
+    epoch: () => { n: number, validators: string[], quorum: number }
+    /** Open validator proposals with their voters (L46). */
+    proposals: () => Array<{ action: 'add' | 'remove', did: string, voters: string[], quorum: number }>
+    /** This validator's vote to add a member or remove a validator. */
+    vote: (action: 'add' | 'remove', did: string) => Promise<string>
   }
   /** This peer's market (see src/peer/market-api.ts); methods throw ERR_NOT_READY until it opened. */
   market: {
@@ -103,7 +109,10 @@ export function createFacade (runtime: PeerRuntime): AllianceFacade {
       join: async (invitation) => (await runtime.joinInvitation(invitation)).allianceId,
       invite: () => `${location.origin}${location.pathname}?invite=${ledgerOf(runtime).invite({ validForMs: 7 * 24 * 3600 * 1000, relays: runtime.relays })}`,
       joinRequests: () => ledgerOf(runtime).joinRequests().map(({ did, chain, name }) => ({ did, chain, name })),
-      admit: async (did) => await ledgerOf(runtime).admit(did)
+      admit: async (did) => await ledgerOf(runtime).admit(did),
+      epoch: () => { const e = ledgerOf(runtime).epoch(); return { n: e.n, validators: [...e.validators], quorum: e.quorum } },
+      proposals: () => ledgerOf(runtime).validatorProposals().map(({ action, did, voters, quorum }) => ({ action, did, voters: [...voters], quorum })),
+      vote: async (action, did) => await ledgerOf(runtime).voteValidator(action, did)
     },
     market: {
       ready: () => runtime.market() != null,

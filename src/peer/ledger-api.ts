@@ -56,4 +56,29 @@ export interface LedgerApi {
   invite (opts: { validForMs: number, relays: readonly string[], from?: string }): string
   /** Credits paid to this peer not received yet (they are, on their own, once confirmed). */
   incoming (): number
+  /** The latest validator epoch (L47). */
+  epoch (): { readonly n: number, readonly validators: readonly Did[], readonly quorum: number }
+  /** Open proposals to add or remove a validator, with who voted (L46). */
+  validatorProposals (): ValidatorProposal[]
+  /** The changes since the genesis, oldest first. */
+  validatorChanges (): ValidatorChangeView[]
+  /** This validator's vote to add (a member) or remove (a validator). */
+  voteValidator (action: 'add' | 'remove', did: string): Promise<string>
+}
+
+export interface ValidatorProposal {
+  readonly action: 'add' | 'remove'
+  readonly did: Did
+  readonly chain: string
+  readonly voters: readonly Did[]
+  readonly quorum: number
+  readonly epoch: number
+}
+
+export interface ValidatorChangeView {
+  readonly action: 'add' | 'remove'
+  readonly did: Did
+  readonly chain: string
+  readonly epoch: number
+  readonly decidedIn: string
 }

@@ -35,7 +35,7 @@ import { addUntrustedBlocks, applyVerdicts, BULK_MIN_BLOCKS } from './bulk-inges
 import { defaultVerifyPool } from './verify-pool.ts'
 import type { PoolVerdict } from './verify-pool.ts'
 import { SyncRetry } from './sync-retry.ts'
-import type { HistoryEntry, LedgerApi, LedgerProgress } from './ledger-api.ts'
+import type { HistoryEntry, LedgerApi, LedgerProgress, ValidatorChangeView, ValidatorProposal } from './ledger-api.ts'
 import { blocksTopic, chainForNewMember } from './alliance.ts'
 import { AdmissionDesk, admissionTopic } from './admission.ts'
 import type { AdmissionState, JoinRequestView } from './admission.ts'
@@ -191,6 +191,23 @@ export class LedgerService implements LedgerApi {
   async admit (did: string, chain?: string): Promise<string> { return await this.deskOf().admit(parseDid(did), chain) }
   decline (did: string): void { this.deskOf().decline(parseDid(did)) }
   invite (opts: { validForMs: number, relays: readonly string[], from?: string }): string { return this.deskOf().invite(opts) }
+  epoch (): { readonly n: number, readonly validators: readonly Did[], readonly quorum: number } { return this.engine.epoch() }
+  validatorProposals (): ValidatorProposal[] { return this.engine.validatorProposals() }
+  validatorChanges (): ValidatorChangeView[] { return this.engine.validatorChanges() }
+
+  /**
+   * This validator's vote to add a member as a validator or remove one (L46); resolves to the
+   * vote's transaction id. The change happens when a quorum of the current set voted alike.
+   */
+  async voteValidator (action: 'add' | 'remove', did: string): Promise<string> {
+    const target = parseDid(did)
+    if (!this.isValidator()) throw new LedgerError(LedgerErrorCode.BAD_TX, 'only a validator votes on validators')
+    const chain = action === 'add' ? this.engine.member(target)?.chain : this.engine.validatorChain(target)
+    if (action === 'add' && this.engine.isValidator(target)) throw new InvalidInputError('already a validator', 'ERR_ALREADY_VALIDATOR')
+    if (chain == null) throw new InvalidInputError(action === 'add' ? 'only a member can become a validator' : 'not a validator', 'ERR_NOT_ELIGIBLE')
+    const id = await this.submit([{ type: 'validator.vote', action, did: target, chain, epoch: this.engine.epoch().n }])
+    return `${id}/0`
+  }
   /** Credits paid to this peer that its chain has not received yet. */
   incoming (): number { return this.engine.claimsFor(this.o.did).reduce((sum, c) => sum + c.claim.amount, 0) }
   doubleVotes (): DoubleVote[] { return this.engine.doubleVotes() }
@@ -354,7 +371,8 @@ export class LedgerService implements LedgerApi {
     if (this.deskOf().tick()) return
     if (!this.isMember()) return
     if (this.receiveClaims()) return
-    if (this.isValidator()) {
+    // a removed validator still witnesses blocks judged by the epochs it was a validator in (L49)
+    if (this.engine.wasValidator(this.o.did)) {
       const target = this.engine.awaitingApproval(this.o.did, now)[0]
       if (target != null) {
         const [a, b] = this.engine.selectTips(this.o.random, { issuer: this.o.did, now })

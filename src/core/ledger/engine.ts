@@ -905,6 +905,13 @@ export class LedgerEngine {
     return [...this.latest.dids]
   }
 
+  /** The chain a validator of the latest epoch validates on. */
+  validatorChain (did: string): string | undefined {
+    const bit = this.vbit.get(did)
+    const c = bit == null ? undefined : this.latest.chainOf.get(bit)
+    return c == null ? undefined : this.genesis.chains[c]
+  }
+
   /** The latest epoch: its number, validators and quorum. */
   epoch (): { readonly n: number, readonly validators: readonly Did[], readonly quorum: number } {
     return { n: this.latest.n, validators: this.latest.dids, quorum: this.latest.quorum }

@@ -7,6 +7,8 @@ export * from './types.ts'
 export * from './errors.ts'
 export { GENESIS_LIMITS, ALLIANCE_DEFAULTS, parseGenesis, encodeGenesis, decodeGenesis, genesisId, quorumOf, foundGenesis } from './genesis.ts'
 export type { FoundingInput } from './genesis.ts'
+export { quorumOfSize, proposalKey } from './epochs.ts'
+export type { Epoch, ValidatorAction, ValidatorChange, ValidatorVoteTx } from './epochs.ts'
 export { leadingZeroBits, powDigest, checkPow, mine, mineSync, POW_HEADER_BYTES, MAX_NONCE } from './pow.ts'
 export type { MineResult } from './pow.ts'
 export {

@@ -9,6 +9,7 @@ import { useRuntime } from '../runtime-context.ts'
 import { ErrorText } from './ErrorText.tsx'
 import { Qr } from './Qr.tsx'
 import { Who } from './Who.tsx'
+import { ValidatorsPanel } from './ValidatorsPanel.tsx'
 import type { AdmissionState } from '../../peer/admission.ts'
 
 export function admissionText (a: AdmissionState): string {
@@ -74,6 +75,7 @@ export function AllianceCard (): React.JSX.Element | null {
       <h2>Alliance</h2>
       <p data-testid='admission'>{admissionText(admission)}</p>
       <p className='muted small-text'>{ledger.validators().length} validator{ledger.validators().length === 1 ? '' : 's'} · {ledger.members().length} members</p>
+      <ValidatorsPanel ledger={ledger} me={runtime.did} />
       {ledger.isValidator() && (
         <div className='stack'>
           <button onClick={makeLink} data-testid='make-invite'>Invite someone</button>
