@@ -1,6 +1,7 @@
 // Adversarial property test of the ledger's finality (SPEC.md L23–L26, L30, L31): n validators
 // with f < n/3 byzantine (equivocating, approving both sides, or silent), an equivocating
-// member, fresh keys forging junk, random delivery order, delays and a partition that heals.
+// member, fresh keys forging junk, random delivery order, delays and a partition that heals;
+// in some runs the validator set changes by vote half-way (L46–L48).
 // Seeded: LEDGER_SEED=<n> replays a run; the seed is printed on failure.
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
@@ -21,15 +22,19 @@ function check (name: string, property: fc.IProperty<[number, ...unknown[]]>, nu
 }
 
 describe('ledger finality under attack (property)', () => {
-  it('[L23][L24][L25][L31][L30] no confirmed transaction reverts on any honest peer; honest peers converge; credits are conserved', () => {
+  it('[L23][L24][L25][L31][L30][L47][L48] no confirmed transaction reverts on any honest peer; honest peers converge; credits are conserved', () => {
     check('finality', fc.property(
       fc.integer({ min: 1, max: 2 ** 31 - 1 }),
       fc.constantFrom<Byzantine>('equivocate', 'double-vote', 'silent'),
       fc.constantFrom(4, 7),
       fc.boolean(),
-      (seed, byzantine, validators, equivocatingMember) => {
-        const o = runAdversary({ seed, validators, byzantine, members: 4, rounds: 70, equivocatingMember })
+      fc.boolean(),
+      (seed, byzantine, validators, equivocatingMember, validatorChange) => {
+        const o = runAdversary({ seed, validators, byzantine, members: 4, rounds: 70, equivocatingMember, validatorChange })
         expect(o.reverted).toEqual([])
+        // one epoch on every honest peer (whether the change got through a split vote is liveness, tested below)
+        expect(new Set(o.epochs).size).toBe(1)
+        if (!validatorChange) expect(o.epochs[0]).toBe(0)
         expect(new Set(o.hashes).size).toBe(1)
         for (const t of o.totals) expect(t).toBe(o.supply)
         expect(o.junkStored).toBe(0)
@@ -39,12 +44,14 @@ describe('ledger finality under attack (property)', () => {
     ), 8)
   }, 240_000)
 
-  it('[L23] with f validators silent and no equivocation, every honest transfer is decided', () => {
+  it('[L23][L48] with f validators silent and no equivocation, every honest transfer is decided, across a validator change too', () => {
     check('liveness', fc.property(
       fc.integer({ min: 1, max: 2 ** 31 - 1 }),
       fc.constantFrom(4, 7),
-      (seed, validators) => {
-        const o = runAdversary({ seed, validators, byzantine: 'silent', members: 4, rounds: 40, equivocatingMember: false })
+      fc.boolean(),
+      (seed, validators, validatorChange) => {
+        const o = runAdversary({ seed, validators, byzantine: 'silent', members: 4, rounds: 40, equivocatingMember: false, validatorChange })
+        expect(new Set(o.epochs)).toEqual(new Set([validatorChange ? 1 : 0]))
         expect(o.honestTransfers.length).toBeGreaterThan(4)
         expect(o.unconfirmedHonest).toEqual([])
         expect(o.reverted).toEqual([])
