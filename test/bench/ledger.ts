@@ -184,8 +184,10 @@ async function confirmationLatency (n: number, transfers: number): Promise<void>
       // the app's witness interval (1.5 s) and sync period: the latency a user sees
       for (let i = 0; i < n; i++) peers.push(await startLedgerPeer(`lat${n}-${i}`, { ctx, relays, seed: seeds[i] }))
       const t0 = performance.now()
-      await waitFor(`all ${n} peers directly connected`, () => fullyDirect(peers.map(p => p.net)), 180_000, 100)
-      log(`${n} peers fully direct in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
+      // the mesh keeps targetDirect (8) direct links: a full mesh only up to 9 peers
+      const want = Math.min(n - 1, 3)
+      await waitFor(`each of ${n} peers directly connected to ${want} others`, () => n <= 9 ? fullyDirect(peers.map(p => p.net)) : peers.every(p => p.net.peers().filter(x => x.kind === 'direct').length >= want), 180_000, 100)
+      log(`${n} peers connected in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
       const onSubmitter: number[] = []
       const everywhere: number[] = []
       for (let k = -1; k < transfers; k++) {

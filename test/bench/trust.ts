@@ -12,13 +12,14 @@
  * - what 1,000 attacker blocks (fresh non-member keys, each block near 64 KiB of maximal offer
  *   transactions: issue 8 attack 4) cost one peer that ingests them as gossip does: CPU time,
  *   heap growth, bytes retained after GC (heap + array buffers) and blocks stored; new / old.
+ *   Then the same blocks at seq 2 after a prev nobody has: what the orphan pool holds of them.
  */
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { randomBytes } from '@noble/hashes/utils.js'
 import { didFromPublicKey, generateKeyPair } from '../../src/core/identity.ts'
 import type { Did } from '../../src/core/identity.ts'
-import { foundGenesis, mineSync, prepareBlock, sealBlock } from '../../src/core/ledger/index.ts'
+import { blockIdOf, foundGenesis, mineSync, prepareBlock, sealBlock } from '../../src/core/ledger/index.ts'
 import type { LedgerContext } from '../../src/core/ledger/index.ts'
 import { LedgerService } from '../../src/peer/ledger-service.ts'
 import { allianceContext, blocksTopic } from '../../src/peer/alliance.ts'
@@ -49,15 +50,15 @@ interface ServiceLike {
   ingest: (blocks: Uint8Array[], from?: Did, peerId?: string) => Promise<unknown>
   start: (net: HubNet | null) => Promise<void>
   stop: () => Promise<void>
-  stats: () => { blocks: number, rejectedInputs: Record<string, number> }
+  stats: () => { blocks: number, orphans: number, rejectedInputs: Record<string, number> }
 }
 
 interface Impl {
   readonly name: 'old' | 'new'
   open: (ctx: unknown, did: Did, seed: Uint8Array) => Promise<ServiceLike>
   topic: (ctx: unknown) => string
-  /** One sealed block of a fresh key approving the genesis twice. */
-  attackerBlock: (ctx: unknown, seed: Uint8Array, txs: unknown[], time: number) => Uint8Array
+  /** One sealed block of a fresh key approving the genesis twice; with `prev`, at seq 2 after it. */
+  attackerBlock: (ctx: unknown, seed: Uint8Array, txs: unknown[], time: number, prev?: string) => Uint8Array
 }
 
 interface CoreModule {
@@ -70,9 +71,9 @@ interface StoreModule { createMemoryLedgerStore: () => unknown }
 interface MinerModule { inThreadMiner: unknown }
 interface AllianceModule { demoAlliance: () => { allianceId: string }, blocksTopic: (ctx: unknown) => string }
 
-const sealWith = (core: CoreModule) => (ctx: unknown, seed: Uint8Array, txs: unknown[], time: number): Uint8Array => {
+const sealWith = (core: CoreModule) => (ctx: unknown, seed: Uint8Array, txs: unknown[], time: number, prev?: string): Uint8Array => {
   const G = (ctx as { allianceId: string }).allianceId
-  const p = core.prepareBlock({ genesis: ctx, issuer: didFromPublicKey(generateKeyPair(seed).publicKey), chain: 'home', seq: 1, prev: null, parents: [G, G], time, txs })
+  const p = core.prepareBlock({ genesis: ctx, issuer: didFromPublicKey(generateKeyPair(seed).publicKey), chain: 'home', seq: prev == null ? 1 : 2, prev: prev ?? null, parents: [G, G], time, txs })
   return core.sealBlock(ctx, p, core.mineSync(p.header, p.difficulty), seed).bytes
 }
 
@@ -245,7 +246,7 @@ function maximalOffer (nonce: number, dids: Did[], now: number): Record<string, 
 }
 
 /** Most maximal offers per block under the 64 KiB limit (L7): 25 here (the issue counted 26 of a smaller shape). */
-function attackerBlocks (impl: Impl, ctx: unknown, now: number): { blocks: Uint8Array[], offers: number } {
+function attackerBlocks (impl: Impl, ctx: unknown, now: number, unknownPrev = false): { blocks: Uint8Array[], offers: number } {
   const dids = Array.from({ length: 16 }, () => didFromPublicKey(generateKeyPair(randomBytes(32)).publicKey))
   const txsOf = (i: number, n: number): unknown[] => Array.from({ length: n }, (_, k) => maximalOffer(i * 100 + k, dids, now))
   let offers = 64
@@ -259,7 +260,9 @@ function attackerBlocks (impl: Impl, ctx: unknown, now: number): { blocks: Uint8
     }
   }
   const blocks: Uint8Array[] = []
-  for (let i = 0; i < ATTACKER_BLOCKS; i++) blocks.push(impl.attackerBlock(ctx, randomBytes(32), txsOf(i, offers), now - 5_000 + (i % 1000)))
+  // a prev nobody has: the block waits for it (L15) unless its issuer is refused first (L39)
+  const prev = (): string | undefined => unknownPrev ? blockIdOf(randomBytes(64)) : undefined
+  for (let i = 0; i < ATTACKER_BLOCKS; i++) blocks.push(impl.attackerBlock(ctx, randomBytes(32), txsOf(i, offers), now - 5_000 + (i % 1000), prev()))
   return { blocks, offers }
 }
 
@@ -275,7 +278,7 @@ const bytesNow = (): { heap: number, all: number } => {
   return { heap: m.heapUsed, all: m.heapUsed + m.arrayBuffers }
 }
 
-interface AttackCost { cpuMs: number, wallMs: number, heapDelta: number, retained: number, stored: number, rejected: Record<string, number>, blockBytes: number }
+interface AttackCost { cpuMs: number, wallMs: number, heapDelta: number, retained: number, stored: number, orphans: number, rejected: Record<string, number>, blockBytes: number }
 
 /** One peer (a LedgerService, not started: only its ingest path) takes the blocks one by one, as gossip delivers them. */
 async function attackCost (impl: Impl, ctx: unknown, blocks: Uint8Array[]): Promise<AttackCost> {
@@ -300,6 +303,7 @@ async function attackCost (impl: Impl, ctx: unknown, blocks: Uint8Array[]): Prom
     heapDelta: m1.heap - m0.heap,
     retained: m2.all - m0.all,
     stored: stats.blocks,
+    orphans: stats.orphans,
     rejected: stats.rejectedInputs,
     blockBytes: blocks.reduce((s, b) => s + b.length, 0) / blocks.length
   }
@@ -327,5 +331,19 @@ export async function attackerBlockCost (): Promise<void> {
   report({ bench: BENCH, metric: `attacker-${ATTACKER_BLOCKS}.heap-delta`, value: n1.heapDelta / 2 ** 20, unit: 'MiB', baseline: mean(c => c.heapDelta) / 2 ** 20, note: 'ratio = new / old; heapUsed right after the last block, before GC, minus before the first (after GC)' })
   report({ bench: BENCH, metric: `attacker-${ATTACKER_BLOCKS}.retained`, value: n1.retained / 2 ** 20, unit: 'MiB', baseline: mean(c => c.retained) / 2 ** 20, note: `ratio = new / old; heapUsed + arrayBuffers after GC minus before; old stored ${o1.stored} of ${ATTACKER_BLOCKS}, new ${n1.stored} (rejected ${JSON.stringify(n1.rejected)})` })
   report({ bench: BENCH, metric: `attacker-${ATTACKER_BLOCKS}.stored`, value: n1.stored, unit: 'blocks', baseline: Math.max(1, mean(c => c.stored)), note: 'ratio = new / old; attacker blocks kept by the engine (and so stored and re-added at every start)' })
+
+  // the same blocks at seq 2 after a prev nobody has: parked as orphans (L15) on both engines
+  // today (the new one's L39 check lets seq > 1 through), bounded by the orphan pool
+  t0 = performance.now()
+  const { blocks: oldOrphans } = attackerBlocks(old.impl, old.demo, now, true)
+  const { blocks: newOrphans } = attackerBlocks(newImpl, newCtx, now, true)
+  log(`mined 2 x ${ATTACKER_BLOCKS} unknown-prev attacker blocks in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
+  const oo = await attackCost(old.impl, old.demo, oldOrphans)
+  const no = await attackCost(newImpl, newCtx, newOrphans)
+  log(`unknown prev: old parked ${oo.orphans} (${JSON.stringify(oo.rejected)}), new parked ${no.orphans} (${JSON.stringify(no.rejected)})`)
+  const whatO = `${ATTACKER_BLOCKS} blocks of fresh non-member keys at seq 2 after an unknown prev, ${offers} maximal offers each, one by one; old = ${old.commit}`
+  report({ bench: BENCH, metric: `attacker-${ATTACKER_BLOCKS}.unknown-prev.cpu`, value: no.cpuMs, unit: 'ms', baseline: oo.cpuMs, note: `ratio = new / old; ${whatO}` })
+  report({ bench: BENCH, metric: `attacker-${ATTACKER_BLOCKS}.unknown-prev.retained`, value: no.retained / 2 ** 20, unit: 'MiB', baseline: oo.retained / 2 ** 20, note: `ratio = new / old; heapUsed + arrayBuffers after GC minus before; parked as orphans: old ${oo.orphans}, new ${no.orphans} (pool bound 4,096 blocks / 16 MiB, oldest evicted: honest orphans too)` })
+  report({ bench: BENCH, metric: `attacker-${ATTACKER_BLOCKS}.unknown-prev.parked`, value: no.orphans, unit: 'blocks', baseline: Math.max(1, oo.orphans), note: 'ratio = new / old; orphans held after the last block (L39 says: none)' })
 }
 
