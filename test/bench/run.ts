@@ -60,6 +60,9 @@ const benches: Array<[string, () => Promise<void>]> = [
   ['ledger node sync 10k webrtc', nodeSync10k],
   ['ledger chromium validate+store and pow', chromiumValidateAndPow],
   ['ledger chromium sync 10k', chromiumSync10k],
+  // issue 8 (test/bench/trust.ts): old engine (extracted from git) beside the new, same run
+  ['ledger trust final confirmation in-process', async () => { await (await import('./trust.ts')).finalConfirmationLatency() }],
+  ['ledger trust attacker blocks', async () => { await (await import('./trust.ts')).attackerBlockCost() }],
   // issue 5 (test/bench/market.ts): Node peers over a real relay, then Chromium tabs of the built app
   ['market node establishment', async () => { await (await import('./market.ts')).nodeEstablishment() }],
   ['market node vouchers', async () => { await (await import('./market.ts')).nodeVouchers() }],

@@ -1,6 +1,7 @@
 // Issue #5 end to end: a hotspot sold round by round between tabs (credentials decrypted and
 // shown as a Wi-Fi QR code, settlement confirmed on every tab, reputation up), and a relay
-// offer carrying a real byte stream between two tabs, paid per byte.
+// offer carrying a real byte stream between two tabs, paid per byte. Issue 8: a hotspot session
+// paid from a deposit and stopped early, whose remainder returns to the payer.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
 import type { Page } from 'playwright-core'
 import { startTabPeers, type TabPeers } from './harness.ts'
@@ -9,6 +10,10 @@ let peers: TabPeers
 let tabs: Page[]
 let dids: string[]
 const GRANT = 1000
+/** Tab 1's hotspot offer (published by the second test). */
+let hotspotOffer = ''
+/** Tab 3's partly used deposit (the third test), for the history test after it. */
+let partlyUsed: { before: number, paid: number, deposit: number, started: number } | null = null
 
 const balance = async (page: Page, did: string): Promise<number> =>
   await page.evaluate((d) => window.alliance?.ledger.ready() === true ? window.alliance.ledger.balance(d) : -1, did)
@@ -36,6 +41,7 @@ describe('market in the browser', () => {
       await window.alliance!.market.setHotspotSecret({ ssid: 'Alliance Cafe', security: 'WPA', password: 's3cret;pass' })
       return await window.alliance!.market.publish({ kind: 'hotspot', title: 'Cafe Wi-Fi', price: 5, round: { size: 2 }, trial: 1, geohash: 'wx4g0bm6' })
     })
+    hotspotOffer = offerId
     // Found by distance from a nearby geohash once the offer is confirmed on tab 2's ledger.
     await expect.poll(() => m2.evaluate((id) => window.alliance!.market.offers({ kind: 'hotspot', near: 'wx4g0bmd' }).find((o) => o.id === id)?.distanceMeters ?? null, offerId), { timeout: 90_000, interval: 500 })
       .toBeLessThan(1000)
@@ -68,6 +74,49 @@ describe('market in the browser', () => {
       await expect.poll(() => balance(tab, dids[0]), { timeout: 30_000, interval: 500 }).toBe(GRANT + 15)
     }
     await expect.poll(() => m3.evaluate((d) => window.alliance!.market.reputation(d as never).score, dids[0]), { timeout: 30_000 }).toBeGreaterThan(repBefore)
+  })
+
+  it('[V11][C9][C11] tab 3 locks a deposit for three hotspot rounds, stops after the first: the provider settles what was used and the remainder returns to tab 3', async () => {
+    const m3 = tabs[2]
+    await expect.poll(() => m3.evaluate((id) => window.alliance!.market.offers({ kind: 'hotspot' }).some((o) => o.id === id), hotspotOffer), { timeout: 60_000, interval: 500 }).toBe(true)
+    const before = await balance(m3, dids[2])
+    const providerBefore = await balance(m3, dids[0])
+    const started = Date.now()
+    const r = await m3.evaluate(async (id) => {
+      // buy() locks 3 rounds x 5 credits (V11) and resolves once the provider serves against it
+      const h = await window.alliance!.market.buy(id, 3)
+      while (h.view().vouchers < 1) await new Promise((resolve) => setTimeout(resolve, 100))
+      const v = await h.stop()
+      return { id: h.id, paid: v.paid, state: v.state }
+    }, hotspotOffer)
+    const deposit = 3 * 5
+    expect(r.paid).toBeGreaterThan(0)
+    expect(r.paid).toBeLessThan(deposit)
+    // the settlement pays the provider from the deposit; the rest is a refund claim tab 3's
+    // wallet receives on its own (L28): its balance ends at before - paid, on every tab
+    for (const tab of tabs) {
+      await expect.poll(() => balance(tab, dids[2]), { timeout: 120_000, interval: 500 }).toBe(before - r.paid)
+      await expect.poll(() => balance(tab, dids[0]), { timeout: 30_000, interval: 500 }).toBe(providerBefore + r.paid)
+    }
+    // tab 3's history shows the session paid and the remainder coming back: a receive of its
+    // own, newer than the purchase (what the rows say about it: the it.fails below)
+    const rows = await m3.evaluate(() => window.alliance!.ledger.history(50))
+    expect(rows.find((x) => x.kind === 'session-paid')?.amount).toBe(-r.paid)
+    expect(rows.some((x) => x.type === 'receive' && x.status === 'confirmed' && x.time >= started)).toBe(true)
+    partlyUsed = { before, paid: r.paid, deposit, started }
+  })
+
+  // FAILS TODAY (src/peer/history.ts: HISTORY_RULES has no rule for deposit.lock, receive or
+  // deposit.refund, so they are rows of kind 'other' with no amount; the kinds 'deposit-locked'
+  // and 'deposit-returned' and their words exist but nothing maps to them). Flip to it() then.
+  it.fails('[V11][C11] tab 3\'s history says the deposit was locked and its remainder returned, and its rows add up to what its balance did', async () => {
+    const { before, paid, deposit, started } = partlyUsed!
+    const rows = await tabs[2].evaluate(() => window.alliance!.ledger.history(50))
+    expect(rows.find((x) => x.type === 'deposit.lock')).toMatchObject({ kind: 'deposit-locked', amount: -deposit })
+    // newest first: the newest receive is the refund of the remainder
+    expect(rows.find((x) => x.type === 'receive')).toMatchObject({ kind: 'deposit-returned', amount: deposit - paid })
+    const since = rows.filter((x) => x.time >= started && x.status === 'confirmed').reduce((sum, x) => sum + (x.amount ?? 0), 0)
+    expect(before + since).toBe(await balance(tabs[2], dids[2]))
   })
 
   it('tab 3 relays a byte stream from tab 1 to tab 2 through its relay offer and is paid per byte', async () => {
