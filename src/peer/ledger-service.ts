@@ -19,7 +19,7 @@
  */
 import type { MessageStream } from '@libp2p/interface'
 import type { Did } from '../core/identity.ts'
-import { parseDid } from '../core/identity.ts'
+import { parseDid, peerIdStringFromDid } from '../core/identity.ts'
 import { AllianceError, InvalidInputError } from '../core/errors.ts'
 import {
   LedgerEngine, claimOf, prepareBlock, sealBlock, LedgerError, LedgerErrorCode, MAX_AMOUNT
@@ -409,7 +409,8 @@ export class LedgerService implements LedgerApi {
 
   private async onGossip (data: Uint8Array, from: Did): Promise<void> {
     try {
-      await this.ingest([data], from, this.peerIdOf(from))
+      // the gossip author is held to account even when it is not our peer (S6): its PeerId is its DID's key
+      await this.ingest([data], from, this.peerIdOf(from) ?? authorPeerId(from))
     } catch (err) {
       // Rejections were counted against the author inside ingest; what reaches here is a
       // local failure (the store refused a write), which must not be blamed on the author.
@@ -436,7 +437,7 @@ export class LedgerService implements LedgerApi {
     // Each part's store write is queued at once, in engine order (afterBatch chains it
     // synchronously), so no other batch can slip between them.
     await Promise.all(parts.map(async (part) => { await this.afterBatch(part) }))
-    if (result.parked.length > 0 && from != null && peerId != null) {
+    if (result.parked.length > 0 && from != null && peerId != null && this.peerIdOf(from) === peerId) {
       // ask the author for the missing parents (one fetch per peer at a time, see below)
       this.fetchMissingSoon(from, peerId)
     }
@@ -620,5 +621,13 @@ export class LedgerService implements LedgerApi {
 
   private changed (): void {
     this.o.onChange?.()
+  }
+}
+
+function authorPeerId (did: Did): string | undefined {
+  try {
+    return peerIdStringFromDid(did)
+  } catch {
+    return undefined // not a did:key: nobody to hold it against (the net layer names peers by key)
   }
 }

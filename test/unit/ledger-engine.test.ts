@@ -3,7 +3,7 @@
 // (SPEC.md, Ledger). The five attacks of issue 8 are regression tests here, by name.
 import { describe, expect, it } from 'vitest'
 import {
-  LedgerEngine, createLedgerContext, decodeSnapshot, encodeSnapshot, validateBlockBytes
+  LedgerEngine, MAX_STRANGER_ORPHANS, createLedgerContext, decodeSnapshot, encodeSnapshot, validateBlockBytes
 } from '../../src/core/ledger/index.ts'
 import type { BatchResult, LedgerContext, Tx, ValidatedBlock } from '../../src/core/ledger/index.ts'
 import { ctxOf, forge, key, NOW, prng, Script, T0, testGenesis, validatorsGenesis } from '../fixtures/ledger-helpers.ts'
@@ -484,5 +484,35 @@ describe('checkpoints (L36, L38)', () => {
     t.addMany(s.order.map(b => b.bytes), { now: 0, trusted: true })
     expect(t.stateHash()).toBe(e.stateHash())
     expect(e.addValidated(validated).results[0].kind).toBe('rejected')
+  })
+})
+
+describe('strangers\' orphans (L39, L15)', () => {
+  const unknownId = (n: number): string => forge(ctxOf(), key(900 + n), { time: T0 + 1 }).id
+
+  it('[L39][L15] a flood of fresh keys\' seq-2 blocks after unknown prevs stays in a small pool, unpersisted, and evicts no member\'s orphan', () => {
+    const s = base()
+    const e = engineOf(s)
+    const memberOrphan = forge(s.ctx, key(1), { seq: 2, prev: s.id('a1'), parents: [unknownId(0), s.id('z2')], time: T0 + 400 })
+    expect(e.add(memberOrphan.bytes, { now: NOW }).parked.map(p => p.id)).toEqual([memberOrphan.id])
+    let persisted = 0
+    for (let i = 0; i < 3 * MAX_STRANGER_ORPHANS; i++) {
+      const junk = forge(s.ctx, key(500 + i), { seq: 2, prev: unknownId(i + 1), parents: [s.id('z2'), s.id('w2')], time: T0 + 500 })
+      persisted += e.add(junk.bytes, { now: NOW }).parked.length
+    }
+    expect(persisted).toBe(0)
+    expect(e.stats().orphans).toBe(MAX_STRANGER_ORPHANS + 1)
+    expect(e.isOrphan(memberOrphan.id)).toBe(true)
+  })
+
+  it('[L39][L31] a new member\'s block that overtakes its join waits for it and then enters', () => {
+    const s = base()
+    s.issue('x1', ['z2', 'w2'], [s.join('v1/3')])
+    s.issue('x2', ['x1', 'z2'])
+    const e = new LedgerEngine(s.ctx)
+    addAll(e, s.order.slice(0, -2))
+    expect(code(e.add(s.blocks.get('x2')!.bytes, { now: NOW }))).toBe('orphan')
+    addAll(e, [s.blocks.get('x1')!])
+    expect(e.has(s.id('x2'))).toBe(true)
   })
 })

@@ -96,7 +96,13 @@ interface Node {
 interface Orphan {
   readonly v: ValidatedBlock
   readonly missing: Set<BlockId>
+  /** Of an issuer with no block here, after seq 1 (L39): kept apart, few, and never persisted. */
+  readonly stranger: boolean
 }
+
+/** L39: blocks after seq 1 of issuers with no block here, held at most (oldest evicted first). */
+export const MAX_STRANGER_ORPHANS = 64
+export const MAX_STRANGER_ORPHAN_BYTES = 1024 * 1024
 
 /** Splits `${blockId}/${index}`. */
 export function parseTxId (txId: string): { blockId: BlockId, index: number } | null {
@@ -119,6 +125,9 @@ export class LedgerEngine {
   private readonly maxOrphans: number
   private readonly maxOrphanBytes: number
   private orphanBytes = 0
+  /** Stranger orphans in arrival order, and their bytes (also in `orphans`/`orphanBytes`). */
+  private readonly strangerIds = new Set<BlockId>()
+  private strangerBytes = 0
 
   private readonly nodes = new Map<BlockId, Node>()
   private readonly order: Node[] = []
@@ -271,7 +280,7 @@ export class LedgerEngine {
     if (early != null) return { kind: 'rejected', id: v.id, error: early }
     const missing = this.refIds(v).filter(r => !this.nodes.has(r))
     if (missing.length > 0) {
-      this.park(v, missing, batch)
+      this.park(v, missing, batch, this.isStranger(v))
       return { kind: 'orphan', id: v.id, code: E.MISSING_PARENTS, missing }
     }
     const error = this.checkContext(v)
@@ -376,31 +385,65 @@ export class LedgerEngine {
     return null
   }
 
-  private park (v: ValidatedBlock, missing: readonly BlockId[], batch: MutableBatch): void {
-    if (this.maxOrphans === 0 || v.bytes.byteLength > this.maxOrphanBytes) {
+  /**
+   * L39: a block after seq 1 whose issuer has no block here and whose prev is not its own
+   * parked block: maybe a new member's block that overtook its join, maybe a fresh key's junk.
+   */
+  private isStranger (v: ValidatedBlock): boolean {
+    const b = v.block
+    if (b.seq <= 1 || this.vbit.has(b.issuer) || this.issuerIndex.has(b.issuer)) return false
+    const prev = b.prev == null ? undefined : this.orphans.get(b.prev)
+    return prev == null || prev.v.block.issuer !== b.issuer || prev.stranger
+  }
+
+  private park (v: ValidatedBlock, missing: readonly BlockId[], batch: MutableBatch, stranger: boolean): void {
+    const size = v.bytes.byteLength
+    const [cap, capBytes] = stranger ? [MAX_STRANGER_ORPHANS, MAX_STRANGER_ORPHAN_BYTES] : [this.maxOrphans, this.maxOrphanBytes]
+    if (cap === 0 || size > capBytes) {
       batch.dropped.push({ id: v.id })
       return
     }
-    while (this.orphans.size >= this.maxOrphans || this.orphanBytes + v.bytes.byteLength > this.maxOrphanBytes) {
-      const oldest = this.orphans.keys().next().value as BlockId
+    // strangers evict only strangers, so a flood of them never pushes out a member's orphan
+    const count = (): number => stranger ? this.strangerIds.size : this.orphans.size - this.strangerIds.size
+    const bytes = (): number => stranger ? this.strangerBytes : this.orphanBytes - this.strangerBytes
+    while (count() >= cap || bytes() + size > capBytes) {
+      const oldest = stranger ? this.strangerIds.values().next().value as BlockId : this.oldestMemberOrphan()
       this.unpark(oldest)
       batch.dropped.push({ id: oldest })
     }
-    this.orphans.set(v.id, { v, missing: new Set(missing) })
-    this.orphanBytes += v.bytes.byteLength
+    this.orphans.set(v.id, { v, missing: new Set(missing), stranger })
+    this.orphanBytes += size
+    if (stranger) {
+      this.strangerIds.add(v.id)
+      this.strangerBytes += size
+    }
     for (const m of missing) {
       let set = this.waiting.get(m)
       if (set == null) { set = new Set(); this.waiting.set(m, set) }
       set.add(v.id)
     }
-    batch.parked.push({ id: v.id, bytes: v.bytes, missing })
+    // a stranger's orphan is not persisted: if it was a member's, sync brings it again
+    if (!stranger) batch.parked.push({ id: v.id, bytes: v.bytes, missing })
+  }
+
+  private oldestMemberOrphan (): BlockId {
+    for (const id of this.orphans.keys()) if (!this.strangerIds.has(id)) return id
+    throw new Error('no orphan to evict')
+  }
+
+  private forgetOrphan (id: BlockId, o: Orphan): void {
+    this.orphans.delete(id)
+    this.orphanBytes -= o.v.bytes.byteLength
+    if (o.stranger) {
+      this.strangerIds.delete(id)
+      this.strangerBytes -= o.v.bytes.byteLength
+    }
   }
 
   private unpark (id: BlockId): Orphan | undefined {
     const o = this.orphans.get(id)
     if (o == null) return undefined
-    this.orphans.delete(id)
-    this.orphanBytes -= o.v.bytes.byteLength
+    this.forgetOrphan(id, o)
     for (const m of o.missing) {
       const set = this.waiting.get(m)
       set?.delete(id)
@@ -422,8 +465,7 @@ export class LedgerEngine {
         if (o == null) continue
         o.missing.delete(id)
         if (o.missing.size > 0) continue
-        this.orphans.delete(oid)
-        this.orphanBytes -= o.v.bytes.byteLength
+        this.forgetOrphan(oid, o)
         const error = this.checkContext(o.v)
         if (error != null) {
           batch.dropped.push({ id: oid, error })
