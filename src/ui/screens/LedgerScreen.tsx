@@ -138,6 +138,10 @@ function SendCredits (): React.JSX.Element {
 
 const STATUS_WORDS = { pending: 'pending', confirmed: 'confirmed', rejected: 'rejected' } as const
 
+function statusWord (h: HistoryRow): string {
+  return h.stage === 'incoming' ? 'on its way' : STATUS_WORDS[h.status]
+}
+
 function History ({ rows }: { rows: HistoryRow[] }): React.JSX.Element {
   const nameOf = useNameOf()
   const [open, setOpen] = useState<string | null>(null)
@@ -147,8 +151,8 @@ function History ({ rows }: { rows: HistoryRow[] }): React.JSX.Element {
       {rows.length === 0 && <p className='muted'>Nothing yet. Your admission, transfers and sessions appear here as soon as their blocks exist.</p>}
       <ul className='list' data-testid='history'>
         {rows.map((h) => (
-          <li key={h.txId} data-status={h.status} data-kind={h.kind} data-amount={h.amount ?? ''}>
-            <button type='button' className='link history-row' aria-expanded={open === h.txId} onClick={() => setOpen(open === h.txId ? null : h.txId)}>
+          <li key={h.id} data-status={h.status} data-kind={h.kind} data-amount={h.amount ?? ''} data-stage={h.stage ?? undefined} data-from-deposit={h.fromDeposit ? 'true' : undefined}>
+            <button type='button' className='link history-row' aria-expanded={open === h.id} onClick={() => setOpen(open === h.id ? null : h.id)}>
               <span className='row spread'>
                 <span>
                   <b>{describeRow(h, nameOf)}</b>
@@ -156,18 +160,20 @@ function History ({ rows }: { rows: HistoryRow[] }): React.JSX.Element {
                 </span>
                 <span className='row'>
                   {h.amount != null && h.amount !== 0 && <b className={h.amount > 0 ? 'ok' : ''} data-testid='amount'>{h.amount > 0 ? '+' : '−'}{Math.abs(h.amount)}</b>}
-                  <span className={`pill ${h.status === 'confirmed' ? 'direct' : h.status === 'pending' ? 'relayed' : 'bad'}`}>{STATUS_WORDS[h.status]}</span>
+                  <span className={`pill ${h.status === 'confirmed' ? 'direct' : h.status === 'pending' ? 'relayed' : 'bad'}`}>{statusWord(h)}</span>
                 </span>
               </span>
+              {h.fromDeposit && <span className='muted small-text'>from the deposit locked for this session</span>}
             </button>
-            {open === h.txId && (
+            {open === h.id && (
               <dl className='details small-text' data-testid='history-details'>
-                <div><dt>Status</dt><dd>{h.status}{h.reason != null ? `: ${h.reason}` : ''}</dd></div>
+                <div><dt>Status</dt><dd>{h.stage === 'incoming' ? 'confirmed on the payer\'s side; your wallet receives it on its own' : h.status}{h.reason != null ? `: ${h.reason}` : ''}</dd></div>
                 <div><dt>Confirmations</dt><dd>{h.confirmations} of {h.needed} approvals</dd></div>
                 {h.counterparty != null && <div><dt>With</dt><dd><Who did={h.counterparty} /></dd></div>}
                 {h.rounds != null && <div><dt>Rounds</dt><dd>{h.rounds}</dd></div>}
                 <div><dt>Block</dt><dd className='mono break'>{h.blockId}</dd></div>
                 <div><dt>Transaction</dt><dd className='mono'>{h.type} #{h.txId.split('/')[1]}</dd></div>
+                {h.paidBy != null && h.paidBy !== h.txId && <div><dt>Paid in</dt><dd className='mono break'>{h.paidBy}</dd></div>}
               </dl>
             )}
           </li>
