@@ -9,6 +9,7 @@ import { useRuntime } from '../runtime-context.ts'
 import { useContacts, useNav } from '../ux-context.ts'
 import { ErrorText } from '../components/ErrorText.tsx'
 import { AllianceCard, admissionText } from '../components/AllianceCard.tsx'
+import { BackupNeeded, backupNeeded } from '../components/BackupNeeded.tsx'
 import { DagGraph } from '../components/DagGraph.tsx'
 import { QrScanButton } from '../components/QrScan.tsx'
 import { Progress, Dot } from '../components/Progress.tsx'
@@ -29,18 +30,20 @@ export function LedgerScreen (): React.JSX.Element {
   const stats = ledger.stats()
   const conflicting = new Set(ledger.equivocations().flatMap((e) => e.blocks.filter((b) => b !== e.canonical)))
   const others = runtime.peers().length
+  const needsBackup = backupNeeded(runtime)
   return (
     <div className='screen'>
       <section className='card'>
         <h2>Balance</h2>
         <p className='balance' data-testid='balance'>{ledger.balance()} <span className='muted'>credits</span></p>
-        {!ledger.isMember() && (
+        <BackupNeeded />
+        {!ledger.isMember() && !needsBackup && (
           <p className='muted' data-testid='joining'>
             {admissionText(ledger.admission())}
             {others === 0 ? ' No other peer is online yet: a validator must be reachable.' : ''}
           </p>
         )}
-        {ledger.incoming() > 0 && <p className='muted small-text' data-testid='incoming'>+{ledger.incoming()} credits on the way (received on their own once confirmed)</p>}
+        {ledger.incoming() > 0 && !needsBackup && <p className='muted small-text' data-testid='incoming'>+{ledger.incoming()} credits on the way (received on their own once confirmed)</p>}
         {progress.pow != null && (
           <div className='stack'>
             <span className='muted small-text'>Proof of work for your block…</span>
