@@ -16,7 +16,10 @@ import type { CredentialClaims, MayBuy } from '../core/contracts/policy.ts'
 import { readSession } from '../core/contracts/settlement.ts'
 import { defaultKinds } from '../core/market/kinds.ts'
 import type { KindRegistry } from '../core/market/kinds.ts'
-import type { SessionId } from '../core/session/terms.ts'
+import type { SessionId, SessionTerms } from '../core/session/terms.ts'
+import type { OfferRecord } from '../core/market/offer.ts'
+import { encodeSignedSessionRequest } from '../core/session/request.ts'
+import type { SignedSessionRequest } from '../core/session/request.ts'
 import { encodeSignedVoucher } from '../core/session/voucher.ts'
 import type { SignedVoucher } from '../core/session/voucher.ts'
 import { DEFAULT_SESSION_TIMING, PayerSession, systemTimers } from '../net/session-protocol.ts'
@@ -83,8 +86,63 @@ export interface MarketServiceOptions {
   onChange?: () => void
 }
 
+/** A new session's record, on either side: the offer, its terms, who pays, no progress yet. */
+export function newSessionRecord (s: {
+  id: string
+  role: StoredSession['role']
+  offer: OfferRecord
+  rev: number
+  payer: Did
+  target: Did | null
+  terms: SessionTerms
+  maxRounds: number
+  request: SignedSessionRequest
+  secret: Uint8Array | null
+  now: number
+}): StoredSession {
+  return {
+    id: s.id,
+    role: s.role,
+    kind: s.offer.body.kind,
+    offer: s.offer.id,
+    rev: s.rev,
+    title: s.offer.body.title,
+    provider: s.offer.provider,
+    payer: s.payer,
+    target: s.target,
+    unit: s.terms.unit,
+    price: s.terms.price,
+    roundSize: s.terms.roundSize,
+    trial: s.terms.trial,
+    maxRounds: s.maxRounds,
+    request: encodeSignedSessionRequest(s.request),
+    ...newSessionProgress(),
+    secret: s.secret,
+    openedAt: s.now,
+    updatedAt: s.now,
+    endedAt: null,
+    endReason: null
+  }
+}
+
+/** What a session handle reads live from its view, with what each side adds. */
+export function sessionHandle (id: string, role: StoredSession['role'], view: () => SessionView, rest: Pick<SessionHandle, 'credentials' | 'relay' | 'stop' | 'ended'>): SessionHandle {
+  return {
+    id,
+    role,
+    get state () { return view().state },
+    get rounds () { return view().round },
+    get unitsUsed () { return view().unitsUsed },
+    get vouchersSigned () { return view().vouchers },
+    get paid () { return view().paid },
+    get settled () { return view().settled },
+    view,
+    ...rest
+  }
+}
+
 /** Where every session record starts, on either side (fresh objects each time). */
-export function newSessionProgress (): Pick<StoredSession, 'state' | 'round' | 'units' | 'vouchers' | 'voucher' | 'voucherRound' | 'committed' | 'settled' | 'settleTxs' | 'settledRound' | 'closePosted' | 'rejected'> {
+function newSessionProgress (): Pick<StoredSession, 'state' | 'round' | 'units' | 'vouchers' | 'voucher' | 'voucherRound' | 'committed' | 'settled' | 'settleTxs' | 'settledRound' | 'closePosted' | 'rejected'> {
   return {
     state: 'active',
     round: 0,

@@ -12,7 +12,7 @@ import { BuyerRejection } from '../core/contracts/policy.ts'
 import { isOfferActive, sessionTermsOf } from '../core/market/offer.ts'
 import { readOffer } from '../core/market/apply.ts'
 import { depositAmount, depositDeadline, expiredDeposits } from '../core/market/deposits.ts'
-import { encodeSignedSessionRequest, sessionIdOf, signSessionRequest } from '../core/session/request.ts'
+import { sessionIdOf, signSessionRequest } from '../core/session/request.ts'
 import { MAX_ROUND } from '../core/session/terms.ts'
 import type { OfferId, SessionTerms } from '../core/session/terms.ts'
 import { openSessionStream, PayerSession, SESSION_PROTOCOL } from '../net/session-protocol.ts'
@@ -25,7 +25,7 @@ import type { RelayChannel } from '../net/relay-service.ts'
 import type { StoredSession } from '../store/sessions.ts'
 import type { BuyOptions, SessionHandle, SessionView } from './market-api.ts'
 import type { MarketCore } from './market-core.ts'
-import { asTx, err, MarketNotReadyError, newSessionProgress, randomNonce, STOP_WAIT_MS } from './market-core.ts'
+import { asTx, err, MarketNotReadyError, newSessionRecord, randomNonce, sessionHandle, STOP_WAIT_MS } from './market-core.ts'
 
 export class PayerSide {
   #sweepTimer: unknown = null
@@ -137,29 +137,7 @@ export class PayerSide {
         throw e
       }
     }
-    const rec: StoredSession = {
-      id,
-      role: 'payer',
-      kind: record.body.kind,
-      offer: record.id,
-      rev: record.rev,
-      title: record.body.title,
-      provider: record.provider,
-      payer: this.c.did,
-      target: target ?? null,
-      unit: terms.unit,
-      price: terms.price,
-      roundSize: terms.roundSize,
-      trial: terms.trial,
-      maxRounds: rounds,
-      request: encodeSignedSessionRequest(request),
-      ...newSessionProgress(),
-      secret: accepted.hotspot ?? null,
-      openedAt: now,
-      updatedAt: now,
-      endedAt: null,
-      endReason: null
-    }
+    const rec = newSessionRecord({ id, role: 'payer', offer: record, rev: record.rev, payer: this.c.did, target: target ?? null, terms, maxRounds: rounds, request, secret: accepted.hotspot ?? null, now })
     this.c.records.set(id, rec)
     await this.c.persist(id)
     const session = new PayerSession(channel, {
@@ -226,20 +204,6 @@ export class PayerSide {
       session.stop()
       return await ended
     }
-    return {
-      id,
-      role: 'payer',
-      get state () { return view().state },
-      get rounds () { return view().round },
-      get unitsUsed () { return view().unitsUsed },
-      get vouchersSigned () { return view().vouchers },
-      get paid () { return view().paid },
-      get settled () { return view().settled },
-      credentials,
-      relay,
-      view,
-      stop,
-      ended
-    }
+    return sessionHandle(id, 'payer', view, { credentials, relay, stop, ended })
   }
 }

@@ -16,7 +16,7 @@ import { isOfferActive, sessionTermsOf } from '../core/market/offer.ts'
 import type { OfferRecord } from '../core/market/offer.ts'
 import { readOffer } from '../core/market/apply.ts'
 import { checkSessionDeposit, MIN_SETTLE_MARGIN_MS, sessionDeposits } from '../core/market/deposits.ts'
-import { decodeSignedSessionRequest, encodeSignedSessionRequest } from '../core/session/request.ts'
+import { decodeSignedSessionRequest } from '../core/session/request.ts'
 import type { SignedSessionRequest } from '../core/session/request.ts'
 import type { SessionId } from '../core/session/terms.ts'
 import { decodeSignedVoucher } from '../core/session/voucher.ts'
@@ -29,7 +29,7 @@ import { sealHotspotCredentials } from '../net/session-hotspot.ts'
 import { RelayError, RelayRejection, relayWindowFor } from '../net/relay-service.ts'
 import type { StoredSession } from '../store/sessions.ts'
 import type { MarketCore } from './market-core.ts'
-import { asTx, err, newSessionProgress } from './market-core.ts'
+import { asTx, err, newSessionRecord } from './market-core.ts'
 
 export class ProviderSide {
   constructor (private readonly c: MarketCore) {}
@@ -97,29 +97,7 @@ export class ProviderSide {
     if (this.c.closed) throw err(SessionWireRejection.UNAVAILABLE, 'this peer is shutting down')
     if (this.c.records.has(id)) throw err(SessionWireRejection.DUPLICATE, 'this session was already opened')
     if (this.c.activeOn(record.id) >= record.body.capacity) throw err(SessionWireRejection.CAPACITY, `the offer serves ${record.body.capacity} users already`)
-    const rec: StoredSession = {
-      id,
-      role: 'provider',
-      kind: record.body.kind,
-      offer: record.id,
-      rev: req.rev,
-      title: record.body.title,
-      provider: this.c.did,
-      payer: req.payer,
-      target,
-      unit: terms.unit,
-      price: terms.price,
-      roundSize: terms.roundSize,
-      trial: terms.trial,
-      maxRounds: funded.rounds,
-      request: encodeSignedSessionRequest(req),
-      ...newSessionProgress(),
-      secret: null,
-      openedAt: now,
-      updatedAt: now,
-      endedAt: null,
-      endReason: null
-    }
+    const rec = newSessionRecord({ id, role: 'provider', offer: record, rev: req.rev, payer: req.payer, target, terms, maxRounds: funded.rounds, request: req, secret: null, now })
     this.c.records.set(id, rec)
     await this.c.persist(id)
     this.c.changed()

@@ -33,7 +33,7 @@ import { RelayService } from '../net/relay-service.ts'
 import type { RelayedStream } from '../net/relay-service.ts'
 import type { StoredSession } from '../store/sessions.ts'
 import type { BuyOptions, MarketApi, MarketEvent, OfferInput, OfferQueryInput, OfferView, RequestInput, RequestView, SessionHandle, SessionView } from './market-api.ts'
-import { HOTSPOT_SETTING, MarketCore, MarketNotReadyError, STOP_WAIT_MS } from './market-core.ts'
+import { HOTSPOT_SETTING, MarketCore, MarketNotReadyError, sessionHandle, STOP_WAIT_MS } from './market-core.ts'
 import type { MarketServiceOptions } from './market-core.ts'
 import { MarketOffers } from './market-offers.ts'
 import { ProviderSide } from './market-provider.ts'
@@ -195,21 +195,7 @@ export class MarketService implements MarketApi {
     if (rec.role === 'payer' && rec.secret !== null) {
       try { credentials = openHotspotCredentials(rec.secret, this.c.o.seed(), { provider: rec.provider, session: id }) } catch { credentials = null }
     }
-    return {
-      id,
-      role: rec.role,
-      get state () { return view().state },
-      get rounds () { return view().round },
-      get unitsUsed () { return view().unitsUsed },
-      get vouchersSigned () { return view().vouchers },
-      get paid () { return view().paid },
-      get settled () { return view().settled },
-      credentials,
-      relay: null,
-      view,
-      stop: async () => { await this.stopSession(id); return view() },
-      ended: this.c.waitEnded(id)
-    }
+    return sessionHandle(id, rec.role, view, { credentials, relay: null, stop: async () => { await this.stopSession(id); return view() }, ended: this.c.waitEnded(id) })
   }
 }
 
