@@ -10,6 +10,7 @@ import { ErrorText } from './ErrorText.tsx'
 import { Qr } from './Qr.tsx'
 import { Who } from './Who.tsx'
 import type { AdmissionState } from '../../peer/admission.ts'
+import { backupNeeded } from './BackupNeeded.tsx'
 
 export function admissionText (a: AdmissionState): string {
   switch (a.kind) {
@@ -72,7 +73,7 @@ export function AllianceCard (): React.JSX.Element | null {
   return (
     <section className='card' data-testid='alliance'>
       <h2>Alliance</h2>
-      <p data-testid='admission'>{admissionText(admission)}</p>
+      <p data-testid='admission'>{backupNeeded(runtime) && admission.kind === 'waiting' ? 'Waiting for your backup: no request to join is sent until you make one.' : admissionText(admission)}</p>
       <p className='muted small-text'>{ledger.validators().length} validator{ledger.validators().length === 1 ? '' : 's'} · {ledger.members().length} members</p>
       {ledger.isValidator() && (
         <div className='stack'>

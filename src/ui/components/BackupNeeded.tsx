@@ -23,7 +23,7 @@ export function BackupNeeded (): React.JSX.Element | null {
     <div className='banner warn stack' role='status' data-testid='backup-required'>
       <p>
         {member
-          ? <>Back up this wallet to receive {waiting > 0 ? <b>the {waiting} credits waiting for you</b> : 'the credits paid to you'} and to pay. They wait on the ledger for your DID: nothing is lost meanwhile.</>
+          ? <>Back up this wallet to receive {waiting > 0 ? <b>the {waiting} credits waiting for you</b> : 'the credits paid to you'} and to pay{ledger?.isValidator() === true ? ', admit and approve as a validator' : ''}. What is paid to you waits on the ledger for your DID: nothing is lost meanwhile.</>
           : <>Joining waits for your backup. Until you make one, this wallet does not ask to join, so no one can pay it and nothing can be lost with this browser's data.</>}
       </p>
       <button type='button' onClick={() => nav.go('wallet', { backup: true })}>Back up now</button>
