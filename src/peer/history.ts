@@ -86,6 +86,8 @@ interface RuleState {
   readonly byId: Map<string, HistoryTx>
   /** Claim keys my non-rejected `receive`s take. */
   readonly received: Set<string>
+  /** One of my `member.join`s is not rejected (a retried join then shows once). */
+  joined: boolean
 }
 
 type RowPart = Pick<HistoryRow, 'kind' | 'amount' | 'counterparty'> & Partial<Pick<HistoryRow, 'session' | 'rounds' | 'score' | 'fromDeposit' | 'stage' | 'status' | 'paidBy'>>
@@ -158,7 +160,7 @@ export const HISTORY_RULES: Record<string, Rule> = {
     const lock = state.byId.get(str(t.tx.deposit) ?? '')
     return { kind: 'deposit-returned', amount: num(lock?.tx.amount), counterparty: did(lock?.tx.provider), session: str(lock?.tx.ref) }
   },
-  'member.join': mine('joined'),
+  'member.join': (t, ctx, state) => t.issuer !== ctx.me || (t.status === 'rejected' && state.joined) ? null : { kind: 'joined', amount: null, counterparty: null },
   'member.admit': (t, ctx) => {
     const member = did(t.tx.member) ?? t.issuer
     if (member === ctx.me) return { kind: 'admission', amount: ctx.grant !== 0 ? ctx.grant : null, counterparty: t.issuer }
@@ -242,9 +244,10 @@ export function concernsMe (issuer: Did, tx: Tx, me: Did, mySessions: Set<string
  */
 export function mapHistory (txs: readonly HistoryTx[], ctx: HistoryContext, limit = 100): HistoryRow[] {
   const ordered = [...txs].sort((a, b) => a.time - b.time || a.depth - b.depth || (a.txId < b.txId ? -1 : a.txId > b.txId ? 1 : 0))
-  const state: RuleState = { settled: new Map(), parties: new Map(), byId: new Map(), received: new Set() }
+  const state: RuleState = { settled: new Map(), parties: new Map(), byId: new Map(), received: new Set(), joined: false }
   for (const t of ordered) {
     state.byId.set(t.txId, t)
+    if (t.tx.type === 'member.join' && t.issuer === ctx.me && t.status !== 'rejected') state.joined = true
     if (t.tx.type === 'receive' && t.issuer === ctx.me && t.status !== 'rejected' && Array.isArray(t.tx.claims)) {
       for (const k of t.tx.claims) if (typeof k === 'string') state.received.add(k)
     }

@@ -137,9 +137,11 @@ describe('credits received, deposits and the balance they add up to', () => {
   it('[U7] a deposit refunded after its deadline comes back whole; joining and admitting read in words', () => {
     const lock = t(BOB, { type: 'deposit.lock', provider: ALICE, amount: 20, deadline: 5, ref: 's2' }, { status: 'confirmed' })
     const refund = t(BOB, { type: 'deposit.refund', deposit: lock.txId }, { status: 'confirmed' })
-    const join = t(BOB, { type: 'member.join', admits: [] })
+    const join = t(BOB, { type: 'member.join', admits: [] }, { status: 'confirmed' })
+    // a join sent again while the first was pending is rejected: it does not show twice
+    const again = t(BOB, { type: 'member.join', admits: [] }, { status: 'rejected', reason: 'ERR_BAD_TX' })
     const admitted = t(BOB, { type: 'member.admit', member: CAROL, chain: 'home' })
-    const rows = mapHistory([lock, refund, join, admitted], { ...CTX, me: BOB })
+    const rows = mapHistory([lock, refund, join, again, admitted], { ...CTX, me: BOB })
     expect(rows.map((r) => [r.kind, r.amount])).toEqual([['admitted', null], ['joined', null], ['deposit-returned', 20], ['deposit-locked', -20]])
     expect(balanceMoved(rows)).toBe(0)
     expect(describeRow(rows[0], name)).toBe('Admitted Carol to the alliance')
