@@ -23,6 +23,10 @@ export interface AllianceFacade {
   readonly locked: boolean
   unlock: (passphrase: string) => Promise<void>
   lock: () => Promise<void>
+  /** Whether a backup was made (or restored from): the ledger acts only then (SPEC U12). */
+  readonly backedUp: boolean
+  /** Makes an encrypted backup under `passphrase` (the file is dropped: tests only need the fact). */
+  backup: (passphrase: string) => Promise<void>
   /** Connected and discovered peers with their connection kind ('direct' WebRTC or 'relayed'). */
   peers: () => Array<{ did: string, peerId: string, kind: 'direct' | 'relayed', rttMs?: number }>
   /** Relays and their state ('connecting' | 'connected' | 'reserved' | 'reconnecting'). */
@@ -85,6 +89,8 @@ export function createFacade (runtime: PeerRuntime): AllianceFacade {
     get locked () { return runtime.phase === 'locked' },
     unlock: async (p) => { await runtime.unlock(p) },
     lock: async () => { await runtime.lock() },
+    get backedUp () { return runtime.wallet.backedUp },
+    backup: async (passphrase) => { await runtime.act(async (w) => await w.exportBackup(passphrase)) },
     peers: () => runtime.peers().map(({ did, peerId, kind, rttMs }) => ({ did, peerId, kind, rttMs })),
     relays: () => runtime.relayStates().map(({ addr, state }) => ({ addr, state })),
     send: async (did, text) => { await runtime.sendMessage(did, text) },

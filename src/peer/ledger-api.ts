@@ -2,23 +2,25 @@
  * What the UI and the facade may ask of this peer's ledger. The ledger service implements it;
  * keeping it here, small, lets the UI be written and tested against it alone.
  */
-import type { BlockInfo, LedgerStats, TxStatus, Equivocation } from '../core/ledger/index.ts'
+import type { BlockInfo, ClaimRecord, LedgerStats, Tx, TxStatus, Equivocation } from '../core/ledger/index.ts'
 import type { Did } from '../core/identity.ts'
 import type { AdmissionState, JoinRequestView } from './admission.ts'
 
-export interface HistoryEntry {
-  txId: string
-  type: string
-  /** The block issuer (payer of a transfer). */
-  from: Did
-  /** Receiver of a transfer, if any. */
-  to?: Did
-  /** Signed change of this peer's balance (+ in, − out), 0 when it does not concern it. */
-  delta: number
-  amount?: number
-  status: TxStatus
-  reason?: string
-  time: number
+/**
+ * A transaction that concerns this peer, raw, with its block's facts and fresh status (what
+ * the history mapper, src/peer/history.ts, turns into rows in words).
+ */
+export interface LedgerTxEntry {
+  readonly txId: string
+  readonly blockId: string
+  readonly issuer: Did
+  readonly time: number
+  readonly depth: number
+  readonly tx: Tx
+  readonly status: TxStatus
+  readonly reason?: string
+  /** Eligible distinct issuers approving the block (itself included). */
+  readonly weight: number
 }
 
 export interface LedgerProgress {
@@ -35,7 +37,12 @@ export interface LedgerApi {
   /** Submits a transfer; resolves to the transaction id once the block is made and sent. */
   transfer (to: string, amount: number): Promise<string>
   status (txId: string): TxStatus | 'unknown'
-  history (limit?: number): HistoryEntry[]
+  /** The transactions that concern this peer (history.ts `concernsMe`), raw, in no order. */
+  historyEntries (): LedgerTxEntry[]
+  /** A claim (credits a confirmed transaction left for someone) by key, while the state holds it. */
+  claim (key: string): ClaimRecord | undefined
+  /** Approvals a block needs. */
+  quorum (): number
   /** The newest blocks (by depth), for the DAG picture. */
   recentBlocks (limit: number): BlockInfo[]
   stats (): LedgerStats & { stateHash: string, rejectedInputs: Record<string, number> }

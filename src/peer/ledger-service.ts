@@ -24,7 +24,7 @@ import { AllianceError, InvalidInputError } from '../core/errors.ts'
 import {
   LedgerEngine, claimOf, prepareBlock, sealBlock, LedgerError, LedgerErrorCode, MAX_AMOUNT
 } from '../core/ledger/index.ts'
-import type { BatchResult, BlockId, BlockInfo, DoubleVote, LedgerContext, Tx, TxStatus, Equivocation, LedgerStats } from '../core/ledger/index.ts'
+import type { BatchResult, BlockId, BlockInfo, ClaimRecord, DoubleVote, LedgerContext, Tx, TxStatus, Equivocation, LedgerStats } from '../core/ledger/index.ts'
 import type { LedgerStore } from '../store/ledger.ts'
 import { loadLedger, persistBatch, writeCheckpoint } from '../store/ledger-loader.ts'
 import { SYNC_PROTOCOL, SYNC_GET_LIMIT, SyncClient, serveSync } from '../net/sync.ts'
@@ -35,7 +35,8 @@ import { addUntrustedBlocks, applyVerdicts, BULK_MIN_BLOCKS } from './bulk-inges
 import { defaultVerifyPool } from './verify-pool.ts'
 import type { PoolVerdict } from './verify-pool.ts'
 import { SyncRetry } from './sync-retry.ts'
-import type { HistoryEntry, LedgerApi, LedgerProgress, ValidatorChangeView, ValidatorProposal } from './ledger-api.ts'
+import type { LedgerApi, LedgerProgress, LedgerTxEntry, ValidatorChangeView, ValidatorProposal } from './ledger-api.ts'
+import { concernsMe } from './history.ts'
 import { blocksTopic, chainForNewMember } from './alliance.ts'
 import { AdmissionDesk, admissionTopic } from './admission.ts'
 import type { AdmissionState, JoinRequestView } from './admission.ts'
@@ -118,7 +119,9 @@ export class LedgerService implements LedgerApi {
   private powProgress: number | null = null
   private syncProgress: { done: number, total: number } | null = null
   private readonly rejectedInputs: Record<string, number> = {}
-  private readonly historyIndex = new Map<string, HistoryEntry>()
+  /** The transactions that concern this peer (history.ts maps them into rows): txId → block time. */
+  private readonly historyIndex = new Map<string, number>()
+  private readonly mySessions = new Set<string>()
   private readonly recent: BlockId[] = []
   private readonly syncedPeers = new Set<string>()
   private readonly syncing = new Map<string, Promise<void>>()
@@ -225,10 +228,21 @@ export class LedgerService implements LedgerApi {
 
   private stateHashCache: { key: string, hash: string } | null = null
 
-  history (limit = 50): HistoryEntry[] {
-    const out = [...this.historyIndex.values()].map((h) => ({ ...h, ...this.txOutcome(h.txId) }))
-    return out.sort((a, b) => b.time - a.time || (a.txId < b.txId ? 1 : -1)).slice(0, limit)
+  historyEntries (): LedgerTxEntry[] {
+    const out: LedgerTxEntry[] = []
+    for (const txId of this.historyIndex.keys()) {
+      const blockId = txId.slice(0, txId.lastIndexOf('/'))
+      const b = this.engine.blockInfo(blockId)
+      const tx = b?.txs[Number(txId.slice(txId.lastIndexOf('/') + 1))]
+      if (b == null || b.issuer == null || tx == null) continue
+      const r = this.engine.txResult(txId)
+      out.push({ txId, blockId, issuer: b.issuer, time: b.time, depth: b.depth, tx, status: r?.status ?? 'pending', ...(r?.reason != null ? { reason: r.reason } : {}), weight: b.weight })
+    }
+    return out
   }
+
+  claim (key: string): ClaimRecord | undefined { return claimOf(this.engine.stateView, key) }
+  quorum (): number { return this.engine.quorum }
 
   recentBlocks (limit: number): BlockInfo[] {
     return this.recent.slice(-limit).map((id) => this.engine.blockInfo(id)).filter((b): b is BlockInfo => b != null)
@@ -248,8 +262,8 @@ export class LedgerService implements LedgerApi {
   /** Confirmed balance minus what this peer's pending transfers and deposits already spend. */
   spendable (): number {
     let pending = 0
-    for (const h of this.historyIndex.values()) {
-      if (h.from === this.o.did && (h.type === 'transfer' || h.type === 'deposit.lock') && this.engine.status(h.txId) === 'pending') pending += h.amount ?? 0
+    for (const h of this.historyEntries()) {
+      if (h.issuer === this.o.did && (h.tx.type === 'transfer' || h.tx.type === 'deposit.lock') && h.status === 'pending') pending += typeof h.tx.amount === 'number' ? h.tx.amount : 0
     }
     return this.balance() - pending
   }
@@ -471,35 +485,14 @@ export class LedgerService implements LedgerApi {
   private indexHistory (id: BlockId): void {
     const b = this.engine.blockInfo(id)
     if (b == null || b.issuer == null) return
+    const issuer = b.issuer
     b.txs.forEach((tx, index) => {
-      const to = typeof tx.to === 'string' ? tx.to as Did : typeof tx.provider === 'string' ? tx.provider as Did : undefined
-      const mine = b.issuer === this.o.did
-      const member = tx.type === 'member.admit' && tx.member === this.o.did
-      if (!mine && to !== this.o.did && !member) return
-      const amount = typeof tx.amount === 'number' ? tx.amount : undefined
-      const txId = `${id}/${index}`
-      this.historyIndex.set(txId, { txId, type: tx.type, from: b.issuer as Did, to, amount, delta: 0, status: 'pending', time: b.time })
+      if (concernsMe(issuer, tx, this.o.did, this.mySessions)) this.historyIndex.set(`${id}/${index}`, b.time)
     })
     if (this.historyIndex.size > HISTORY_MAX) {
-      const oldest = [...this.historyIndex.values()].sort((a, b) => a.time - b.time).slice(0, this.historyIndex.size - HISTORY_MAX)
-      for (const h of oldest) this.historyIndex.delete(h.txId)
+      const oldest = [...this.historyIndex.entries()].sort((x, y) => x[1] - y[1]).slice(0, this.historyIndex.size - HISTORY_MAX)
+      for (const [txId] of oldest) this.historyIndex.delete(txId)
     }
-  }
-
-  /** The signed change of this peer's balance a confirmed transaction made (L26, L28, L45). */
-  private txOutcome (txId: string): Pick<HistoryEntry, 'status' | 'reason' | 'delta'> {
-    const r = this.engine.txResult(txId)
-    const h = this.historyIndex.get(txId)
-    const status = r?.status ?? 'pending'
-    let delta = 0
-    if (h != null && status === 'confirmed' && h.from === this.o.did) {
-      const tx = this.engine.blockInfo(txId.slice(0, txId.lastIndexOf('/')))?.txs[Number(txId.slice(txId.lastIndexOf('/') + 1))]
-      if ((h.type === 'transfer' || h.type === 'deposit.lock') && h.amount != null) delta = -h.amount
-      else if (h.type === 'receive' && tx != null && Array.isArray(tx.claims)) {
-        for (const c of tx.claims) delta += claimOf(this.engine.stateView, c as string)?.amount ?? 0
-      } else if (h.type === 'deposit.refund' && typeof tx?.deposit === 'string') delta = this.engine.escrow(tx.deposit)?.amount ?? 0
-    }
-    return { status, delta, ...(r?.reason != null ? { reason: r.reason } : {}) }
   }
 
   // ---- sync ----

@@ -18,6 +18,7 @@ import { fetchServedConfig, saveRelays, servedIceServers } from './config.ts'
 import { RtcBudget } from '../net/rtc-budget.ts'
 import type { KeyValue } from './profiles.ts'
 import type { LedgerApi } from './ledger-api.ts'
+import { ledgerSeed } from './backup-gate.ts'
 import type { LedgerService } from './ledger-service.ts'
 import type { Miner } from './miner.ts'
 import type { MarketApi } from './market-api.ts'
@@ -261,7 +262,8 @@ export class PeerRuntime {
       openDesk: this.opts.openDesk ?? false,
       name: this.opts.name ?? this.profile,
       did: this.did,
-      seed: () => this.wallet.seed(),
+      // U12: no ledger block (join request, receive, payment) before a backup exists
+      seed: ledgerSeed(this.wallet),
       miner,
       onChange: () => this.changed(),
       log: this.opts.log

@@ -13,7 +13,7 @@ export interface BuyTerms {
   readonly total: number
   /** The provider can never take more than this per round (SPEC V5). */
   readonly perRoundCap: number
-  /** Credits locked up front, if the offer needs a deposit; null while sessions pay per voucher. */
+  /** Credits locked up front in the session's deposit (rounds × price, V11); null when none. */
   readonly deposit: number | null
   /** What comes back: the deposit less what was used, or nothing owed for unserved rounds. */
   readonly returns: string

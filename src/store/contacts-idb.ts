@@ -1,10 +1,10 @@
 /**
  * IndexedDB `ContactsStore` through idb: database `alliance/${profile}/contacts`, versioned
  * schema with an upgrade function, one transaction per call, errors caught on the request, the
- * transaction and its abort (through the shared opener), records checked in and out.
+ * transaction and its abort (through the shared opener and IdbTransactions), records checked in and out.
  */
-import type { DBSchema, IDBPDatabase, IDBPTransaction, StoreNames } from 'idb'
-import { idbError, openIdb } from './idb-open.ts'
+import type { DBSchema, IDBPDatabase } from 'idb'
+import { IdbTransactions, openIdb } from './idb-open.ts'
 import type { StoreErrorMaker } from './idb-open.ts'
 import { parseProfileName } from '../core/profile.ts'
 import type { Did } from '../core/identity.ts'
@@ -19,7 +19,6 @@ export interface ContactsSchema extends DBSchema {
 }
 
 type Db = IDBPDatabase<ContactsSchema>
-type Store = StoreNames<ContactsSchema>
 
 export function contactsDbName (profile: string): string {
   return `alliance/${parseProfileName(profile)}/contacts`
@@ -41,68 +40,44 @@ export async function openIdbContactsStore (profile: string, opts: { indexedDB?:
 }
 
 export class IdbContactsStore implements ContactsStore {
-  #closed = false
-  readonly #db: Db
+  readonly #tx: IdbTransactions<ContactsSchema>
 
   constructor (db: Db) {
-    this.#db = db
-    db.addEventListener('versionchange', () => { this.#closed = true; db.close() })
-  }
-
-  async #run<S extends Store[], M extends IDBTransactionMode, T> (stores: S, mode: M, fn: (tx: IDBPTransaction<ContactsSchema, S, M>) => Promise<T>): Promise<T> {
-    if (this.#closed) throw new ContactsStoreError(ContactsStoreErrorCode.CLOSED, 'the contacts store is closed')
-    let tx: IDBPTransaction<ContactsSchema, S, M>
-    try {
-      tx = this.#db.transaction(stores, mode)
-    } catch (err) {
-      throw idbError(err, makeError)
-    }
-    const done = tx.done
-    done.catch(() => {})
-    try {
-      const result = await fn(tx)
-      await done
-      return result
-    } catch (err) {
-      try { tx.abort() } catch { /* already finished or aborted */ }
-      throw idbError(err, makeError)
-    }
+    this.#tx = new IdbTransactions(db, makeError, () => new ContactsStoreError(ContactsStoreErrorCode.CLOSED, 'the contacts store is closed'))
   }
 
   async list (): Promise<Contact[]> {
-    const all = await this.#run(['contacts'], 'readonly', async (tx) => await tx.objectStore('contacts').getAll())
+    const all = await this.#tx.run(['contacts'], 'readonly', async (tx) => await tx.objectStore('contacts').getAll())
     return sortContacts(all.map(checkContact))
   }
 
   async get (did: Did): Promise<Contact | undefined> {
-    const r = await this.#run(['contacts'], 'readonly', async (tx) => await tx.objectStore('contacts').get(did))
+    const r = await this.#tx.run(['contacts'], 'readonly', async (tx) => await tx.objectStore('contacts').get(did))
     return r === undefined ? undefined : checkContact(r)
   }
 
   async put (contact: Contact): Promise<void> {
     const clean = checkContact(contact)
-    await this.#run(['contacts'], 'readwrite', async (tx) => { await tx.objectStore('contacts').put(clean) })
+    await this.#tx.run(['contacts'], 'readwrite', async (tx) => { await tx.objectStore('contacts').put(clean) })
   }
 
   async delete (did: Did): Promise<void> {
-    await this.#run(['contacts'], 'readwrite', async (tx) => { await tx.objectStore('contacts').delete(did) })
+    await this.#tx.run(['contacts'], 'readwrite', async (tx) => { await tx.objectStore('contacts').delete(did) })
   }
 
   async getSetting (key: string): Promise<string | undefined> {
     const k = checkSettingKey(key)
-    const v = await this.#run(['settings'], 'readonly', async (tx) => await tx.objectStore('settings').get(k))
+    const v = await this.#tx.run(['settings'], 'readonly', async (tx) => await tx.objectStore('settings').get(k))
     return typeof v === 'string' ? v : undefined
   }
 
   async putSetting (key: string, value: string): Promise<void> {
     const k = checkSettingKey(key)
     if (typeof value !== 'string' || value.length > 1024) throw new ContactsStoreError(ContactsStoreErrorCode.INVALID, 'a setting is text of at most 1,024 characters')
-    await this.#run(['settings'], 'readwrite', async (tx) => { await tx.objectStore('settings').put(value, k) })
+    await this.#tx.run(['settings'], 'readwrite', async (tx) => { await tx.objectStore('settings').put(value, k) })
   }
 
   async close (): Promise<void> {
-    if (this.#closed) return
-    this.#closed = true
-    this.#db.close()
+    this.#tx.close()
   }
 }

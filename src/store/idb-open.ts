@@ -1,9 +1,11 @@
 /**
  * Opening an IndexedDB database through `idb`, and turning IndexedDB's failures into a store's
- * typed errors, in one place for every store (ledger, sessions). Quota errors show only on
- * the transaction, so callers route transaction and abort errors through `idbError` too.
+ * typed errors, in one place for every store (ledger, sessions, contacts). Quota errors show
+ * only on the transaction, so callers route transaction and abort errors through `idbError`
+ * too; `IdbTransactions` does that for the small stores (one transaction per call).
  */
 import { wrap } from 'idb'
+import type { DBSchema, IDBPDatabase, IDBPTransaction, StoreNames } from 'idb'
 import { AllianceError } from '../core/errors.ts'
 
 /** Makes a store's own error class for a failure of kind `quota` (storage full) or `store`. */
@@ -40,5 +42,48 @@ export async function openIdb<Db> (opts: {
     return await (wrap(request) as unknown as Promise<Db>)
   } catch (err) {
     throw idbError(err, opts.makeError)
+  }
+}
+
+/**
+ * One transaction per call on an open database, for a store's methods: refused once closed
+ * (by the store, or by another tab upgrading or deleting the database, which must not wait
+ * on this one); any failure of `fn`, the request or the commit aborts it all and comes out as
+ * the store's typed error.
+ */
+export class IdbTransactions<S extends DBSchema> {
+  #closed = false
+  readonly #db: IDBPDatabase<S>
+
+  constructor (db: IDBPDatabase<S>, private readonly makeError: StoreErrorMaker, private readonly closedError: () => Error) {
+    this.#db = db
+    db.addEventListener('versionchange', () => { this.#closed = true; db.close() })
+  }
+
+  async run<N extends Array<StoreNames<S>>, M extends IDBTransactionMode, T> (stores: N, mode: M, fn: (tx: IDBPTransaction<S, N, M>) => Promise<T>): Promise<T> {
+    if (this.#closed) throw this.closedError()
+    let tx: IDBPTransaction<S, N, M>
+    try {
+      tx = this.#db.transaction(stores, mode)
+    } catch (err) {
+      throw idbError(err, this.makeError)
+    }
+    // `done` rejects on abort; make sure that never goes unhandled
+    const done = tx.done
+    done.catch(() => {})
+    try {
+      const result = await fn(tx)
+      await done
+      return result
+    } catch (err) {
+      try { tx.abort() } catch { /* already finished or aborted */ }
+      throw idbError(err, this.makeError)
+    }
+  }
+
+  close (): void {
+    if (this.#closed) return
+    this.#closed = true
+    this.#db.close()
   }
 }

@@ -5,8 +5,8 @@
  * transaction and its abort (quota errors only show on the transaction) and come out as
  * SessionsStoreError; records are checked on the way in and out.
  */
-import type { DBSchema, IDBPDatabase, IDBPTransaction, StoreNames } from 'idb'
-import { idbError, openIdb } from './idb-open.ts'
+import type { DBSchema, IDBPDatabase } from 'idb'
+import { IdbTransactions, openIdb } from './idb-open.ts'
 import type { StoreErrorMaker } from './idb-open.ts'
 import { parseProfileName } from '../core/profile.ts'
 import {
@@ -23,7 +23,6 @@ export interface SessionsSchema extends DBSchema {
 }
 
 type Db = IDBPDatabase<SessionsSchema>
-type Store = StoreNames<SessionsSchema>
 
 export function sessionsDbName (profile: string): string {
   return `alliance/${parseProfileName(profile)}/sessions`
@@ -39,10 +38,6 @@ function upgrade (db: Db, oldVersion: number): void {
 const makeError: StoreErrorMaker = (kind, message, cause) =>
   new SessionsStoreError(kind === 'quota' ? SessionsStoreErrorCode.QUOTA : SessionsStoreErrorCode.STORE, message, { cause })
 
-function storeError (err: unknown): Error {
-  return idbError(err, makeError)
-}
-
 export interface OpenSessionsStoreOptions {
   /** Another IDBFactory (tests); default: the global `indexedDB`. */
   readonly indexedDB?: IDBFactory
@@ -54,71 +49,44 @@ export async function openIdbSessionsStore (profile: string, opts: OpenSessionsS
 }
 
 export class IdbSessionsStore implements SessionsStore {
-  #closed = false
-  readonly #db: Db
+  readonly #tx: IdbTransactions<SessionsSchema>
 
   constructor (db: Db) {
-    this.#db = db
-    // another tab upgrading or deleting this database must not wait on us
-    db.addEventListener('versionchange', () => { this.#closed = true; db.close() })
-  }
-
-  /** Runs `fn` in one transaction and waits for the commit; any failure aborts all of it. */
-  async #run<S extends Store[], M extends IDBTransactionMode, T> (stores: S, mode: M, fn: (tx: IDBPTransaction<SessionsSchema, S, M>) => Promise<T>): Promise<T> {
-    if (this.#closed) throw new SessionsStoreError(SessionsStoreErrorCode.CLOSED, 'the sessions store is closed')
-    let tx: IDBPTransaction<SessionsSchema, S, M>
-    try {
-      tx = this.#db.transaction(stores, mode)
-    } catch (err) {
-      throw storeError(err)
-    }
-    // `done` rejects on abort; make sure that never goes unhandled
-    const done = tx.done
-    done.catch(() => {})
-    try {
-      const result = await fn(tx)
-      await done
-      return result
-    } catch (err) {
-      try { tx.abort() } catch { /* already finished or aborted */ }
-      throw storeError(err)
-    }
+    this.#tx = new IdbTransactions(db, makeError, () => new SessionsStoreError(SessionsStoreErrorCode.CLOSED, 'the sessions store is closed'))
   }
 
   async put (session: StoredSession): Promise<void> {
     const clean = checkStoredSession(session)
-    await this.#run(['sessions'], 'readwrite', async (tx) => { await tx.objectStore('sessions').put(clean) })
+    await this.#tx.run(['sessions'], 'readwrite', async (tx) => { await tx.objectStore('sessions').put(clean) })
   }
 
   async get (id: string): Promise<StoredSession | undefined> {
-    const r = await this.#run(['sessions'], 'readonly', async (tx) => await tx.objectStore('sessions').get(id))
+    const r = await this.#tx.run(['sessions'], 'readonly', async (tx) => await tx.objectStore('sessions').get(id))
     return r === undefined ? undefined : checkStoredSession(r)
   }
 
   async list (): Promise<StoredSession[]> {
-    const all = await this.#run(['sessions'], 'readonly', async (tx) => await tx.objectStore('sessions').getAll())
+    const all = await this.#tx.run(['sessions'], 'readonly', async (tx) => await tx.objectStore('sessions').getAll())
     return sortSessions(all.map(checkStoredSession))
   }
 
   async delete (id: string): Promise<void> {
-    await this.#run(['sessions'], 'readwrite', async (tx) => { await tx.objectStore('sessions').delete(id) })
+    await this.#tx.run(['sessions'], 'readwrite', async (tx) => { await tx.objectStore('sessions').delete(id) })
   }
 
   async getSetting (key: string): Promise<Uint8Array | undefined> {
     const k = checkSettingKey(key)
-    const v = await this.#run(['settings'], 'readonly', async (tx) => await tx.objectStore('settings').get(k))
+    const v = await this.#tx.run(['settings'], 'readonly', async (tx) => await tx.objectStore('settings').get(k))
     return v === undefined ? undefined : checkSettingValue(v)
   }
 
   async putSetting (key: string, value: Uint8Array): Promise<void> {
     const k = checkSettingKey(key)
     const v = checkSettingValue(value)
-    await this.#run(['settings'], 'readwrite', async (tx) => { await tx.objectStore('settings').put(v, k) })
+    await this.#tx.run(['settings'], 'readwrite', async (tx) => { await tx.objectStore('settings').put(v, k) })
   }
 
   async close (): Promise<void> {
-    if (this.#closed) return
-    this.#closed = true
-    this.#db.close()
+    this.#tx.close()
   }
 }

@@ -20,6 +20,7 @@ const WORDS: Record<string, string> = {
   ERR_CONTACT_INVALID: 'A name is 1–40 characters, without control or direction characters.',
   ERR_BAD_AMOUNT: 'The amount must be a whole number of credits above 0.',
   ERR_SELF: 'That is your own DID: sending to yourself does nothing.',
+  ERR_BACKUP_REQUIRED: 'Make a backup of this wallet first (Wallet, Backup): until then it does not join, receive or pay.',
   ERR_NOT_READY: 'This part is still opening (or the wallet is locked). Try again in a moment.',
   ERR_SESSION_CAPACITY: 'That offer has as many guests as it takes right now. Try again later or pick another.',
   ERR_SESSION_FUNDS: 'You do not hold the price of one round.',

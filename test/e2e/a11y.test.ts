@@ -43,7 +43,8 @@ async function cutPlaceholders (p: Page): Promise<string[]> {
 }
 
 beforeAll(async () => {
-  peers = await startMobilePeers(['ax1'], { relay: true })
+  // no backup: the screens are checked with the "back up first" notices showing (U12)
+  peers = await startMobilePeers(['ax1'], { relay: true, noBackup: [0] })
   page = peers.tabs[0]
   await page.getByTestId('ready').waitFor({ timeout: 60_000 })
   await page.waitForFunction(() => window.alliance?.market.ready() === true, undefined, { timeout: 60_000 })

@@ -42,13 +42,26 @@ export async function launch (app: StaticServer): Promise<Stack> {
   }
 }
 
-/** Opens (or navigates) a tab to a profile and waits until the facade is installed. */
-export async function openPeer (context: BrowserContext, url: string, profile: string, extra = '', page?: Page): Promise<Page> {
+/**
+ * Opens (or navigates) a tab to a profile and waits until the facade is installed. An
+ * unlocked wallet without a backup makes one (SPEC U12: the ledger joins, receives and pays
+ * only then) unless `backup` is false (the tests of that rule do it through the UI).
+ */
+export async function openPeer (context: BrowserContext, url: string, profile: string, extra = '', page?: Page, opts: { backup?: boolean } = {}): Promise<Page> {
   const p = page ?? await context.newPage()
   p.on('pageerror', (err) => { console.error(`[${profile}] page error:`, err.message) })
   await p.goto(`${url}?peer=${profile}${extra}`)
   await waitForFacade(p)
+  if (opts.backup !== false) await backUp(p)
   return p
+}
+
+/** Makes the wallet's backup through the facade when it is unlocked and has none. */
+export async function backUp (page: Page): Promise<void> {
+  await page.evaluate(async () => {
+    const a = window.alliance
+    if (a != null && !a.locked && !a.backedUp) await a.backup('e2e backup passphrase')
+  })
 }
 
 export async function waitForFacade (page: Page): Promise<void> {

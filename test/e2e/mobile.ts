@@ -32,6 +32,8 @@ export interface MobileOptions {
   query?: string
   /** Per-tab positions for the Geolocation API (granted); undefined: not granted. */
   positions?: Array<{ latitude: number, longitude: number } | undefined>
+  /** Tabs (by index) whose backup the test makes itself through the UI (SPEC U12). */
+  noBackup?: readonly number[]
 }
 
 export async function startMobilePeers (names: string[], opts: MobileOptions = {}): Promise<MobilePeers> {
@@ -57,7 +59,7 @@ export async function startMobilePeers (names: string[], opts: MobileOptions = {
       ...(position != null ? { geolocation: position, permissions: ['geolocation', 'clipboard-read', 'clipboard-write'] } : { permissions: ['clipboard-read', 'clipboard-write'] })
     })
     contexts.push(context)
-    const page = await openPeer(context, app.url, name, opts.query ?? '')
+    const page = await openPeer(context, app.url, name, opts.query ?? '', undefined, { backup: opts.noBackup?.includes(i) !== true })
     tabs.push(page)
     dids.push(await facadeDid(page))
   }

@@ -11,6 +11,7 @@ import { Qr } from './Qr.tsx'
 import { Who } from './Who.tsx'
 import { ValidatorsPanel } from './ValidatorsPanel.tsx'
 import type { AdmissionState } from '../../peer/admission.ts'
+import { backupNeeded } from './BackupNeeded.tsx'
 
 export function admissionText (a: AdmissionState): string {
   switch (a.kind) {
@@ -73,7 +74,7 @@ export function AllianceCard (): React.JSX.Element | null {
   return (
     <section className='card' data-testid='alliance'>
       <h2>Alliance</h2>
-      <p data-testid='admission'>{admissionText(admission)}</p>
+      <p data-testid='admission'>{backupNeeded(runtime) && admission.kind === 'waiting' ? 'Waiting for your backup: no request to join is sent until you make one.' : admissionText(admission)}</p>
       <p className='muted small-text'>{ledger.validators().length} validator{ledger.validators().length === 1 ? '' : 's'} · {ledger.members().length} members</p>
       <ValidatorsPanel ledger={ledger} me={runtime.did} />
       {ledger.isValidator() && (

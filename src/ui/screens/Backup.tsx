@@ -1,9 +1,12 @@
 /**
- * Backup and restore. A backup is a file encrypted under a passphrase the user picks now;
- * restoring it creates a new profile with the same DID and credentials, then opens it.
+ * Backup and restore. A backup is a file encrypted under a passphrase the user picks now
+ * (typed twice); the wallet joins, receives and pays only once one exists (SPEC U12), and
+ * "Back up now" anywhere brings the user here with the passphrase field focused. Restoring
+ * creates a new profile with the same DID and credentials, then opens it.
  */
-import { useState } from 'react'
+import { useEffect, useRef, useState } from 'react'
 import { useRuntime } from '../runtime-context.ts'
+import { useNav } from '../ux-context.ts'
 import { ErrorText } from './WalletScreen.tsx'
 import { isProfileName } from '../../peer/profiles.ts'
 import { restoreProfile } from '../../peer/restore.ts'
@@ -18,6 +21,15 @@ export function Backup (): React.JSX.Element {
   const [error, setError] = useState<unknown>(null)
   const [busy, setBusy] = useState(false)
   const [done, setDone] = useState<string | null>(null)
+  const first = useRef<HTMLInputElement>(null)
+  const nav = useNav()
+  const { clearIntent } = nav
+  useEffect(() => {
+    if (nav.intent.backup !== true) return
+    first.current?.scrollIntoView?.({ block: 'center' })
+    first.current?.focus()
+    clearIntent()
+  }, [nav.intent.backup, clearIntent])
 
   const exportFile = async (e: React.FormEvent): Promise<void> => {
     e.preventDefault()
@@ -31,7 +43,7 @@ export function Backup (): React.JSX.Element {
       a.click()
       setTimeout(() => URL.revokeObjectURL(url), 10_000)
       setPass(''); setAgain('')
-      setDone('Backup saved. Keep the file and its passphrase somewhere safe.')
+      setDone(`Backup saved. Keep the file and its passphrase somewhere safe.${runtime.alliance() != null ? ' Your wallet now joins and receives on its own.' : ''}`)
     } catch (err) { setError(err) } finally { setBusy(false) }
   }
 
@@ -49,7 +61,8 @@ export function Backup (): React.JSX.Element {
     <section className='card' id='backup'>
       <h2>Backup and restore</h2>
       <form className='stack' onSubmit={(e) => { void exportFile(e) }}>
-        <input type='password' autoComplete='new-password' placeholder='Backup passphrase (8+)' value={pass} onChange={(e) => setPass(e.target.value)} aria-label='backup passphrase' />
+        {!runtime.wallet.backedUp && <p className='small-text'>Required before this wallet joins or holds credits: without a backup, clearing this browser's data loses them.</p>}
+        <input ref={first} type='password' autoComplete='new-password' placeholder='Backup passphrase (8+)' value={pass} onChange={(e) => setPass(e.target.value)} aria-label='backup passphrase' />
         <input type='password' autoComplete='new-password' placeholder='The same passphrase again' value={again} onChange={(e) => setAgain(e.target.value)} aria-label='repeat backup passphrase' />
         {again !== '' && again !== pass && <p className='error small-text' role='alert'>The two passphrases differ: type the same one twice, so a typo cannot lock you out of the backup.</p>}
         <button disabled={busy || pass.length === 0 || pass !== again}>Download encrypted backup</button>

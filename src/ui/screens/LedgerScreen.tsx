@@ -9,6 +9,7 @@ import { useRuntime } from '../runtime-context.ts'
 import { useContacts, useNav } from '../ux-context.ts'
 import { ErrorText } from '../components/ErrorText.tsx'
 import { AllianceCard, admissionText } from '../components/AllianceCard.tsx'
+import { BackupNeeded, backupNeeded } from '../components/BackupNeeded.tsx'
 import { DagGraph } from '../components/DagGraph.tsx'
 import { QrScanButton } from '../components/QrScan.tsx'
 import { Progress, Dot } from '../components/Progress.tsx'
@@ -29,18 +30,20 @@ export function LedgerScreen (): React.JSX.Element {
   const stats = ledger.stats()
   const conflicting = new Set(ledger.equivocations().flatMap((e) => e.blocks.filter((b) => b !== e.canonical)))
   const others = runtime.peers().length
+  const needsBackup = backupNeeded(runtime)
   return (
     <div className='screen'>
       <section className='card'>
         <h2>Balance</h2>
         <p className='balance' data-testid='balance'>{ledger.balance()} <span className='muted'>credits</span></p>
-        {!ledger.isMember() && (
+        <BackupNeeded />
+        {!ledger.isMember() && !needsBackup && (
           <p className='muted' data-testid='joining'>
             {admissionText(ledger.admission())}
             {others === 0 ? ' No other peer is online yet: a validator must be reachable.' : ''}
           </p>
         )}
-        {ledger.incoming() > 0 && <p className='muted small-text' data-testid='incoming'>+{ledger.incoming()} credits on the way (received on their own once confirmed)</p>}
+        {ledger.incoming() > 0 && !needsBackup && <p className='muted small-text' data-testid='incoming'>+{ledger.incoming()} credits on the way (received on their own once confirmed)</p>}
         {progress.pow != null && (
           <div className='stack'>
             <span className='muted small-text'>Proof of work for your block…</span>
@@ -138,6 +141,10 @@ function SendCredits (): React.JSX.Element {
 
 const STATUS_WORDS = { pending: 'pending', confirmed: 'confirmed', rejected: 'rejected' } as const
 
+function statusWord (h: HistoryRow): string {
+  return h.stage === 'incoming' ? 'on its way' : STATUS_WORDS[h.status]
+}
+
 function History ({ rows }: { rows: HistoryRow[] }): React.JSX.Element {
   const nameOf = useNameOf()
   const [open, setOpen] = useState<string | null>(null)
@@ -147,8 +154,8 @@ function History ({ rows }: { rows: HistoryRow[] }): React.JSX.Element {
       {rows.length === 0 && <p className='muted'>Nothing yet. Your admission, transfers and sessions appear here as soon as their blocks exist.</p>}
       <ul className='list' data-testid='history'>
         {rows.map((h) => (
-          <li key={h.txId} data-status={h.status} data-kind={h.kind} data-amount={h.amount ?? ''}>
-            <button type='button' className='link history-row' aria-expanded={open === h.txId} onClick={() => setOpen(open === h.txId ? null : h.txId)}>
+          <li key={h.id} data-status={h.status} data-kind={h.kind} data-amount={h.amount ?? ''} data-stage={h.stage ?? undefined} data-from-deposit={h.fromDeposit ? 'true' : undefined}>
+            <button type='button' className='link history-row' aria-expanded={open === h.id} onClick={() => setOpen(open === h.id ? null : h.id)}>
               <span className='row spread'>
                 <span>
                   <b>{describeRow(h, nameOf)}</b>
@@ -156,18 +163,20 @@ function History ({ rows }: { rows: HistoryRow[] }): React.JSX.Element {
                 </span>
                 <span className='row'>
                   {h.amount != null && h.amount !== 0 && <b className={h.amount > 0 ? 'ok' : ''} data-testid='amount'>{h.amount > 0 ? '+' : '−'}{Math.abs(h.amount)}</b>}
-                  <span className={`pill ${h.status === 'confirmed' ? 'direct' : h.status === 'pending' ? 'relayed' : 'bad'}`}>{STATUS_WORDS[h.status]}</span>
+                  <span className={`pill ${h.status === 'confirmed' ? 'direct' : h.status === 'pending' ? 'relayed' : 'bad'}`}>{statusWord(h)}</span>
                 </span>
               </span>
+              {h.fromDeposit && <span className='muted small-text'>from the deposit locked for this session</span>}
             </button>
-            {open === h.txId && (
+            {open === h.id && (
               <dl className='details small-text' data-testid='history-details'>
-                <div><dt>Status</dt><dd>{h.status}{h.reason != null ? `: ${h.reason}` : ''}</dd></div>
+                <div><dt>Status</dt><dd>{h.stage === 'incoming' ? 'confirmed on the payer\'s side; your wallet receives it on its own' : h.status}{h.reason != null ? `: ${h.reason}` : ''}</dd></div>
                 <div><dt>Confirmations</dt><dd>{h.confirmations} of {h.needed} approvals</dd></div>
                 {h.counterparty != null && <div><dt>With</dt><dd><Who did={h.counterparty} /></dd></div>}
                 {h.rounds != null && <div><dt>Rounds</dt><dd>{h.rounds}</dd></div>}
                 <div><dt>Block</dt><dd className='mono break'>{h.blockId}</dd></div>
                 <div><dt>Transaction</dt><dd className='mono'>{h.type} #{h.txId.split('/')[1]}</dd></div>
+                {h.paidBy != null && h.paidBy !== h.txId && <div><dt>Paid in</dt><dd className='mono break'>{h.paidBy}</dd></div>}
               </dl>
             )}
           </li>

@@ -227,7 +227,8 @@ function Find ({ market }: { market: MarketApi }): React.JSX.Element {
         <ErrorText error={error} />
       </section>
       {confirm != null && (() => {
-        const t = buyTerms(confirm, n, balance)
+        // sessions are paid from a deposit of rounds × price locked now (V11); the rest comes back
+        const t = buyTerms(confirm, n, balance, n * confirm.price)
         return (
           <ConfirmDialog
             title={`Buy ${confirm.title}?`}

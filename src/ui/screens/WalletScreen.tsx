@@ -32,10 +32,14 @@ export function WalletScreen (): React.JSX.Element {
           <h2>Getting started</h2>
           <ol className='steps'>
             <li className={book.selfName != null ? 'done' : ''}>{book.selfName != null ? `You are “${book.selfName}”.` : 'Name yourself below: peers see it beside your fingerprint (as unverified).'}</li>
-            <li className={runtime.wallet.backedUp ? 'done' : ''}>{runtime.wallet.backedUp ? 'Backup made.' : <>Make a backup <b>before you hold credits</b>: if this browser's data is lost, so is this identity and its credits. <a href='#backup'>Backup</a></>}</li>
+            <li className={runtime.wallet.backedUp ? 'done' : ''}>{runtime.wallet.backedUp
+              ? 'Backup made.'
+              : <>Make a backup <b>before you hold credits</b> (required): if this browser's data is lost, so is this identity and its credits. <button type='button' className='link' onClick={() => nav.go('wallet', { backup: true })}>Back up now</button></>}</li>
             <li className={joined ? 'done' : ''}>{joined
               ? 'You are a member of the alliance.'
-              : <>Joining the alliance: your admission needs the approval of 3 different members, so at least 2 other peers must be online. <button type='button' className='link' onClick={() => nav.go('ledger')}>See progress</button></>}</li>
+              : !runtime.wallet.backedUp && runtime.alliance() != null
+                  ? 'Joining starts once your backup is made: until then this wallet does not ask to join, so no one can pay it.'
+                  : <>Joining the alliance: your admission needs the approval of 3 different members, so at least 2 other peers must be online. <button type='button' className='link' onClick={() => nav.go('ledger')}>See progress</button></>}</li>
           </ol>
         </section>
       )}
