@@ -94,9 +94,12 @@ export class DmService {
     const stream = await this.deps.openStream(to, DM_PROTOCOL, { signal })
     let reply: DmReply
     try {
+      // listen for the reply before closing: it may come while close() waits (SPEC N8)
+      const replied = readOneFrame(stream, MAX_REPLY_BYTES, { signal })
+      replied.catch(() => {})
       await writeFrame(stream, envelope, { signal })
       await stream.close({ signal })
-      reply = decodeReply(await readOneFrame(stream, MAX_REPLY_BYTES, { signal }))
+      reply = decodeReply(await replied)
     } catch (err) {
       stream.abort(err instanceof Error ? err : new Error(String(err)))
       throw err

@@ -49,3 +49,25 @@ export async function readOneFrame (stream: MessageStream, maxBytes: number, opt
 export async function writeFrame (stream: MessageStream, bytes: Uint8Array, options: AbortOptions = {}): Promise<void> {
   if (!stream.send(lp.encode.single(bytes))) await stream.onDrain(options)
 }
+
+/**
+ * Half-closes `stream` and returns what the remote sends until it closes its end (a sink's
+ * acknowledgement, a reply). Reading starts BEFORE the close: an answer that arrives while
+ * `close()` waits would otherwise sit in the stream's read buffer with no listener, its
+ * `remoteCloseWrite` event already gone, so a later read either never ends or, once the
+ * WebRTC data channel closes and the stream drops its buffer, ends empty — the bench's
+ * "direct 2 MiB transfer where the receiver acknowledged nothing" (SPEC N8).
+ */
+export async function closeAndReadAll (stream: MessageStream, options: AbortOptions = {}): Promise<Uint8Array> {
+  const parts: Uint8Array[] = []
+  const reading = (async () => {
+    for await (const part of stream) parts.push(part.subarray())
+  })()
+  reading.catch(() => {})
+  await stream.close(options)
+  await reading
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0))
+  let at = 0
+  for (const p of parts) { out.set(p, at); at += p.byteLength }
+  return out
+}

@@ -5,7 +5,7 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Connection, Stream } from '@libp2p/interface'
-import { createAllianceNet, DEFAULT_DISCOVERY_TOPIC } from '../../src/net/index.ts'
+import { closeAndReadAll, createAllianceNet, DEFAULT_DISCOVERY_TOPIC } from '../../src/net/index.ts'
 import type { AllianceNet } from '../../src/net/index.ts'
 import { generateKeyPair, libp2pPrivateKey } from '../../src/core/identity.ts'
 import type { Did } from '../../src/core/identity.ts'
@@ -51,9 +51,8 @@ async function pump (stream: Stream, total: number, chunk: number): Promise<{ ms
     if (!stream.send(n === chunk ? buf : buf.subarray(0, n))) await stream.onDrain({ signal: AbortSignal.timeout(60_000) })
     sent += n
   }
-  await stream.close({ signal: AbortSignal.timeout(60_000) })
-  let ack = ''
-  for await (const part of stream) ack += new TextDecoder().decode(part.subarray())
+  // reads the ack while closing: read after close() it could be lost (SPEC N8)
+  const ack = new TextDecoder().decode(await closeAndReadAll(stream, { signal: AbortSignal.timeout(60_000) }))
   const ms = performance.now() - t0
   return { ms, ackedBytes: Number(ack) }
 }

@@ -74,7 +74,9 @@ const benches: Array<[string, () => Promise<void>]> = [
   ['mesh gossip', async () => { await (await import('./mesh.ts')).benchGossip() }],
   ['mesh tab capacity', async () => { await (await import('./mesh.ts')).benchCapacity() }],
   // issue 9 (test/bench/mesh-formation.ts): N tabs at once, @libp2p/webrtc unpatched vs patched
-  ['mesh formation', async () => { await (await import('./mesh-formation.ts')).benchFormation() }]
+  ['mesh formation', async () => { await (await import('./mesh-formation.ts')).benchFormation() }],
+  // issue 9 (test/bench/nat.ts): TURN vs direct in network namespaces (root only; else a skip line)
+  ['nat traversal', async () => { await (await import('./nat.ts')).benchNat() }]
 ]
 
 const only = process.argv[2]
