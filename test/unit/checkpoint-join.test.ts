@@ -9,6 +9,8 @@ import {
 import type { BlockId, CheckpointPackage, LedgerContext } from '../../src/core/ledger/index.ts'
 import { makeDag } from '../bench/ledger-kernel.ts'
 import { dagGenesis, forge, key, NOW, testGenesis } from '../fixtures/ledger-helpers.ts'
+import { createMemoryLedgerStore } from '../../src/store/memory-ledger.ts'
+import { openFromCheckpoint, persistBatch } from '../../src/store/ledger-loader.ts'
 
 const ISSUERS = 6
 const ctx: LedgerContext = createLedgerContext(dagGenesis(200, ISSUERS, 0, { maxParentAgeMs: 5000 }))
@@ -100,5 +102,29 @@ describe('checkpoint join', () => {
     const bad = vote(103)
     bad[bad.length - 1] ^= 1
     expect(codeOf(() => verifyEpochChain(c, 1, [vote(101), vote(102), bad]))).toBe(CheckpointErrorCode.EPOCH)
+  })
+
+  it('[S16] a pruned peer (checkpoint + stored tail in memory, history on disk) validates new blocks and serves the tail', async () => {
+    const { pkg, full } = checkpointOf([0, 1, 2, 3, 4])
+    const store = createMemoryLedgerStore()
+    await store.putBlocks(dag.slice(0, CUT_AT).map(b => ({ id: b.id, bytes: b.bytes })))
+    const tailFrom = dag.findIndex(b => full.blockStatus(b.id) !== 'confirmed')
+    const { engine: pruned } = await openFromCheckpoint(store, ctx, pkg, { now: NOW, tailFrom })
+    expect(pruned.stateHash()).toBe(full.stateHash())
+    expect(pruned.stats().blocks).toBeLessThan(full.stats().blocks)
+    // new blocks: validated in full (signatures too) and stored
+    const r = pruned.addMany(dag.slice(CUT_AT).map(b => b.bytes), { now: NOW })
+    expect(r.results.every(x => x.kind === 'inserted')).toBe(true)
+    await persistBatch(store, r)
+    full.addMany(dag.slice(CUT_AT).map(b => b.bytes), { now: NOW })
+    expect(pruned.stateHash()).toBe(full.stateHash())
+    // it serves the tail (and the history it keeps on disk) as S11 range reads: another peer
+    // joining from the same checkpoint with what it serves agrees as well
+    const ids = await store.blockIdsFrom(tailFrom, 2000)
+    const served = (await store.getBlocksBytes(ids)).filter((b): b is Uint8Array => b != null)
+    expect(served.length).toBe(dag.length - tailFrom)
+    const other = joinFromCheckpoint(ctx, pkg, { now: NOW })
+    other.addMany(served, { now: NOW })
+    expect(other.stateHash()).toBe(full.stateHash())
   })
 })
