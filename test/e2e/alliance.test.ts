@@ -1,6 +1,7 @@
 // Issue 8 in the browser: tab 1 founds an alliance from the UI (its first validator), invites
 // tabs 2 and 3 by link, they are admitted and join; tab 1 pays them and they pay each other;
-// every transfer confirms on all three, and no credits appear beyond the founder's supply.
+// every transfer confirms on all three, and no credits appear beyond the founder's supply;
+// then the founder votes bob in as a second validator, and payments confirm with both.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Page } from 'playwright-core'
 import { openPeer, startTabPeers } from './harness.ts'
@@ -67,4 +68,22 @@ describe('found an alliance, invite by link, pay (Chromium)', () => {
     await wait(founder, 'one state hash', async () => new Set(await Promise.all([founder, ...tabs].map(async t => await t.evaluate(() => window.alliance!.ledger.stats().stateHash)))).size === 1)
     expect(hashes.length).toBe(3)
   }, 180_000)
+
+  it('[L46][L47][L48] the founder votes bob in as a validator; every tab sees two, and a payment then needs and gets both', async () => {
+    const [bob, carol] = await Promise.all(tabs.map(async t => await t.evaluate(() => window.alliance!.did)))
+    await founder.getByText(/^Validators \(1;/).click()
+    await expect.poll(async () => await founder.getByTestId('validator-candidate').count(), { timeout: 30_000 }).toBe(2)
+    await founder.evaluate(async (d) => await window.alliance!.alliance.vote('add', d), bob)
+    await wait(founder, 'every tab in epoch 1 with bob a validator', async () => {
+      const views = await Promise.all([founder, ...tabs].map(async t => await t.evaluate(() => window.alliance!.alliance.epoch())))
+      return views.every(v => v.n === 1 && v.validators.length === 2 && v.quorum === 2)
+    }, 120_000)
+    expect(await tabs[0].evaluate(() => window.alliance!.ledger.isValidator())).toBe(true)
+    await expect.poll(async () => await founder.getByTestId('validators').locator('summary').textContent(), { timeout: 30_000 }).toContain('Validators (2; 2 must approve')
+    const pay = await founder.evaluate(async (d) => await window.alliance!.ledger.transfer(d, 5), carol)
+    await wait(founder, 'the payment confirmed on every tab', async () => {
+      const ok = await Promise.all([founder, ...tabs].map(async t => await t.evaluate((id) => window.alliance!.ledger.status(id) === 'confirmed', pay)))
+      return ok.every(Boolean)
+    }, 120_000)
+  }, 240_000)
 })

@@ -99,23 +99,22 @@ describe('market in the browser', () => {
       await expect.poll(() => balance(tab, dids[0]), { timeout: 30_000, interval: 500 }).toBe(providerBefore + r.paid)
     }
     // tab 3's history shows the session paid and the remainder coming back: a receive of its
-    // own, newer than the purchase (what the rows say about it: the it.fails below)
+    // own, newer than the purchase
     const rows = await m3.evaluate(() => window.alliance!.ledger.history(50))
     expect(rows.find((x) => x.kind === 'session-paid')?.amount).toBe(-r.paid)
     expect(rows.some((x) => x.type === 'receive' && x.status === 'confirmed' && x.time >= started)).toBe(true)
     partlyUsed = { before, paid: r.paid, deposit, started }
   })
 
-  // FAILS TODAY (src/peer/history.ts: HISTORY_RULES has no rule for deposit.lock, receive or
-  // deposit.refund, so they are rows of kind 'other' with no amount; the kinds 'deposit-locked'
-  // and 'deposit-returned' and their words exist but nothing maps to them). Flip to it() then.
-  it.fails('[V11][C11] tab 3\'s history says the deposit was locked and its remainder returned, and its rows add up to what its balance did', async () => {
+  // the deposit's own rows: locked, and the remainder returned (a claim its wallet received)
+  it('[V11][C11][U7] tab 3\'s history says the deposit was locked and its remainder returned, and its rows add up to what its balance did', async () => {
     const { before, paid, deposit, started } = partlyUsed!
     const rows = await tabs[2].evaluate(() => window.alliance!.ledger.history(50))
     expect(rows.find((x) => x.type === 'deposit.lock')).toMatchObject({ kind: 'deposit-locked', amount: -deposit })
     // newest first: the newest receive is the refund of the remainder
-    expect(rows.find((x) => x.type === 'receive')).toMatchObject({ kind: 'deposit-returned', amount: deposit - paid })
-    const since = rows.filter((x) => x.time >= started && x.status === 'confirmed').reduce((sum, x) => sum + (x.amount ?? 0), 0)
+    expect(rows.find((x) => x.kind === 'deposit-returned' && x.status === 'confirmed')).toMatchObject({ amount: deposit - paid })
+    // the session-paid row says what the deposit paid (fromDeposit): the balance moved at the lock
+    const since = rows.filter((x) => x.time >= started && x.status === 'confirmed' && !x.fromDeposit).reduce((sum, x) => sum + (x.amount ?? 0), 0)
     expect(before + since).toBe(await balance(tabs[2], dids[2]))
   })
 

@@ -106,7 +106,7 @@ describe('admission (L27, L39)', () => {
     expect(e.totalCredits()).toBe(3000)
     // the old mint: admit self and pay the grant on: now a stranger's block is not even stored
     const mint = forge(s.ctx, key(60), { parents: [s.id('z2'), s.id('w2')], time: T0 + 800, txs: [{ type: 'member.admit', member: key(60).did, chain: 'home' }, { type: 'transfer', to: key(1).did, amount: 1000, toChain: 'home' }] })
-    expect(code(e.add(mint.bytes, { now: NOW }))).toBe('ERR_BAD_TX')
+    expect(code(e.add(mint.bytes, { now: NOW }))).toBe('ERR_NOT_MEMBER') // refused on its bare header (L18)
     expect(e.totalCredits()).toBe(3000)
   })
 

@@ -12,7 +12,7 @@ import { didFromPublicKey, generateKeyPair, publicKeyFromDid, sign, verify, SIGN
 import type { Did } from '../identity.ts'
 import { equalBytes, concatBytes } from '../bytes.ts'
 import { fail, LedgerError, LedgerErrorCode } from './errors.ts'
-import { expectBlockId, expectDid, expectInt, expectRecord } from './check.ts'
+import { expectBlockId, expectDid, expectInt, expectRecord, isRecord } from './check.ts'
 import { genesisId, parseGenesis } from './genesis.ts'
 import { checkPow, mineSync, POW_HEADER_BYTES } from './pow.ts'
 import { defaultTxRegistry } from './tx.ts'
@@ -158,6 +158,12 @@ export interface ValidateOptions {
   readonly signatureChecked?: boolean
   /** The id if the caller computed it already (`blockIdOf(bytes)`); saves hashing twice. */
   readonly id?: BlockId
+  /**
+   * A check of who may issue, run on the decoded header before the transactions are decoded
+   * and the signature checked (L18): the engine refuses a stranger's block there for ~0.4 ms
+   * instead of ~10 ms. Throws (a LedgerError) to refuse.
+   */
+  readonly admitIssuer?: (issuer: string, seq: number, firstTxType: unknown) => void
 }
 
 /**
@@ -173,6 +179,11 @@ export function validateBlockBytes (bytes: Uint8Array, ctx: LedgerContext, opts:
     value = decode(bytes, BLOCK_LIMITS.maxBytes)
   } catch (err) {
     throw new LedgerError(E.MALFORMED, `block does not decode: ${(err as Error).message}`, { cause: err })
+  }
+  if (opts.admitIssuer != null && isRecord(value) && typeof value.issuer === 'string' && typeof value.seq === 'number') {
+    const txs = value.txs
+    const first = Array.isArray(txs) && isRecord(txs[0]) ? txs[0].type : undefined
+    opts.admitIssuer(value.issuer, value.seq, first)
   }
   const { block, crossChain } = checkShape(value, ctx, { now: opts.trusted === true ? undefined : opts.now })
   const id = opts.id ?? blockIdOf(bytes)

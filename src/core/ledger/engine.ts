@@ -270,7 +270,7 @@ export class LedgerEngine {
     if (this.nodes.has(id) || this.orphans.has(id)) return { kind: 'rejected', id, error: new LedgerError(E.DUPLICATE, 'block already known') }
     let v: ValidatedBlock
     try {
-      v = validateBlockBytes(bytes, this.ctx, { now: opts.now, trusted: opts.trusted, signatureChecked: opts.signatureChecked, id })
+      v = validateBlockBytes(bytes, this.ctx, { now: opts.now, trusted: opts.trusted, signatureChecked: opts.signatureChecked, id, admitIssuer: this.admitIssuer })
     } catch (err) {
       return { kind: 'rejected', id, error: toLedgerError(err) }
     }
@@ -321,6 +321,13 @@ export class LedgerEngine {
     if (this.vbit.has(b.issuer) || b.seq > 1) return null
     if (b.txs.length === 0 || b.txs[0].type !== 'member.join') return new LedgerError(E.NOT_MEMBER, 'a member\'s first block opens with its member.join')
     return null
+  }
+
+  /** L39's first check on the bare header (L18: before transactions and signature are checked). */
+  private readonly admitIssuer = (issuer: string, seq: number, firstTxType: unknown): void => {
+    if (seq === 1 && firstTxType !== 'member.join' && !this.vbit.has(issuer)) {
+      throw new LedgerError(E.NOT_MEMBER, 'a member\'s first block opens with its member.join')
+    }
   }
 
   /** Rules that need the referenced blocks (all known by now). Null when they hold. */
