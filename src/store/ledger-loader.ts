@@ -10,6 +10,8 @@ import type { BatchResult, LedgerEngineOptions } from '../core/ledger/engine.ts'
 import { createLedgerContext } from '../core/ledger/block.ts'
 import type { LedgerContext } from '../core/ledger/block.ts'
 import { decodeSnapshot, encodeSnapshot } from '../core/ledger/snapshot.ts'
+import { joinFromCheckpoint } from '../core/ledger/checkpoint-engine.ts'
+import type { CheckpointPackage } from '../core/ledger/checkpoint.ts'
 import type { BlockId, Genesis } from '../core/ledger/types.ts'
 import type { LedgerCheckpoint, LedgerStore, StoreCallOptions } from './ledger.ts'
 
@@ -94,4 +96,38 @@ export async function writeCheckpoint (store: LedgerStore, engine: LedgerEngine,
   const cp: LedgerCheckpoint = { blockCount: engine.stats().blocks, data: encodeSnapshot(engine.snapshot()), stateHash: engine.stateHash() }
   await store.putCheckpoint(cp, opts)
   return cp
+}
+
+export interface OpenFromCheckpointOptions extends LoadLedgerOptions {
+  /** Store position of the first block outside the checkpoint's cut (what the tail starts at). */
+  readonly tailFrom: number
+}
+
+/**
+ * S16 start-up and pruning: an engine from a verified checkpoint package plus the stored
+ * blocks from `tailFrom` on (re-added as trusted; those below the cut are known already and
+ * skipped), then the orphans. Memory then holds the checkpoint's retained blocks and the
+ * tail, not the history; the store still has the history to serve peers (S11).
+ */
+export async function openFromCheckpoint (store: LedgerStore, genesis: Genesis | LedgerContext, pkg: CheckpointPackage, opts: OpenFromCheckpointOptions): Promise<LoadedLedger> {
+  const ctx = 'allianceId' in genesis ? genesis : createLedgerContext(genesis, opts.registry)
+  const engine = joinFromCheckpoint(ctx, pkg, opts)
+  const pageSize = Math.max(1, opts.pageSize ?? 500)
+  const count = await store.blockCount()
+  let page: Uint8Array[] = []
+  let replayed = 0
+  const flush = (): void => {
+    engine.addMany(page, { now: opts.now, trusted: true })
+    replayed += page.length
+    page = []
+    opts.onProgress?.(opts.tailFrom + replayed, count)
+  }
+  for await (const b of store.iterateBlocks({ from: opts.tailFrom, pageSize })) {
+    page.push(b.bytes)
+    if (page.length >= pageSize) flush()
+  }
+  if (page.length > 0) flush()
+  const orphans = await store.listOrphans()
+  if (orphans.length > 0) engine.addMany(orphans.map(o => o.bytes), { now: opts.now, trusted: true })
+  return { engine, fromCheckpoint: opts.tailFrom, replayed, orphans: orphans.length }
 }

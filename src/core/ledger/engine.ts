@@ -166,6 +166,8 @@ export class LedgerEngine {
   private readonly waiting = new Map<BlockId, Set<BlockId>>()
 
   private state: LedgerState
+  /** Set by a checkpoint join (checkpoint-engine.ts): a block at or below its issuer's cut head is known (S16). */
+  belowCut: ((issuer: string, seq: number) => boolean) | null = null
   private applied: Node[] = []
   private fullReplays = 0
   /** Ancestors visited by weight propagation, in all: O(blocks × validators) (L21). */
@@ -276,6 +278,7 @@ export class LedgerEngine {
   }
 
   private place (v: ValidatedBlock, batch: MutableBatch): AddResult {
+    if (this.belowCut?.(v.block.issuer, v.block.seq) === true) return { kind: 'rejected', id: v.id, error: new LedgerError(E.DUPLICATE, 'covered by the checkpoint this engine joined from (S16)') }
     const early = this.checkIssuer(v)
     if (early != null) return { kind: 'rejected', id: v.id, error: early }
     const missing = this.refIds(v).filter(r => !this.nodes.has(r))
@@ -837,6 +840,7 @@ export class LedgerEngine {
     const issuer = this.issuers[n.issuer]
     const chain = this.genesis.chains[n.chain]
     const lookup = (txId: TxId): TxOutcome | undefined => this.lookup(txId)
+    state.beginBlock(n.id)
     for (let i = 0; i < n.txs.length; i++) {
       const tx = n.txs[i]
       const txId = txIdOf(n.id, i)

@@ -34,3 +34,10 @@ export type {
   Equivocation, DoubleVote, LedgerStats, BlockTemplate, BlockRejectReason, LedgerSnapshot, SnapshotBlock
 } from './engine-types.ts'
 export { encodeSnapshot, decodeSnapshot, SNAPSHOT_MAX_BYTES } from './snapshot.ts'
+export {
+  CHECKPOINT_SIG_DOMAIN, CHECKPOINT_MAX_BYTES, CheckpointError, CheckpointErrorCode, checkpointSigningBytes, signCheckpoint, quorumOfSet,
+  parseCheckpointBody, verifyEpochChain, checkpointWeight, verifyCheckpointPackage, encodeCheckpointPackage, decodeCheckpointPackage
+} from './checkpoint.ts'
+export type { CheckpointBody, CheckpointSig, CutHead, SignedCheckpoint, CheckpointPackage } from './checkpoint.ts'
+export { checkpointBodyOf, checkpointPackageOf, engineState, joinFromCheckpoint, isRetained } from './checkpoint-engine.ts'
+export type { JoinOptions } from './checkpoint-engine.ts'
