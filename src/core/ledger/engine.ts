@@ -29,6 +29,7 @@ import { bitAnd, bitCount, bitCountAnd, bitCountAndNot, bitHas, bitIndices, bitO
 import type { Bits } from './bitset.ts'
 import { decidedProposal, highestEpoch, makeEpoch, mergeTallies, parseProposalKey, proposalKey, spanOf, splitVoters, withVote } from './epochs.ts'
 import type { Epoch, Tally, ValidatorChange, ValidatorVoteTx } from './epochs.ts'
+import { checkMembershipCredential } from './membership-credential.ts'
 import { LedgerState } from './state.ts'
 import type { StateEntries, StateReader, UndoEntry } from './state.ts'
 import { admitFounder, balanceOf, blockOfTx, claimOf, escrowOf, memberOf, NS } from './tx.ts'
@@ -379,6 +380,14 @@ export class LedgerEngine {
 
   /** L39: the join names enough admissions of this issuer to this chain by distinct validators. */
   private checkJoin (v: ValidatedBlock): LedgerError | null {
+    if (this.genesis.admission === 'credential') {
+      try {
+        checkMembershipCredential(v.block.txs[0].credential, this.genesis, v.block.issuer, v.block.chain, v.block.time)
+        return null
+      } catch (err) {
+        return toLedgerError(err)
+      }
+    }
     const join = v.block.txs[0] as unknown as { admits: readonly TxId[] }
     const voters = new Set<number>()
     for (const txId of join.admits) {

@@ -7,6 +7,7 @@
 import { cidOfBytes, encode, decode } from '../codec.ts'
 import { fail, LedgerErrorCode } from './errors.ts'
 import { CHAIN_NAME, expectDid, expectInt, expectRecord, expectString } from './check.ts'
+import type { Did } from '../identity.ts'
 import type { AllianceId, Founder, Genesis } from './types.ts'
 
 /** Limits of a genesis; beyond them a peer could be made to allocate or loop without bound. */
@@ -27,7 +28,7 @@ const GENESIS_KEYS = ['v', 'kind', 'name', 'chains', 'difficulty', 'crossChainAp
 
 /** Checks an untrusted value as a genesis and returns it typed; throws LedgerError(ERR_MALFORMED). */
 export function parseGenesis (value: unknown): Genesis {
-  const g = expectRecord(value, 'genesis', GENESIS_KEYS)
+  const g = expectRecord(value, 'genesis', GENESIS_KEYS, ['credentialIssuers'])
   if (g.v !== 2) fail(LedgerErrorCode.MALFORMED, 'genesis.v must be 2')
   if (g.kind !== 'alliance-genesis') fail(LedgerErrorCode.MALFORMED, 'genesis.kind must be "alliance-genesis"')
   const name = expectString(g.name, 'genesis.name', 64)
@@ -57,9 +58,14 @@ export function parseGenesis (value: unknown): Genesis {
   }
   const allocation = expectInt(g.allocation, 'genesis.allocation', 0, GENESIS_LIMITS.maxAllocation)
   if (allocation * founders.length > Number.MAX_SAFE_INTEGER) fail(LedgerErrorCode.MALFORMED, 'genesis supply is over 2^53')
-  if (g.admission !== 'invite' && g.admission !== 'vote') fail(LedgerErrorCode.MALFORMED, 'genesis.admission must be "invite" or "vote"')
+  if (g.admission !== 'invite' && g.admission !== 'vote' && g.admission !== 'credential') fail(LedgerErrorCode.MALFORMED, 'genesis.admission must be "invite", "vote" or "credential"')
+  let credentialIssuers: Did[] | undefined
+  if (g.admission === 'credential') {
+    if (!Array.isArray(g.credentialIssuers) || g.credentialIssuers.length < 1 || g.credentialIssuers.length > 16) fail(LedgerErrorCode.MALFORMED, 'genesis.credentialIssuers must list 1..16 issuers')
+    credentialIssuers = (g.credentialIssuers as unknown[]).map((d, i) => expectDid(d, `genesis.credentialIssuers[${i}]`))
+  } else if (g.credentialIssuers !== undefined) fail(LedgerErrorCode.MALFORMED, 'genesis.credentialIssuers is only for admission "credential"')
   const admitVotes = expectInt(g.admitVotes, 'genesis.admitVotes', 1, founders.length)
-  if (g.admission === 'invite' && admitVotes !== 1) fail(LedgerErrorCode.MALFORMED, 'with admission "invite" admitVotes is 1')
+  if (g.admission !== 'vote' && admitVotes !== 1) fail(LedgerErrorCode.MALFORMED, 'with admission "invite" admitVotes is 1')
   const minBlockIntervalMs = expectInt(g.minBlockIntervalMs, 'genesis.minBlockIntervalMs', 0, GENESIS_LIMITS.maxIntervalMs)
   const bytesPerSecond = expectInt(g.bytesPerSecond, 'genesis.bytesPerSecond', 1, 2 ** 32)
   const maxParentAgeMs = expectInt(g.maxParentAgeMs, 'genesis.maxParentAgeMs', 1, GENESIS_LIMITS.maxParentAgeMs)
@@ -67,7 +73,7 @@ export function parseGenesis (value: unknown): Genesis {
   const time = expectInt(g.time, 'genesis.time', 0, Number.MAX_SAFE_INTEGER)
   return {
     v: 2, kind: 'alliance-genesis', name, chains, difficulty, crossChainApprovals, allocation, admission: g.admission, admitVotes,
-    founders, minBlockIntervalMs, bytesPerSecond, maxParentAgeMs, maxClockSkewMs, time
+    founders, minBlockIntervalMs, bytesPerSecond, maxParentAgeMs, maxClockSkewMs, time, ...(credentialIssuers == null ? {} : { credentialIssuers })
   }
 }
 
@@ -111,6 +117,8 @@ export interface FoundingInput {
   readonly founders: readonly Founder[]
   readonly admission?: Genesis['admission']
   readonly admitVotes?: number
+  /** With admission 'credential': whose membership credentials admit (L51). */
+  readonly credentialIssuers?: readonly Did[]
   readonly crossChainApprovals?: number
   readonly allocation?: number
   readonly difficulty?: number
@@ -136,6 +144,7 @@ export function foundGenesis (input: FoundingInput): Genesis {
     admission: input.admission ?? 'invite',
     admitVotes: input.admission === 'vote' ? (input.admitVotes ?? Math.floor(input.founders.length / 2) + 1) : 1,
     founders: input.founders.map(f => ({ did: f.did, chain: f.chain })),
+    ...(input.admission === 'credential' ? { credentialIssuers: [...(input.credentialIssuers ?? [])] } : {}),
     minBlockIntervalMs: ALLIANCE_DEFAULTS.minBlockIntervalMs,
     bytesPerSecond: ALLIANCE_DEFAULTS.bytesPerSecond,
     maxParentAgeMs: ALLIANCE_DEFAULTS.maxParentAgeMs,

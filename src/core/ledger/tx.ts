@@ -18,6 +18,7 @@ import { fail, LedgerErrorCode } from './errors.ts'
 import { expectBlockId, expectDid, expectInt, expectRecord, expectString, HASH_HEX, isRecord } from './check.ts'
 import type { StateReader, StateView } from './state.ts'
 import type { ValidatorVoteTx } from './epochs.ts'
+import { checkMembershipCredential, MAX_CREDENTIAL_CHARS } from './membership-credential.ts'
 import type { BlockId, Genesis, LedgerValue, Tx, TxId } from './types.ts'
 
 const BAD_TX = LedgerErrorCode.BAD_TX
@@ -272,8 +273,8 @@ export function blockOfTx (txId: TxId): BlockId {
   return txId.slice(0, txId.lastIndexOf('/')) as BlockId
 }
 
-function expectTxIds (value: unknown, what: string, max: number): TxId[] {
-  if (!Array.isArray(value) || value.length < 1 || value.length > max) fail(BAD_TX, `${what} must list 1..${max} transaction ids`)
+function expectTxIds (value: unknown, what: string, max: number, min = 1): TxId[] {
+  if (!Array.isArray(value) || value.length < min || value.length > max) fail(BAD_TX, `${what} must list ${min}..${max} transaction ids`)
   const ids = value.map((v, i) => expectTxId(v, `${what}[${i}]`))
   if (new Set(ids).size !== ids.length) fail(BAD_TX, `${what} has duplicates`)
   return ids
@@ -305,6 +306,7 @@ export interface MemberJoinTx extends Tx {
   readonly type: 'member.join'
   /** The validators' `member.admit` transactions for this issuer and chain. */
   readonly admits: readonly TxId[]
+  // with admission 'credential' it also carries `credential`: the membership JWT (L51)
 }
 
 export interface TransferTx extends Tx {
@@ -385,14 +387,25 @@ export const memberAdmit: TxTypeDef<MemberAdmitTx> = {
 export const memberJoin: TxTypeDef<MemberJoinTx> = {
   type: 'member.join',
   decode (raw, ctx) {
-    const r = expectRecord(raw, 'member.join', ['type', 'admits'], [], BAD_TX)
-    const admits = expectTxIds(r.admits, 'member.join.admits', Math.max(1, ctx.genesis.admitVotes) + 8)
+    const r = expectRecord(raw, 'member.join', ['type', 'admits'], ['credential'], BAD_TX)
+    // with admission 'credential' the credential admits and `admits` is empty (L51)
+    const admits = expectTxIds(r.admits, 'member.join.admits', Math.max(1, ctx.genesis.admitVotes) + 8, ctx.genesis.admission === 'credential' ? 0 : 1)
     if (isFounder(ctx.genesis, ctx.issuer)) fail(BAD_TX, 'a validator needs no join')
-    return { type: 'member.join', admits }
+    if (r.credential === undefined) return { type: 'member.join', admits }
+    if (ctx.genesis.admission !== 'credential') fail(BAD_TX, 'a credential admits only where the genesis says so')
+    const credential = expectString(r.credential, 'member.join.credential', MAX_CREDENTIAL_CHARS, BAD_TX)
+    const tx: MemberJoinTx = { type: 'member.join', admits }
+    return { ...tx, credential }
   },
   deps (tx) { return tx.admits },
   apply (state, tx, ctx) {
     if (state.has(NS.member, ctx.issuer)) fail(BAD_TX, 'already a member')
+    if (ctx.genesis.admission === 'credential') {
+      // L51: the credential admits on its own, judged at the block's time (the engine checked it at insert too)
+      checkMembershipCredential((tx as Tx).credential, ctx.genesis, ctx.issuer, ctx.chain, ctx.time)
+      state.set(NS.member, ctx.issuer, { chain: ctx.chain, since: ctx.blockId } as unknown as LedgerValue)
+      return
+    }
     const voters = new Set<string>()
     for (const id of tx.admits) {
       const o = confirmedDep(ctx, id, 'member.admit')

@@ -56,7 +56,7 @@ export interface Block extends UnsignedBlock {
  * How a DID becomes a member (white paper 5.3, "subject control"): `'invite'` — one validator's
  * `member.admit` suffices; `'vote'` — `admitVotes` distinct validators must each issue one.
  */
-export type AdmissionRule = 'invite' | 'vote'
+export type AdmissionRule = 'invite' | 'vote' | 'credential'
 
 /** A founder is one of the alliance's validators: it alone carries confirmation weight. */
 export interface Founder {
@@ -79,6 +79,11 @@ export interface Genesis {
   readonly admission: AdmissionRule
   /** Distinct validators' admissions a member's join needs (1 with 'invite'). */
   readonly admitVotes: number
+  /**
+   * With admission 'credential': the issuers whose membership credential (a JWT VC naming the
+   * member as subject, L51) admits on its own — the paper's qualification by a trusted party.
+   */
+  readonly credentialIssuers?: readonly Did[]
   /** The validators, weight 1 each; a block confirms above two thirds of them (L23). */
   readonly founders: readonly Founder[]
   /** Quota (L40): an issuer's block is at least this much later than its previous one. */
