@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest'
 import { LedgerEngine, decodeSnapshot, encodeSnapshot } from '../../src/core/ledger/index.ts'
 import type { BatchResult, Tx, ValidatedBlock } from '../../src/core/ledger/index.ts'
+import { checkpointBodyOf } from '../../src/core/ledger/checkpoint-engine.ts'
 import { ctxOf, NOW, prng, Script } from '../fixtures/ledger-helpers.ts'
 
 function addAll (e: LedgerEngine, blocks: readonly ValidatedBlock[]): BatchResult {
@@ -61,6 +62,8 @@ describe('validator epochs (L46–L50)', () => {
     expect(e.isValidator(s.who('a').did)).toBe(true)
     expect(e.validatorChanges()).toEqual([{ action: 'add', did: s.who('a').did, chain: 'home', decidedIn: s.id('z3'), epoch: 1 }])
     expect(e.validatorProposals()).toEqual([])
+    // a checkpoint cut above the change would lose the blocks that decided it (S17): none is made
+    expect(() => checkpointBodyOf(e)).toThrow(expect.objectContaining({ code: 'ERR_CHECKPOINT_EPOCH' }))
   })
 
   it('[L48] the first block after a change needs both sets; then the new validator\'s approval counts', () => {

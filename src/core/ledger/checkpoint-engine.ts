@@ -14,7 +14,7 @@ import { validateBlockBytes } from './block.ts'
 import type { LedgerContext, ValidatedBlock } from './block.ts'
 import { bitAdd } from './bitset.ts'
 import type { Bits } from './bitset.ts'
-import { verifyCheckpointPackage } from './checkpoint.ts'
+import { CheckpointError, CheckpointErrorCode, verifyCheckpointPackage } from './checkpoint.ts'
 import type { CheckpointBody, CheckpointPackage, CheckpointSig, CutHead } from './checkpoint.ts'
 import { LedgerEngine } from './engine.ts'
 import type { LedgerEngineOptions } from './engine.ts'
@@ -78,9 +78,12 @@ export function isRetained (tx: Tx, txId: string, state: LedgerState): boolean {
 /**
  * The checkpoint body of the engine's confirmed set (its state is the state at that cut:
  * confirmed blocks of an issuer are a prefix of its chain, and every one is applied).
- * Epoch 0 only for now: the set is the genesis founders (S17 leaves k > 0 to the epoch work).
+ * Epoch 0 only for now: the set is the genesis founders. After a validator change (L47) an
+ * engine joined from a cut would judge new blocks by the genesis set, since the blocks that
+ * decided the change are below the cut; so no body is made then (peers join by full sync).
  */
 export function checkpointBodyOf (engine: LedgerEngine): CheckpointBody {
+  if (engine.epoch().n > 0) throw new CheckpointError(CheckpointErrorCode.EPOCH, 'checkpoints after a validator change are not made yet: join by full sync')
   const g = guts(engine)
   const heads = new Map<number, GutsNode>()
   let time = engine.genesis.time
