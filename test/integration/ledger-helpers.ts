@@ -140,7 +140,9 @@ function foreignAlliance (): LedgerContext {
 export function craftInvalidBlock (ctx: LedgerContext, seed: Uint8Array, kind: InvalidKind, n: number, now: number): CraftedBlock {
   const issuer = didFromPublicKey(generateKeyPair(seed).publicKey)
   const G = ctx.allianceId as BlockId
-  const base = { genesis: ctx, issuer, chain: ctx.genesis.chains[0], seq: 1, prev: null, parents: [G, G] as const, time: now - 1000 + (n % 500), txs: [] as Tx[] }
+  // each opens with a join (naming no real admission), so the bare-header check (L18) lets it on to the rule it breaks
+  const join: Tx = { type: 'member.join', admits: [`${G}/0`] }
+  const base = { genesis: ctx, issuer, chain: ctx.genesis.chains[0], seq: 1, prev: null, parents: [G, G] as const, time: now - 1000 + (n % 500), txs: [join] }
   switch (kind) {
     case 'bad-signature': {
       // a valid block whose signature is then flipped in one bit (L10)
@@ -180,7 +182,7 @@ export function craftInvalidBlock (ctx: LedgerContext, seed: Uint8Array, kind: I
     }
     case 'unknown-tx': {
       // prepareBlock refuses an unregistered type, so this one is built by hand (L14)
-      const core: BlockCore = { ...prepareBlock(base).core, txs: [{ type: 'mint', amount: 1_000_000 + n }] }
+      const core: BlockCore = { ...prepareBlock(base).core, txs: [join, { type: 'mint', amount: 1_000_000 + n }] }
       const unsigned = { ...core, nonce: mineSync(powHeaderOf(core), core.difficulty) }
       return crafted(LedgerErrorCode.UNKNOWN_TX, encodeBlock({ ...unsigned, sig: sign(seed, signingBytes(unsigned)) }))
     }

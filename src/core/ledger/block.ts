@@ -180,7 +180,7 @@ export function validateBlockBytes (bytes: Uint8Array, ctx: LedgerContext, opts:
   } catch (err) {
     throw new LedgerError(E.MALFORMED, `block does not decode: ${(err as Error).message}`, { cause: err })
   }
-  if (opts.admitIssuer != null && isRecord(value) && typeof value.issuer === 'string' && typeof value.seq === 'number') {
+  if (opts.admitIssuer != null && isRecord(value) && value.alliance === ctx.allianceId && typeof value.issuer === 'string' && typeof value.seq === 'number') {
     const txs = value.txs
     const first = Array.isArray(txs) && isRecord(txs[0]) ? txs[0].type : undefined
     opts.admitIssuer(value.issuer, value.seq, first)
