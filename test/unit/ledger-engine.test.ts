@@ -5,8 +5,8 @@ import { describe, expect, it } from 'vitest'
 import {
   LedgerEngine, MAX_STRANGER_ORPHANS, createLedgerContext, decodeSnapshot, encodeSnapshot, validateBlockBytes
 } from '../../src/core/ledger/index.ts'
-import type { BatchResult, LedgerContext, Tx, ValidatedBlock } from '../../src/core/ledger/index.ts'
-import { ctxOf, forge, key, NOW, prng, Script, T0, testGenesis, validatorsGenesis } from '../fixtures/ledger-helpers.ts'
+import type { BatchResult, Tx, ValidatedBlock } from '../../src/core/ledger/index.ts'
+import { allianceScript as base, ctxOf, forge, key, NOW, prng, Script, T0, testGenesis, validatorsGenesis } from '../fixtures/ledger-helpers.ts'
 
 function addAll (e: LedgerEngine, blocks: readonly ValidatedBlock[]): BatchResult {
   return e.addMany(blocks.map(b => b.bytes), { now: NOW })
@@ -25,28 +25,6 @@ function fingerprint (e: LedgerEngine): string {
     missing: e.missing(),
     stats: e.stats()
   })
-}
-
-/**
- * Validators v (home), w (business), z (operator); v1 admits members a (home), b (business)
- * and c (home); each joins; v2, w2, z2 confirm the joins. Validators hold 1000 each.
- */
-function base (ctx: LedgerContext = ctxOf(), step = 1): Script {
-  const s = new Script(ctx)
-  s.step = step
-  s.issuer('v', 101, 'home'); s.issuer('w', 102, 'business'); s.issuer('z', 103, 'operator')
-  s.issuer('a', 1, 'home'); s.issuer('b', 2, 'business'); s.issuer('c', 3, 'home')
-  s.issuer('d', 4, 'operator'); s.issuer('x', 7, 'home')
-  s.issue('v1', ['G', 'G'], [s.admit('a'), s.admit('b'), s.admit('c'), s.admit('x')])
-  s.issue('w1', ['v1', 'G'])
-  s.issue('z1', ['v1', 'w1'])
-  s.issue('a1', ['z1', 'w1'], [s.join('v1/0')])
-  s.issue('b1', ['a1', 'z1'], [s.join('v1/1')])
-  s.issue('c1', ['a1', 'b1'], [s.join('v1/2')])
-  s.issue('v2', ['c1', 'b1'])
-  s.issue('w2', ['v2', 'c1'])
-  s.issue('z2', ['w2', 'v2'])
-  return s
 }
 
 /** The three validators each issue a block approving `tips` (then each other's). */

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest'
 import { LedgerEngine, decodeSnapshot, encodeSnapshot } from '../../src/core/ledger/index.ts'
 import type { BatchResult, Tx, ValidatedBlock } from '../../src/core/ledger/index.ts'
 import { checkpointBodyOf } from '../../src/core/ledger/checkpoint-engine.ts'
-import { ctxOf, NOW, prng, Script } from '../fixtures/ledger-helpers.ts'
+import { allianceScript as base, ctxOf, NOW, prng, Script } from '../fixtures/ledger-helpers.ts'
 
 function addAll (e: LedgerEngine, blocks: readonly ValidatedBlock[]): BatchResult {
   return e.addMany(blocks.map(b => b.bytes), { now: NOW })
@@ -13,23 +13,6 @@ function addAll (e: LedgerEngine, blocks: readonly ValidatedBlock[]): BatchResul
 function code (r: BatchResult): string {
   const x = r.results[0]
   return x.kind === 'rejected' ? x.error.code : x.kind
-}
-
-/** Validators v (home), w (business), z (operator); members a, c (home) and b (business), joined and confirmed. */
-function base (): Script {
-  const s = new Script(ctxOf())
-  s.issuer('v', 101, 'home'); s.issuer('w', 102, 'business'); s.issuer('z', 103, 'operator')
-  s.issuer('a', 1, 'home'); s.issuer('b', 2, 'business'); s.issuer('c', 3, 'home'); s.issuer('d', 4, 'home')
-  s.issue('v1', ['G', 'G'], [s.admit('a'), s.admit('b'), s.admit('c')])
-  s.issue('w1', ['v1', 'G'])
-  s.issue('z1', ['v1', 'w1'])
-  s.issue('a1', ['z1', 'w1'], [s.join('v1/0')])
-  s.issue('b1', ['a1', 'z1'], [s.join('v1/1')])
-  s.issue('c1', ['a1', 'b1'], [s.join('v1/2')])
-  s.issue('v2', ['c1', 'b1'])
-  s.issue('w2', ['v2', 'c1'])
-  s.issue('z2', ['w2', 'v2'])
-  return s
 }
 
 function vote (s: Script, action: 'add' | 'remove', who: string, epoch = 0): Tx {
