@@ -13,6 +13,7 @@ import { checkToken, createInvitation, decodeJoinRequest, encodeJoinRequest, inv
 import type { InvitationToken, JoinRequest } from '../core/invitation.ts'
 import type { BlockId, LedgerContext, LedgerEngine, Tx } from '../core/ledger/index.ts'
 import { toHex } from '../core/bytes.ts'
+import { checkMembershipCredential } from '../core/ledger/membership-credential.ts'
 import { chainForNewMember } from './alliance.ts'
 
 export function admissionTopic (ctx: LedgerContext): string {
@@ -27,6 +28,8 @@ export type AdmissionState =
   | { readonly kind: 'waiting', readonly admitted: number, readonly needed: number, readonly pending: number, readonly validators: number }
   /** Admitted: its join block is being made or confirmed. */
   | { readonly kind: 'joining' }
+  /** A credential alliance (L51): waiting for a membership credential from one of `issuers`. */
+  | { readonly kind: 'needs-credential', readonly issuers: readonly Did[] }
 
 export interface JoinRequestView {
   readonly did: Did
@@ -56,6 +59,8 @@ export interface AdmissionPorts {
    */
   readonly welcome: number
   readonly name: string
+  /** The credential JWTs the wallet holds (L51). */
+  readonly credentials: () => Promise<readonly string[]>
 }
 
 /** Requests kept at most for the owner to decide (oldest dropped): bounds what strangers cost. */
@@ -80,6 +85,7 @@ export class AdmissionDesk {
     if (this.isValidator && m != null) return { kind: 'validator', chain: m.chain }
     if (m != null) return { kind: 'member', chain: m.chain }
     if (this.joining != null || e.pendingOf(this.p.did).length > 0) return { kind: 'joining' }
+    if (this.p.ctx.genesis.admission === 'credential') return { kind: 'needs-credential', issuers: this.p.ctx.genesis.credentialIssuers ?? [] }
     const admissions = e.admissionsOf(this.p.did)
     const confirmed = new Set(admissions.filter(a => a.status === 'confirmed').map(a => a.validator))
     const pending = admissions.filter(a => a.status === 'pending').length
@@ -135,6 +141,7 @@ export class AdmissionDesk {
   tick (): boolean {
     if (this.isValidator) return this.admitQueued()
     if (this.p.engine.member(this.p.did) != null || this.joining != null) return false
+    if (this.p.ctx.genesis.admission === 'credential') return this.joinByCredential()
     const join = this.joinTx()
     if (join != null) {
       this.joining = this.p.submit([join])
@@ -149,6 +156,24 @@ export class AdmissionDesk {
     const req: JoinRequest = { v: 1, alliance: this.p.ctx.allianceId, chain: chainForNewMember(this.p.ctx, this.p.did), name: this.p.name, token: this.p.token }
     this.p.publish(admissionTopic(this.p.ctx), encodeJoinRequest(req)).catch((err: unknown) => { this.p.log?.(`join request not sent: ${(err as Error).message}`) })
     return true
+  }
+
+  /**
+   * L51: in a credential alliance, join with the first credential the wallet holds that admits
+   * this peer now (checked as every peer will check it); nothing is sent without one.
+   */
+  private joinByCredential (): boolean {
+    if (this.p.engine.pendingOf(this.p.did).length > 0) return false
+    const chain = chainForNewMember(this.p.ctx, this.p.did)
+    this.joining = this.p.credentials().then(async (jwts) => {
+      const now = this.p.now()
+      const jwt = jwts.find((j) => {
+        try { checkMembershipCredential(j, this.p.ctx.genesis, this.p.did, chain, now); return true } catch { return false }
+      })
+      if (jwt != null) await this.p.submit([{ type: 'member.join', admits: [], credential: jwt }])
+    }).catch((err: unknown) => { this.p.log?.(`join by credential failed: ${(err as Error).message}`) })
+      .finally(() => { this.joining = null })
+    return false
   }
 
   /** The join, once enough validators' admissions to one chain are confirmed. */

@@ -80,6 +80,8 @@ export interface LedgerServiceOptions {
   welcome?: number
   /** A name this peer gives itself in join requests and invitations (unverified). */
   name?: string
+  /** The credential JWTs this wallet holds (a credential alliance admits by one, L51). */
+  credentials?: () => Promise<readonly string[]>
 }
 
 export class LedgerClosedError extends AllianceError {
@@ -144,6 +146,7 @@ export class LedgerService implements LedgerApi {
       openDesk: false,
       welcome: 0,
       name: '',
+      credentials: async () => [],
       ...opts
     }
     this.desk = this.makeDesk(null)
@@ -163,7 +166,8 @@ export class LedgerService implements LedgerApi {
       token: this.o.invitation,
       openDesk: this.o.openDesk,
       welcome: this.o.welcome,
-      name: this.o.name
+      name: this.o.name,
+      credentials: this.o.credentials
     })
   }
 

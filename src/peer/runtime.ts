@@ -229,9 +229,10 @@ export class PeerRuntime {
    * Founds a new alliance with this peer as its first validator (SPEC A2), and opens its
    * ledger. The founder holds the supply (genesis allocation) and invites others.
    */
-  async foundAlliance (input: { name: string, chains: readonly string[], chain: string, admission?: 'invite' | 'vote', allocation?: number }): Promise<AllianceChoice> {
+  async foundAlliance (input: { name: string, chains: readonly string[], chain: string, admission?: 'invite' | 'vote' | 'credential', credentialIssuers?: readonly string[], allocation?: number }): Promise<AllianceChoice> {
     if (this.ledgerService != null) throw new AllianceError('ERR_HAS_ALLIANCE', 'this profile already belongs to an alliance')
-    const genesis = foundGenesis({ name: input.name, chains: input.chains, founders: [{ did: this.did, chain: input.chain }], admission: input.admission, allocation: input.allocation, time: Date.now() })
+    const issuers = input.credentialIssuers?.map((d) => parseDid(d))
+    const genesis = foundGenesis({ name: input.name, chains: input.chains, founders: [{ did: this.did, chain: input.chain }], admission: input.admission, credentialIssuers: issuers, allocation: input.allocation, time: Date.now() })
     this.choice = saveAlliance(this.profile, this.opts.settings, { genesis, token: null, relays: [], source: 'founded' })
     await this.startLedger()
     this.changed()
@@ -265,6 +266,8 @@ export class PeerRuntime {
       // U12: no ledger block (join request, receive, payment) before a backup exists
       seed: ledgerSeed(this.wallet),
       miner,
+      // L51: a credential alliance admits by a membership credential the wallet holds
+      credentials: async () => (await this.wallet.listCredentials()).map((c) => c.jwt),
       onChange: () => this.changed(),
       log: this.opts.log
     })

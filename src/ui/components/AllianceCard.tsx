@@ -20,6 +20,7 @@ export function admissionText (a: AdmissionState): string {
     case 'joining': return 'Admitted: your join block is being confirmed by the validators.'
     case 'waiting': return `Waiting for ${a.needed - a.admitted} of ${a.validators} validator${a.validators === 1 ? '' : 's'} to admit you` +
       (a.pending > 0 ? ` (${a.pending} admission${a.pending === 1 ? '' : 's'} being confirmed).` : '. Your request is sent to them every few seconds; a validator admits you at once if you came with its invitation.')
+    case 'needs-credential': return `This alliance admits by a membership credential from ${a.issuers.length === 1 ? 'its issuer' : `one of its ${a.issuers.length} issuers`} (${a.issuers.map((d) => d.slice(-6)).join(', ')}). Ask the issuer to send you one (Credentials); you join on your own as soon as your wallet holds it.`
   }
 }
 
@@ -27,6 +28,8 @@ function FoundOrJoin (): React.JSX.Element {
   const runtime = useRuntime()
   const [name, setName] = useState('')
   const [chain, setChain] = useState('home')
+  const [policy, setPolicy] = useState<'invite' | 'credential'>('invite')
+  const [issuers, setIssuers] = useState('')
   const [invite, setInvite] = useState('')
   const [error, setError] = useState<unknown>(null)
   const [busy, setBusy] = useState(false)
@@ -50,7 +53,26 @@ function FoundOrJoin (): React.JSX.Element {
           <option value='home'>home</option><option value='business'>business</option><option value='operator'>operator</option>
         </select>
       </label>
-      <button disabled={busy || name.trim() === ''} onClick={() => run(async () => await runtime.foundAlliance({ name: name.trim(), chains: ['home', 'business', 'operator'], chain }))} data-testid='found'>Found</button>
+      <label>Who may join
+        <select value={policy} onChange={(e) => setPolicy(e.target.value === 'credential' ? 'credential' : 'invite')} data-testid='found-policy'>
+          <option value='invite'>People a validator invites or admits</option>
+          <option value='credential'>Holders of a membership credential from issuers I list</option>
+        </select>
+      </label>
+      {policy === 'credential' && (
+        <label>Credential issuers (DIDs, one per line; empty: you)
+          <textarea value={issuers} onChange={(e) => setIssuers(e.target.value)} rows={2} data-testid='found-issuers' />
+        </label>
+      )}
+      <button
+        disabled={busy || name.trim() === ''}
+        onClick={() => run(async () => {
+          const listed = issuers.split(/\s+/).map((d) => d.trim()).filter((d) => d !== '')
+          await runtime.foundAlliance({ name: name.trim(), chains: ['home', 'business', 'operator'], chain, admission: policy, credentialIssuers: policy === 'credential' ? (listed.length > 0 ? listed : [runtime.did]) : undefined })
+        })}
+        data-testid='found'
+      >Found
+      </button>
       <ErrorText error={error} />
     </section>
   )
