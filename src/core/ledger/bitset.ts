@@ -92,6 +92,17 @@ export function bitOrInto (a: Bits, b: Bits): void {
   for (let w = 0; w < b.length; w++) a[w] = ((a[w] ?? 0) | b[w]) >>> 0
 }
 
+/** The bits set in two or more of `sets` (e.g. validators in two members' weights). */
+export function bitsInTwoOrMore (sets: Iterable<Bits>): Bits {
+  const seen: Bits = []
+  const twice: Bits = []
+  for (const s of sets) {
+    bitOrInto(twice, bitAnd(seen, s))
+    bitOrInto(seen, s)
+  }
+  return twice
+}
+
 /** |a \ b|. */
 export function bitCountAndNot (a: Bits, b: Bits): number {
   let c = 0

@@ -25,7 +25,7 @@ import type { Did } from '../identity.ts'
 import { LedgerError, LedgerErrorCode, isLedgerError } from './errors.ts'
 import { blockIdOf, createLedgerContext, validateBlockBytes, BLOCK_LIMITS } from './block.ts'
 import type { LedgerContext, ValidatedBlock } from './block.ts'
-import { bitAnd, bitCount, bitCountAnd, bitCountAndNot, bitHas, bitIndices, bitOrInto, bitWith } from './bitset.ts'
+import { bitAnd, bitCount, bitCountAnd, bitCountAndNot, bitHas, bitIndices, bitsInTwoOrMore, bitWith } from './bitset.ts'
 import type { Bits } from './bitset.ts'
 import { decidedProposal, highestEpoch, makeEpoch, mergeTallies, parseProposalKey, proposalKey, spanOf, splitVoters, withVote } from './epochs.ts'
 import type { Epoch, Tally, ValidatorChange, ValidatorVoteTx } from './epochs.ts'
@@ -1384,13 +1384,7 @@ export function quotaGapMs (genesis: Genesis, bytes: number): number {
 
 /** Validators in the weight of two or more members of a group. */
 function doubleVoters (group: readonly Node[]): Bits {
-  const seen: Bits = []
-  const twice: Bits = []
-  for (const n of group) {
-    bitOrInto(twice, bitAnd(seen, n.weight))
-    bitOrInto(seen, n.weight)
-  }
-  return twice
+  return bitsInTwoOrMore(group.map(n => n.weight))
 }
 
 /** Its issuer is a validator of the block's own epoch (admissions count only from those, L49). */

@@ -12,7 +12,7 @@
  * O(1) memory for it and votes are rare).
  */
 import type { Did } from '../identity.ts'
-import { bitAdd, bitCount, bitHas, bitOrInto } from './bitset.ts'
+import { bitAdd, bitCountAnd, bitHas, bitOrInto, bitsInTwoOrMore } from './bitset.ts'
 import type { Bits } from './bitset.ts'
 import type { BlockId, Tx } from './types.ts'
 
@@ -135,31 +135,14 @@ export function decidedProposal (epoch: Epoch, tally: Tally): string | null {
   if (tally == null) return null
   let best: string | null = null
   for (const [k, bits] of tally) {
-    if (countIn(bits, epoch.set) >= epoch.quorum && (best == null || k < best)) best = k
+    if (bitCountAnd(bits, epoch.set) >= epoch.quorum && (best == null || k < best)) best = k
   }
   return best
 }
 
-function countIn (bits: Bits, set: Bits): number {
-  let n = 0
-  for (let w = 0; w < bits.length && w < set.length; w++) n += bitCount([bits[w] & set[w]])
-  return n
-}
-
 /** Validators that voted for more than one proposal of one epoch (evidence, like double votes). */
 export function splitVoters (tally: Tally): Bits {
-  const seen: Bits = []
-  const twice: Bits = []
-  if (tally == null) return twice
-  for (const bits of tally.values()) {
-    for (let w = 0; w < bits.length; w++) {
-      while (twice.length <= w) twice.push(0)
-      while (seen.length <= w) seen.push(0)
-      twice[w] = (twice[w] | (seen[w] & bits[w])) >>> 0
-      seen[w] = (seen[w] | bits[w]) >>> 0
-    }
-  }
-  return twice
+  return tally == null ? [] : bitsInTwoOrMore(tally.values())
 }
 
 /**
