@@ -1,6 +1,6 @@
 /**
- * A second device on the LAN for test/e2e/lan.test.ts: this machine's LAN address (a dummy
- * interface made for the test, as root, where there is none), `npm run start:lan`'s script run
+ * A second device on the LAN for test/e2e/lan.test.ts: this machine's LAN address (made on a
+ * dummy interface or a veth pair, as root, where there is none), `npm run start:lan`'s script run
  * as a child process with free ports and a temporary data dir (what it prints is what a user
  * reads), and a Chromium whose certificate store (the NSS database under its $HOME) holds the
  * printed CA — or nothing, to show that an untrusted phone is refused.
@@ -16,11 +16,15 @@ import { CHROMIUM, CHROMIUM_ARGS } from './harness.ts'
 const CERTUTIL = ['/usr/bin/certutil', '/usr/local/bin/certutil'].find(p => existsSync(p))
 const IP = ['/usr/sbin/ip', '/usr/bin/ip', '/sbin/ip'].find(p => existsSync(p))
 /** The interface and address made when the machine has no LAN address (CI may have only loopback). */
-const DUMMY = { name: 'alliance-lan0', cidr: '10.213.0.1/24', address: '10.213.0.1' }
+const DUMMY = { name: 'alliance-lan0', peer: 'alliance-lan1', cidr: '10.213.0.1/24', address: '10.213.0.1' }
 
 export type LanAddress = { address: string, made: boolean, cleanup: () => void } | { skip: string }
 
-/** A non-loopback IPv4 address of this machine; made on a dummy interface as root when missing. */
+/**
+ * A non-loopback IPv4 address of this machine; made on a dummy interface (or a veth pair) as
+ * root when missing. An address on `lo` would not do: every address of a loopback interface
+ * counts as internal, so LAN mode (and Chromium's ICE) ignore it, as they should.
+ */
 export function lanAddress (): LanAddress {
   const found = lanAddresses()[0]
   if (found != null) return { address: found, made: false, cleanup: () => {} }
@@ -29,13 +33,20 @@ export function lanAddress (): LanAddress {
   }
   const del = (): void => { try { execFileSync(IP, ['link', 'del', DUMMY.name], { stdio: 'ignore' }) } catch { /* not there */ } }
   del() // left over by an interrupted run
+  const ip = (args: string[]): void => { execFileSync(IP, args, { stdio: 'pipe' }) }
   try {
-    execFileSync(IP, ['link', 'add', DUMMY.name, 'type', 'dummy'], { stdio: 'pipe' })
-    execFileSync(IP, ['addr', 'add', DUMMY.cidr, 'dev', DUMMY.name], { stdio: 'pipe' })
-    execFileSync(IP, ['link', 'set', DUMMY.name, 'up'], { stdio: 'pipe' })
+    // a dummy interface; a kernel without the dummy driver (some containers) gets a veth pair
+    try { ip(['link', 'add', DUMMY.name, 'type', 'dummy']) } catch { ip(['link', 'add', DUMMY.name, 'type', 'veth', 'peer', 'name', DUMMY.peer]); ip(['link', 'set', DUMMY.peer, 'up']) }
+    ip(['addr', 'add', DUMMY.cidr, 'dev', DUMMY.name])
+    ip(['link', 'set', DUMMY.name, 'up'])
+    // Chromium gathers ICE candidates only on the interface of its default route (unless the
+    // page was granted camera or microphone): a machine with loopback only has none, so the
+    // new interface gets it, as a phone's Wi-Fi has it; it goes with the interface
+    if (execFileSync(IP, ['-4', 'route', 'show', 'default'], { encoding: 'utf8' }).trim() === '') ip(['route', 'add', 'default', 'dev', DUMMY.name])
   } catch (err) {
     del()
-    return { skip: `no LAN address, and a dummy interface could not be made: ${(err as Error).message.split('\n')[0]}` }
+    const e = err as { message: string, stderr?: Buffer }
+    return { skip: `no LAN address, and no interface could be made for one: ${(e.stderr?.toString() ?? e.message).trim().split('\n')[0]}` }
   }
   return { address: DUMMY.address, made: true, cleanup: del }
 }

@@ -7,7 +7,7 @@
 // connect directly, one pays the other, and a hotspot session runs and settles. A Chromium
 // with an empty store is refused the same URL, so the trust is what makes it work.
 // Needs certutil (libnss3-tools, .ci/run installs it) and a LAN address (made on a dummy
-// interface as root where there is none); skipped with the reason otherwise.
+// interface or a veth pair as root where there is none); skipped with the reason otherwise.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { execFileSync } from 'node:child_process'
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
@@ -23,7 +23,7 @@ const storeSkip = trustStoreSkipReason()
 const lan: LanAddress = storeSkip == null ? lanAddress() : { skip: storeSkip }
 const skip = 'skip' in lan ? lan.skip : null
 if ('skip' in lan) console.warn(`[N5] LAN e2e test skipped: ${lan.skip}`)
-else if (lan.made) console.log(`[N5] no LAN address here: made ${lan.address} on a dummy interface for this test`)
+else if (lan.made) console.log(`[N5] no LAN address here: made ${lan.address} on an interface of its own for this test`)
 
 const balance = async (page: Page, did: string): Promise<number> =>
   await page.evaluate((d) => window.alliance?.ledger.ready() === true ? window.alliance.ledger.balance(d) : -1, did)
