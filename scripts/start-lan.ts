@@ -7,7 +7,9 @@
  * relay key (test/e2e/lan.test.ts runs this script with a temporary one).
  */
 import QRCode from 'qrcode'
+import { readFileSync } from 'node:fs'
 import { startLan } from './lan.ts'
+import { caFingerprint } from './static-server.ts'
 
 const lan = await startLan({
   dataDir: process.env.LAN_DATA_DIR ?? '.data',
@@ -22,6 +24,7 @@ console.log(`
   open on a phone on this network: ${lan.url}
 ${qr}
   ca: ${lan.caPath}
+  ca sha-256: ${caFingerprint(readFileSync(lan.caPath, 'utf8'))}
   trust it once per phone: open ${lan.url}ca on the phone (download + Android/iOS steps)
   relay: ${lan.relay.multiaddrs.filter(m => m.includes('/tls/ws/')).join('\n         ')}
 `)

@@ -10,7 +10,8 @@
 // interface or a veth pair as root where there is none); skipped with the reason otherwise.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { execFileSync } from 'node:child_process'
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { X509Certificate } from 'node:crypto'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
@@ -67,7 +68,7 @@ describe.skipIf(skip != null)('a second device on the LAN that trusts the printe
     }
   })
 
-  it('[N5] two phones whose store trusts the printed CA open the LAN URL in a secure context, get DIDs and reserve on the wss relay at the LAN address', async () => {
+  it('[N5] two phones whose store trusts the printed CA open the LAN URL in a secure context, get DIDs, reserve on the wss relay at the LAN address and see the printed fingerprint on /ca', async () => {
     browser = await launchWithHome(trustStore(join(dir, 'home-trusting'), started!.caPath))
     for (const name of ['phone1', 'phone2']) {
       const page = await openPeer(await newPhoneContext(browser), started!.url, name)
@@ -86,6 +87,14 @@ describe.skipIf(skip != null)('a second device on the LAN that trusts the printe
       await expect.poll(() => page.evaluate(() => window.alliance!.relays().map(r => `${r.state} ${r.addr}`)), { timeout: 60_000, interval: 250 })
         .toEqual([expect.stringMatching(new RegExp(`^reserved /ip4/${address.replace(/\./g, '\\.')}/tcp/\\d+/tls/ws/p2p/`))])
     }
+    // the trust page, now without a warning, shows the fingerprint start:lan printed
+    const trustPage = await phones[0].context().newPage()
+    await trustPage.goto(`${started!.url}ca`)
+    const printed = /^\s*ca sha-256: (\S+)/m.exec(started!.output)?.[1]
+    expect(printed).toBe(new X509Certificate(readFileSync(started!.caPath)).fingerprint256)
+    expect(await trustPage.getByTestId('ca-fingerprint').textContent()).toBe(printed)
+    expect(await trustPage.getByRole('heading', { name: 'Android' }).count()).toBe(1)
+    await trustPage.close()
     expect(dids[0]).toMatch(/^did:key:z/)
     expect(dids[1]).toMatch(/^did:key:z/)
     expect(dids[0]).not.toBe(dids[1])
