@@ -6,7 +6,7 @@ import { StrictMode } from 'react'
 import { createRoot } from 'react-dom/client'
 import { App } from './ui/App.tsx'
 import { selectProfile } from './peer/profiles.ts'
-import { resolveRelays, fetchServedConfig } from './peer/config.ts'
+import { resolveRelays, fetchServedConfig, relayProposal } from './peer/config.ts'
 import { PeerRuntime } from './peer/runtime.ts'
 import { resolveAlliance } from './peer/alliance-choice.ts'
 import { installFacade } from './peer/facade.ts'
@@ -23,7 +23,7 @@ function openRuntime (): Promise<PeerRuntime> {
     const relays = await resolveRelays(profile, location.search, localStorage, fetchServedConfig)
     const alliance = await resolveAlliance(profile, location.search, localStorage, async () => await (await fetch('/alliance-config.json', { cache: 'no-store' })).json())
     const withInvited = alliance != null && alliance.relays.length > 0 && relays.length === 0 ? [...alliance.relays] : relays
-    const runtime = await PeerRuntime.open({ profile, relays: withInvited, settings: localStorage, alliance })
+    const runtime = await PeerRuntime.open({ profile, relays: withInvited, settings: localStorage, alliance, relayProposal: relayProposal(profile, location.search, localStorage) })
     installFacade(runtime)
     window.addEventListener('pagehide', () => { void runtime.close() })
     return runtime

@@ -27,7 +27,9 @@ import { gossipsub } from '@libp2p/gossipsub'
 import { pubsubPeerDiscovery } from '@libp2p/pubsub-peer-discovery'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Connection, IdentifyResult, Libp2p, PeerDiscovery, PeerInfo, PrivateKey, Startable, Stream } from '@libp2p/interface'
-import type { GossipSub, Message as GossipMessage } from '@libp2p/gossipsub'
+import type { GossipSub } from '@libp2p/gossipsub'
+import { prunePeerStore } from './peer-store-cap.ts'
+import { applicationValidator, discoveryValidator, gossipScoring, scoreTopics, topicScore, type GossipHandler } from './gossip-guard.ts'
 import type { Identify, IdentifyPush } from '@libp2p/identify'
 import type { Ping } from '@libp2p/ping'
 import { didFromPeerId, peerIdStringFromDid } from '../core/identity.ts'
@@ -35,9 +37,9 @@ import type { Did } from '../core/identity.ts'
 import { isAllianceError, InvalidInputError, TooLargeError } from '../core/errors.ts'
 import {
   DEFAULT_DISCOVERY_INTERVAL_MS, DEFAULT_DISCOVERY_TOPIC, DEFAULT_MAX_CONNECTIONS, DEFAULT_TARGET_DIRECT,
-  DM_PROTOCOL, MAINTENANCE_INTERVAL_MS, MAX_GOSSIP_BYTES
+  DM_PROTOCOL, MAINTENANCE_INTERVAL_MS, MAX_GOSSIP_BYTES, MAX_PEER_STORE_ENTRIES
 } from './constants.ts'
-import { NotDirectlyConnectedError, NotStartedError, PeerDeniedError, REJECT_CODES } from './errors.ts'
+import { NotDirectlyConnectedError, NotStartedError, PeerDeniedError } from './errors.ts'
 import { allianceGater } from './gater.ts'
 import { Mesh, isDirect } from './mesh.ts'
 import type { MeshStats } from './mesh.ts'
@@ -111,7 +113,7 @@ export interface ProtocolContext {
 }
 
 export type ProtocolHandler = (stream: Stream, ctx: ProtocolContext) => void | Promise<void>
-export type GossipHandler = (data: Uint8Array, from: Did) => void | Promise<void>
+export type { GossipHandler, GossipVerdict } from './gossip-guard.ts'
 
 export interface AllianceServices extends Record<string, unknown> {
   identify: Identify
@@ -179,9 +181,9 @@ export async function createAllianceNet (opts: AllianceNetOptions): Promise<Alli
         floodPublish: true,
         emitSelf: false,
         maxInboundDataLength: MAX_GOSSIP_BYTES,
-        // Tabs of one browser and phones behind one NAT share an IP address; gossipsub's
-        // default IP-colocation penalty would start ignoring them past 10 (see src/relay).
-        scoreParams: { IPColocationFactorWeight: 0 }
+        // P4 (invalid messages) on the discovery topic now, on each application topic as it
+        // is subscribed (gossip-guard.ts, SPEC N9)
+        ...gossipScoring([topic])
       }),
       relayKeeper: (components) => {
         keeper = relayKeeper({ relays: opts.relays, onChange: () => { hooks.onChange() }, log })(components)
@@ -221,6 +223,7 @@ export class AllianceNet extends EventTarget implements Startable {
   private changeQueued = false
   private broadcastTimer?: ReturnType<typeof setTimeout>
   private started = false
+  private ticks = 0
 
   constructor (libp2p: Libp2p<AllianceServices>, internals: Internals) {
     super()
@@ -270,7 +273,8 @@ export class AllianceNet extends EventTarget implements Startable {
     events.addEventListener('connection:close', this.onConnectionClose)
     events.addEventListener('peer:identify', this.onIdentify)
     events.addEventListener('self:peer:update', this.onSelfUpdate)
-    this.libp2p.services.pubsub.addEventListener('message', this.onGossip)
+    // records that do not belong to their signer are dropped before discovery sees them (N10)
+    this.libp2p.services.pubsub.topicValidators.set(this.discoveryTopic, discoveryValidator({ strike: (peer, code) => { this.rejectFrame(peer, code) } }))
     this.libp2p.services.pubsub.addEventListener('subscription-change', this.onSubscriptionChange)
     this.hooks.discovery?.addEventListener('peer', this.onDiscoveryPeer)
     try {
@@ -302,7 +306,6 @@ export class AllianceNet extends EventTarget implements Startable {
 
   private detach (): void {
     this.hooks.discovery?.removeEventListener('peer', this.onDiscoveryPeer)
-    this.libp2p.services.pubsub.removeEventListener('message', this.onGossip)
     this.libp2p.services.pubsub.removeEventListener('subscription-change', this.onSubscriptionChange)
     const events = this.libp2p
     events.removeEventListener('connection:open', this.onConnectionOpen)
@@ -399,16 +402,25 @@ export class AllianceNet extends EventTarget implements Startable {
   }
 
   /**
-   * Delivers each signed gossip message of `topic` with its author's DID. A handler that
-   * throws an AllianceError marks the message as rejected (counted, a strike against the
-   * author). Returns the unsubscribe function.
+   * Delivers each signed gossip message of `topic` with its author's DID, before gossipsub
+   * forwards it (gossip-guard.ts, N9): a handler that throws an AllianceError rejects the
+   * message (not forwarded; a strike against its author and the peer that forwarded it);
+   * one that returns `'ignore'` keeps it from being forwarded without blame. Returns the
+   * unsubscribe function.
    */
   subscribe (topic: string, handler: GossipHandler): () => void {
     let set = this.topicHandlers.get(topic)
     if (set == null) {
       set = new Set()
       this.topicHandlers.set(topic, set)
-      this.libp2p.services.pubsub.subscribe(topic)
+      const pubsub = this.libp2p.services.pubsub
+      scoreTopics(pubsub)[topic] ??= topicScore()
+      pubsub.topicValidators.set(topic, applicationValidator(topic, {
+        handlers: t => this.topicHandlers.get(t),
+        strike: (peer, code) => { this.rejectFrame(peer, code) },
+        log: this.log
+      }))
+      pubsub.subscribe(topic)
     }
     set.add(handler)
     return () => {
@@ -417,7 +429,10 @@ export class AllianceNet extends EventTarget implements Startable {
       current.delete(handler)
       if (current.size === 0) {
         this.topicHandlers.delete(topic)
-        if (topic !== this.discoveryTopic) this.libp2p.services.pubsub.unsubscribe(topic)
+        if (topic !== this.discoveryTopic) {
+          this.libp2p.services.pubsub.unsubscribe(topic)
+          this.libp2p.services.pubsub.topicValidators.delete(topic)
+        }
       }
     }
   }
@@ -523,6 +538,11 @@ export class AllianceNet extends EventTarget implements Startable {
     if (!this.started) return
     this.keeper.check()
     this.mesh.tick()
+    if (++this.ticks % 10 === 0) {
+      const known = new Set(this.mesh.discovered())
+      prunePeerStore(this.libp2p, peer => known.has(peer) || this.isRelay(peer), MAX_PEER_STORE_ENTRIES)
+        .catch((err: unknown) => { this.log(`net: peer store pruning failed: ${(err as Error).message}`) })
+    }
     this.queueChange()
   }
 
@@ -580,36 +600,6 @@ export class AllianceNet extends EventTarget implements Startable {
     if (this.misbehaviour.isDenied(evt.detail.id.toString())) return
     // a newcomer learns about us without waiting for our next periodic announcement
     if (this.mesh.onDiscovered(evt.detail)) this.announceSoon()
-  }
-
-  private readonly onGossip = (evt: CustomEvent<GossipMessage>): void => {
-    const msg = evt.detail
-    const handlers = this.topicHandlers.get(msg.topic)
-    if (handlers == null || handlers.size === 0) return
-    if (msg.type !== 'signed') {
-      this.misbehaviour.count(REJECT_CODES.badSignature)
-      return
-    }
-    let from: Did
-    try {
-      from = didFromPeerId(msg.from)
-    } catch {
-      this.misbehaviour.count(REJECT_CODES.decode)
-      return
-    }
-    const author = msg.from.toString()
-    if (msg.data.byteLength > MAX_GOSSIP_BYTES) {
-      this.rejectFrame(author, REJECT_CODES.frameTooLarge)
-      return
-    }
-    for (const handler of handlers) {
-      Promise.resolve()
-        .then(async () => { await handler(msg.data, from) })
-        .catch(err => {
-          if (isAllianceError(err)) this.rejectFrame(author, err.code)
-          else this.log(`net: gossip handler for ${msg.topic} failed: ${(err as Error)?.message}`)
-        })
-    }
   }
 }
 

@@ -67,6 +67,16 @@ export const FIRST_DIAL_SPREAD_MS = 1_000
 /** A discovered peer not re-announced for this long is no longer dialed. */
 export const PEER_STALE_MS = 2 * 60_000
 
+/**
+ * Discovered peers a node remembers (N10). Each costs a little memory and the peer store an
+ * entry; without a cap a flood of records from fresh keys would grow both without bound.
+ * Past it the least recently seen peer we are not connected to is forgotten.
+ */
+export const MAX_KNOWN_PEERS = 256
+
+/** Peer-store entries past which those of peers neither known nor connected are deleted. */
+export const MAX_PEER_STORE_ENTRIES = 512
+
 /** Pubsub peer discovery re-announces this often (and at once on address changes). */
 export const DEFAULT_DISCOVERY_INTERVAL_MS = 10_000
 

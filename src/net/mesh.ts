@@ -24,7 +24,7 @@ import type { Connection, Libp2p, PeerId, PeerInfo } from '@libp2p/interface'
 import type { Ping } from '@libp2p/ping'
 import { didFromPeerId } from '../core/identity.ts'
 import {
-  FIRST_DIAL_SPREAD_MS, HIGHER_ID_GRACE_MS, PEER_STALE_MS, UPGRADE_BACKOFF_MAX_MS, UPGRADE_BACKOFF_MIN_MS, UPGRADE_TIMEOUT_MS
+  FIRST_DIAL_SPREAD_MS, HIGHER_ID_GRACE_MS, MAX_KNOWN_PEERS, PEER_STALE_MS, UPGRADE_BACKOFF_MAX_MS, UPGRADE_BACKOFF_MIN_MS, UPGRADE_TIMEOUT_MS
 } from './constants.ts'
 import { NotDirectlyConnectedError, PeerDeniedError } from './errors.ts'
 import { RtcBudgetSpentError } from './rtc-budget.ts'
@@ -153,8 +153,21 @@ export class Mesh {
       if (addrs.length > 0) existing.addrs = addrs
       return false
     }
+    if (this.known.size >= MAX_KNOWN_PEERS && !this.forgetStalest()) return false
     this.known.set(id, { peerId: info.id, addrs, firstSeen: now, lastSeen: now, notBefore: now + Math.random() * FIRST_DIAL_SPREAD_MS })
     this.deps.onChange()
+    return true
+  }
+
+  /** Forgets the least recently seen known peer we hold no direct connection to (N10). */
+  private forgetStalest (): boolean {
+    const direct = this.directPeers()
+    let stalest: [string, number] | null = null
+    for (const [id, k] of this.known) {
+      if ((stalest == null || k.lastSeen < stalest[1]) && !direct.has(id)) stalest = [id, k.lastSeen]
+    }
+    if (stalest == null) return false
+    this.known.delete(stalest[0])
     return true
   }
 

@@ -27,6 +27,10 @@ export interface WebRtcGuardOptions {
   maxOutboundHandshakes?: number
   /** Direct connections past which inbound handshakes are refused. Default 16. */
   maxDirect?: number
+  /** Inbound handshakes one peer may start per minute (N12). Default 6. */
+  inboundPerPeerPerMinute?: number
+  /** Inbound handshakes from everyone per minute (N12). Default 60. */
+  inboundPerMinute?: number
   log?: (line: string) => void
 }
 
@@ -59,6 +63,9 @@ export function guardedWebRTC (init: WebRTCTransportInit, opts: WebRtcGuardOptio
   const maxIn = opts.maxInboundHandshakes ?? 4
   const maxOut = opts.maxOutboundHandshakes ?? 4
   const maxDirect = opts.maxDirect ?? 16
+  // a signaling stream costs an RTCPeerConnection from a lifetime budget of ~500 (N2): a peer
+  // re-dialing in a loop, or many keys through one relay, must not spend it (N12)
+  const rate = new InboundRate(opts.inboundPerPeerPerMinute ?? 6, opts.inboundPerMinute ?? 60)
   const log = opts.log ?? (() => {})
   const view: HandshakeView = {
     handshaking: peer => outbound.has(peer) || inbound.has(peer),
@@ -110,6 +117,8 @@ export function guardedWebRTC (init: WebRTCTransportInit, opts: WebRtcGuardOptio
       if (outbound.has(peer) && self < peer) { refuse('our own dial to it is running'); return }
       if (inbound.size >= maxIn) { refuse(`${inbound.size} inbound handshakes are running`); return }
       if (directCount() >= maxDirect) { refuse(`${maxDirect} direct connections are open`); return }
+      const limited = rate.take(peer, Date.now())
+      if (limited != null) { refuse(limited); return }
       opts.budget.spend()
       const run = onProtocol(stream, connection, signal).catch((err: unknown) => {
         if (isTooManyPeerConnections(err)) opts.budget.markRefused()
@@ -122,4 +131,26 @@ export function guardedWebRTC (init: WebRTCTransportInit, opts: WebRtcGuardOptio
     return inner
   }
   return { transport, view }
+}
+
+/** Sliding one-minute windows of inbound handshake starts, per peer and in total (N12). */
+export class InboundRate {
+  private readonly perPeer = new Map<string, number[]>()
+  private all: number[] = []
+
+  constructor (private readonly perPeerLimit: number, private readonly totalLimit: number, private readonly maxTracked = 1024) {}
+
+  /** Records a start at `now`, or returns why it is refused (nothing recorded then). */
+  take (peer: string, now: number): string | null {
+    this.all = this.all.filter(t => now - t < 60_000)
+    if (this.all.length >= this.totalLimit) return `${this.totalLimit} inbound handshakes in the last minute`
+    const mine = (this.perPeer.get(peer) ?? []).filter(t => now - t < 60_000)
+    if (mine.length >= this.perPeerLimit) return `${this.perPeerLimit} handshakes from it in the last minute`
+    mine.push(now)
+    this.all.push(now)
+    this.perPeer.delete(peer)
+    this.perPeer.set(peer, mine)
+    while (this.perPeer.size > this.maxTracked) this.perPeer.delete(this.perPeer.keys().next().value as string)
+    return null
+  }
 }

@@ -1,8 +1,10 @@
 /**
- * Where the peer finds its signaling relays. In order: `?relay=` in the URL (repeatable or
- * comma-separated), relays the user saved in settings for this profile, the server's
+ * Where the peer finds its signaling relays. In order: relays the user saved in settings for
+ * this profile, `?relay=` in the URL (repeatable or comma-separated), the server's
  * `/alliance-config.json` (written by `npm start`, so a localhost demo needs no setup), and
- * the build-time default `VITE_RELAYS`.
+ * the build-time default `VITE_RELAYS`. A `?relay=` link never replaces saved relays on its
+ * own (SPEC N13): the relay decides whom a peer meets, so a link from a stranger could put it
+ * among the stranger's peers only. It becomes a proposal the user confirms or declines.
  */
 import type { KeyValue } from './profiles.ts'
 
@@ -29,11 +31,10 @@ export function saveRelays (profile: string, relays: string[], store: KeyValue):
 }
 
 export async function resolveRelays (profile: string, search: string, store: KeyValue, fetchConfig: () => Promise<AppConfig | null>): Promise<string[]> {
-  const params = new URLSearchParams(search)
-  const fromUrl = params.getAll('relay').flatMap(parseRelayList)
-  if (fromUrl.length > 0) return fromUrl
   const saved = savedRelays(profile, store)
   if (saved.length > 0) return saved
+  const fromUrl = relaysFromUrl(search)
+  if (fromUrl.length > 0) return fromUrl
   const served = await fetchConfig().catch(() => null)
   if (served != null && served.relays.length > 0) return served.relays
   return parseRelayList(import.meta.env.VITE_RELAYS as string | undefined)
@@ -97,4 +98,21 @@ export function servedIceServers (fetchConfig: () => Promise<AppConfig | null>, 
       .finally(() => { pending = null })
     return await pending
   }
+}
+
+function relaysFromUrl (search: string): string[] {
+  return new URLSearchParams(search).getAll('relay').flatMap(parseRelayList)
+}
+
+/**
+ * The relays a `?relay=` link asks for when they differ from the ones this profile saved:
+ * what the app asks the user to confirm before using them (N13). Null when there is nothing
+ * to confirm (no link, nothing saved, or the same list).
+ */
+export function relayProposal (profile: string, search: string, store: KeyValue): string[] | null {
+  const fromUrl = relaysFromUrl(search)
+  const saved = savedRelays(profile, store)
+  if (fromUrl.length === 0 || saved.length === 0) return null
+  const same = fromUrl.length === saved.length && fromUrl.every(r => saved.includes(r))
+  return same ? null : fromUrl
 }

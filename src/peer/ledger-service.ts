@@ -45,7 +45,11 @@ import type { InvitationToken } from '../core/invitation.ts'
 /** The part of the mesh the ledger uses (AllianceNet has it; tests may pass their own). */
 export interface LedgerNet {
   publish: (topic: string, data: Uint8Array) => Promise<number>
-  subscribe: (topic: string, handler: (data: Uint8Array, from: Did) => void | Promise<void>) => () => void
+  /**
+   * The handler runs before the message is forwarded (N9): throwing an AllianceError rejects it
+   * (a strike against its author and forwarder), `'ignore'` drops it without blame.
+   */
+  subscribe: (topic: string, handler: (data: Uint8Array, from: Did) => void | 'accept' | 'ignore' | Promise<void | 'accept' | 'ignore'>) => () => void
   /** A handler that throws an AllianceError counts as a rejected frame from that peer (the net reports it). */
   handle: (protocol: string, handler: (stream: MessageStream & { close: (o?: { signal?: AbortSignal }) => Promise<void> }, ctx: { did: Did, peerId: string }) => void | Promise<void>, opts?: { maxInboundStreams?: number }) => Promise<void>
   unhandle: (protocol: string) => Promise<void>
@@ -286,7 +290,7 @@ export class LedgerService implements LedgerApi {
     this.net = net
     this.liveDesk = this.makeDesk(net)
     if (net != null) {
-      this.unsubscribe.push(net.subscribe(blocksTopic(this.o.ctx), async (data, from) => { await this.onGossip(data, from) }))
+      this.unsubscribe.push(net.subscribe(blocksTopic(this.o.ctx), async (data, from) => await this.onGossip(data, from)))
       this.unsubscribe.push(net.subscribe(admissionTopic(this.o.ctx), (data, from) => { this.onJoinRequest(data, from) }))
       // A bad request makes serveSync throw a typed (AllianceError) error, which the net
       // counts against the peer (AllianceNet.handle). Reporting it here as well counted every
@@ -364,14 +368,14 @@ export class LedgerService implements LedgerApi {
     return first?.chain ?? null
   }
 
+  /** A malformed request is rethrown typed: the net rejects it unforwarded and strikes its sender (N9). */
   private onJoinRequest (data: Uint8Array, from: Did): void {
     try {
       this.deskOf().onRequest(data, from)
     } catch (err) {
-      const code = err instanceof AllianceError ? err.code : 'ERR_BAD_INVITATION'
-      this.rejectedInputs[code] = (this.rejectedInputs[code] ?? 0) + 1
-      const peerId = this.peerIdOf(from)
-      if (peerId != null) this.net?.reportMisbehaviour(peerId, code)
+      const typed = err instanceof AllianceError ? err : new AllianceError('ERR_BAD_INVITATION', (err as Error)?.message ?? String(err))
+      this.rejectedInputs[typed.code] = (this.rejectedInputs[typed.code] ?? 0) + 1
+      throw typed
     }
   }
 
@@ -425,15 +429,33 @@ export class LedgerService implements LedgerApi {
 
   // ---- incoming ----
 
-  private async onGossip (data: Uint8Array, from: Did): Promise<void> {
+  /**
+   * A gossiped block, judged before gossipsub forwards it (N9). A block that breaks a rule
+   * every honest peer checks the same way is rethrown: the net strikes its author (S6, even
+   * when not our peer) and whoever forwarded it. One we cannot judge yet (a clock ahead of
+   * ours, an issuer whose admission we have not seen) or already hold is not forwarded and
+   * nobody is blamed; an orphan is forwarded (others may hold its parents).
+   */
+  private async onGossip (data: Uint8Array, from: Did): Promise<'accept' | 'ignore'> {
+    let result: BatchResult
     try {
-      // the gossip author is held to account even when it is not our peer (S6): its PeerId is its DID's key
-      await this.ingest([data], from, this.peerIdOf(from) ?? authorPeerId(from))
+      result = await this.ingest([data], from, this.peerIdOf(from), undefined, { report: false })
     } catch (err) {
-      // Rejections were counted against the author inside ingest; what reaches here is a
-      // local failure (the store refused a write), which must not be blamed on the author.
+      // a local failure (the store refused a write) must not be blamed on the author
       this.o.log?.(`could not take a gossiped block: ${(err as Error).message}`)
+      return 'ignore'
     }
+    const r = result.results[0]
+    if (r == null || r.kind !== 'rejected') return 'accept'
+    const code = r.error.code
+    if (code === LedgerErrorCode.DUPLICATE || code === LedgerErrorCode.FUTURE_TIME) return 'ignore'
+    if (code === LedgerErrorCode.NOT_MEMBER) {
+      // the author knows whether it was admitted; a forwarder may hold an admission we lack
+      const author = authorPeerId(from)
+      if (author != null) this.net?.reportMisbehaviour(author, code)
+      return 'ignore'
+    }
+    throw r.error
   }
 
   /**
@@ -441,7 +463,7 @@ export class LedgerService implements LedgerApi {
    * the peer (S6); a block from a clock ahead of ours (ERR_FUTURE_TIME) is counted but not
    * held against the peer, since it becomes acceptable later (L13).
    */
-  async ingest (blocks: Uint8Array[], from?: Did, peerId?: string, verdicts?: readonly PoolVerdict[]): Promise<BatchResult> {
+  async ingest (blocks: Uint8Array[], from?: Did, peerId?: string, verdicts?: readonly PoolVerdict[], opts: { report?: boolean } = {}): Promise<BatchResult> {
     // with the verdicts at hand (sync prepared them), the engine takes the blocks right now,
     // in call order, before anything is awaited
     const parts = verdicts != null && verdicts.length === blocks.length ? applyVerdicts(this.engine, blocks, verdicts, this.o.now()) : await this.addUntrusted(blocks)
@@ -450,7 +472,7 @@ export class LedgerService implements LedgerApi {
       if (r.kind !== 'rejected') continue
       if (r.error.code === LedgerErrorCode.DUPLICATE) continue
       this.rejectedInputs[r.error.code] = (this.rejectedInputs[r.error.code] ?? 0) + 1
-      if (peerId != null && r.error.code !== LedgerErrorCode.FUTURE_TIME) this.net?.reportMisbehaviour(peerId, r.error.code)
+      if (peerId != null && opts.report !== false && r.error.code !== LedgerErrorCode.FUTURE_TIME) this.net?.reportMisbehaviour(peerId, r.error.code)
     }
     // Each part's store write is queued at once, in engine order (afterBatch chains it
     // synchronously), so no other batch can slip between them.

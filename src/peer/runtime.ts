@@ -42,6 +42,8 @@ export interface RuntimeOptions {
   miner?: Miner
   /** The alliance this profile belongs to (alliance-choice.ts); null: it founds or joins one first. */
   alliance?: AllianceChoice | null
+  /** Relays a `?relay=` link asks for instead of the saved ones, until the user decides (N13). */
+  relayProposal?: string[] | null
   /** Admit everyone who asks, as a validator (the demo operator). */
   openDesk?: boolean
   /** A name this peer gives itself (unverified), in join requests and invitations. */
@@ -92,6 +94,7 @@ export class PeerRuntime {
   private choice: AllianceChoice | null
   private readonly rtcBudget: RtcBudget
   private offline = false
+  private proposedRelays: string[] | null
   private readonly onOnline = (): void => {
     this.offline = false
     this.net?.reconnectNow()
@@ -113,6 +116,7 @@ export class PeerRuntime {
     this.choice = opts.alliance ?? null
     this.profile = opts.profile
     this.relays = opts.relays
+    this.proposedRelays = opts.relayProposal ?? null
     this.wallet = wallet
     const tabStore = typeof sessionStorage !== 'undefined' ? sessionStorage : null
     const used = Number(tabStore?.getItem(RTC_USED_KEY) ?? 0)
@@ -205,6 +209,17 @@ export class PeerRuntime {
     this.sent.push({ to: did, text, at: Date.now() })
     if (this.sent.length > 100) this.sent.shift()
     this.changed()
+  }
+
+  /** Relays a link asks to use instead of the saved ones, or null (config.ts relayProposal). */
+  relayProposal (): readonly string[] | null { return this.proposedRelays }
+
+  /** The user's answer to the link's relays: use (and save) them, or keep the saved ones. */
+  answerRelayProposal (use: boolean): void {
+    const proposal = this.proposedRelays
+    this.proposedRelays = null
+    if (use && proposal != null) this.setRelays([...proposal])
+    else this.changed()
   }
 
   setRelays (relays: string[]): void {

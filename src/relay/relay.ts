@@ -24,6 +24,8 @@ import { pubsubPeerDiscovery } from '@libp2p/pubsub-peer-discovery'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import type { Connection, PeerUpdate, PrivateKey } from '@libp2p/interface'
 import { DEFAULT_DISCOVERY_TOPIC } from '../net/constants.ts'
+import { discoveryValidator, gossipScoring } from '../net/gossip-guard.ts'
+import { ipOf, ReservationLimiter, type Holder, type ReservationLimitOptions } from './reservation-limits.ts'
 
 export const DEFAULT_RELAY_PORT = 9090
 export const DEFAULT_RELAY_KEY_FILE = '.data/relay.key'
@@ -53,6 +55,8 @@ export interface RelayOptions {
   /** Addresses to announce instead of the listening ones, e.g.
    * `/dns4/relay.example.org/tcp/443/tls/ws` behind a reverse proxy. */
   announce?: string[]
+  /** Reservations per IP address and requests per peer (reservation-limits.ts, N11). */
+  reservationLimits?: ReservationLimitOptions
   log?: (line: string) => void
 }
 
@@ -60,6 +64,8 @@ export interface RelayHandle {
   /** Dialable multiaddrs, each ending in `/p2p/<relay PeerId>`. */
   multiaddrs: string[]
   peerId: string
+  /** Reservations refused by the per-IP and per-peer limits, by reason. */
+  refused: () => Readonly<Record<string, number>>
   stop(): Promise<void>
 }
 
@@ -112,6 +118,9 @@ export async function startRelay (opts: RelayOptions = {}): Promise<RelayHandle>
   const log = opts.log ?? ((line: string) => { console.log(line) })
   const privateKey = opts.keyFile != null ? await loadOrCreateRelayKey(opts.keyFile) : undefined
   const topic = opts.discoveryTopic ?? DEFAULT_DISCOVERY_TOPIC
+  const limiter = new ReservationLimiter(opts.reservationLimits)
+  let holders: () => Iterable<Holder> = () => []
+  let ipOfPeer: (peer: string) => string | null = () => null
 
   const node = await createLibp2p({
     ...(privateKey != null ? { privateKey } : {}),
@@ -122,6 +131,13 @@ export async function startRelay (opts: RelayOptions = {}): Promise<RelayHandle>
     transports: [webSockets(opts.tls != null ? { https: { cert: opts.tls.cert, key: opts.tls.key } } : {})],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
+    connectionGater: {
+      denyInboundRelayReservation: (peer) => {
+        const refusal = limiter.check(peer.toString(), ipOfPeer(peer.toString()), holders(), Date.now())
+        if (refusal != null) log(`relay: reservation refused for ${peer.toString()} (${refusal})`)
+        return refusal != null
+      }
+    },
     connectionManager: {
       maxConnections: 1024,
       // many tabs of one machine reconnect at once after a relay restart: the default of 5
@@ -145,12 +161,22 @@ export async function startRelay (opts: RelayOptions = {}): Promise<RelayHandle>
         // a gone peer's record for an hour: every tab of a local demo (and every phone behind
         // one NAT) shares an address, so past ~11 tabs the relay stopped forwarding discovery
         // to anyone (measured: test/bench/mesh.ts, tab capacity 12 -> 20+ without it). Abuse
-        // is handled per peer by reservation limits and the peers' misbehaviour tracking.
-        scoreParams: { IPColocationFactorWeight: 0 }
+        // is handled per peer by reservation limits, the discovery check below (a bad record
+        // costs its sender score, N9/N10) and the peers' misbehaviour tracking.
+        ...gossipScoring([topic])
       })
     }
   })
 
+  holders = function * () {
+    for (const [peer, r] of node.services.relay.reservations.entries()) yield { peer: peer.toString(), ip: ipOf(r.addr) }
+  }
+  ipOfPeer = (peer) => {
+    const conn = node.getConnections().find(c => c.remotePeer.toString() === peer)
+    return conn == null ? null : ipOf(conn.remoteAddr)
+  }
+  // a fake discovery record is dropped here, never forwarded to the peers (N10)
+  node.services.pubsub.topicValidators.set(topic, discoveryValidator({ strike: () => {} }))
   node.addEventListener('connection:open', evt => { log(`relay: connection open ${describe(evt.detail)}`) })
   node.addEventListener('connection:close', evt => { log(`relay: connection close ${describe(evt.detail)}`) })
   if (!logEachReservation(node.services.relay, log)) {
@@ -169,6 +195,7 @@ export async function startRelay (opts: RelayOptions = {}): Promise<RelayHandle>
   return {
     multiaddrs,
     peerId: node.peerId.toString(),
+    refused: () => ({ ...limiter.refused }),
     async stop () {
       if (stopped) return
       stopped = true

@@ -20,6 +20,7 @@ import { UnlockScreen } from './screens/UnlockScreen.tsx'
 import { UpdateBanner } from './components/UpdateBanner.tsx'
 import { SaveContact } from './components/SaveContact.tsx'
 import { NetworkBanner } from './components/NetworkBanner.tsx'
+import { RelayProposal } from './components/RelayProposal.tsx'
 
 const TABS: Array<{ id: Tab, label: string, icon: string }> = [
   { id: 'wallet', label: 'Wallet', icon: '◈' },
@@ -117,7 +118,7 @@ function Shell (): React.JSX.Element {
           <h1 className='brand'>{label}<span className='sr-only'> · Alliance</span></h1>
           <span className='small-text topbar-profile'>{runtime.profile}</span>
         </header>
-        <UpdateBanner /><NetworkBanner />
+        <UpdateBanner /><NetworkBanner /><RelayProposal />
         {runtime.error != null && (
           <div className='banner warn' role='alert'>
             {runtime.error} <button type='button' className='small' onClick={() => runtime.reportError(null)}>Dismiss</button>
