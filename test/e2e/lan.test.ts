@@ -70,11 +70,9 @@ describe.skipIf(skip != null)('a second device on the LAN that trusts the printe
 
   it('[N5] two phones whose store trusts the printed CA open the LAN URL in a secure context, get DIDs, reserve on the wss relay at the LAN address and see the printed fingerprint on /ca', async () => {
     browser = await launchWithHome(trustStore(join(dir, 'home-trusting'), started!.caPath))
-    for (const name of ['phone1', 'phone2']) {
-      const page = await openPeer(await newPhoneContext(browser), started!.url, name)
-      phones.push(page)
-      dids.push(await facadeDid(page))
-    }
+    const trusting = browser
+    phones.push(...await Promise.all(['phone1', 'phone2'].map(async (name) => await openPeer(await newPhoneContext(trusting), started!.url, name))))
+    for (const page of phones) dids.push(await facadeDid(page))
     for (const page of phones) {
       const seen = await page.evaluate(async () => ({
         secure: window.isSecureContext,
