@@ -2,12 +2,17 @@
  * `npm run start:lan`: the app over https and the relay over wss on every interface, so that
  * phones on the same Wi-Fi can use it (scripts/lan.ts). Prints the https URL, a QR code of
  * it, and `ca: <path>` of the local CA certificate each phone must trust once (the app also
- * serves it, with instructions, at `/ca`). Ports: APP_PORT (default 8443), RELAY_PORT (9443).
+ * serves it, with instructions, at `/ca`). Ports: APP_PORT (default 8443), RELAY_PORT (9443);
+ * 0 picks free ones. LAN_DATA_DIR (default `.data`) holds the CA, the certificate and the
+ * relay key (test/e2e/lan.test.ts runs this script with a temporary one).
  */
 import QRCode from 'qrcode'
+import { readFileSync } from 'node:fs'
 import { startLan } from './lan.ts'
+import { caFingerprint } from './static-server.ts'
 
 const lan = await startLan({
+  dataDir: process.env.LAN_DATA_DIR ?? '.data',
   appPort: Number(process.env.APP_PORT ?? 8443),
   relayPort: Number(process.env.RELAY_PORT ?? 9443),
   log: (line) => { if (process.env.LAN_VERBOSE === '1') console.log(`[relay] ${line}`) }
@@ -19,6 +24,7 @@ console.log(`
   open on a phone on this network: ${lan.url}
 ${qr}
   ca: ${lan.caPath}
+  ca sha-256: ${caFingerprint(readFileSync(lan.caPath, 'utf8'))}
   trust it once per phone: open ${lan.url}ca on the phone (download + Android/iOS steps)
   relay: ${lan.relay.multiaddrs.filter(m => m.includes('/tls/ws/')).join('\n         ')}
 `)

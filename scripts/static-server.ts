@@ -13,6 +13,7 @@
  */
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
+import { X509Certificate } from 'node:crypto'
 import { readFile, stat } from 'node:fs/promises'
 import { extname, join, normalize, resolve, sep } from 'node:path'
 
@@ -100,18 +101,30 @@ export function fileUnder (root: string, path: string): string | undefined {
   return file === root || file.startsWith(root.endsWith(sep) ? root : root + sep) ? file : undefined
 }
 
-function caPage (): string {
+/** SHA-256 fingerprint of a PEM certificate, as phones show it (colon-separated hex). */
+export function caFingerprint (pem: string): string {
+  return new X509Certificate(pem).fingerprint256
+}
+
+/** The `/ca` page: the CA to download and how to trust it (the README's LAN section says the same). */
+function caPage (caPem: string): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Trust this alliance-net LAN server</title></head>
 <body style="font-family: system-ui, sans-serif; max-width: 36rem; margin: 1rem auto; padding: 0 1rem; line-height: 1.45">
 <h1>Trust this server on your phone</h1>
 <p>This machine serves alliance-net over https with a certificate from its own local
-authority. Install that authority once on each phone, then open the app's https address.</p>
+authority. Install that authority once on each phone, then open the app's https address.
+Until you do, the browser warns about this page: going past the warning once, only to fetch
+the certificate, is what this page is for.</p>
 <p><a href="/ca.pem" download="alliance-net-local-ca.pem"><strong>Download the certificate (alliance-net-local-ca.pem)</strong></a></p>
+<p>Its SHA-256 fingerprint: <code data-testid="ca-fingerprint" style="word-break: break-all">${caFingerprint(caPem)}</code>.
+Before trusting it, check that the fingerprint the phone shows in the certificate's details
+matches the <code>ca sha-256:</code> line that <code>npm run start:lan</code> printed on the computer
+(someone else on this network could alter this page, not that terminal).</p>
 <h2>Android</h2>
 <ol><li>Download the certificate above.</li>
-<li>Settings → Security (or "Security &amp; privacy") → More security settings → Encryption &amp; credentials → Install a certificate → <em>CA certificate</em> → Install anyway.</li>
+<li>Settings → Security (or "Security &amp; privacy") → More security settings → Encryption &amp; credentials → Install a certificate → <em>CA certificate</em> → Install anyway. (Samsung: Settings → Security and privacy → More security settings → Install from device storage → CA certificate. Elsewhere, search Settings for "CA certificate".)</li>
 <li>Pick the downloaded file, then open the app's https address in Chrome.</li></ol>
 <h2>iPhone / iPad</h2>
 <ol><li>Open this page in Safari and download the certificate above; allow the profile download.</li>
@@ -142,7 +155,7 @@ export async function serveApp (opts: ServeOptions): Promise<StaticServer> {
       return
     }
     if (opts.caPem != null && (path === '/ca' || path === '/ca/')) {
-      send(res, 200, caPage(), { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' })
+      send(res, 200, caPage(opts.caPem), { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' })
       return
     }
     const file = fileUnder(root, path)

@@ -7,13 +7,18 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createRequire } from 'node:module'
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
+import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core'
 import { startRelay } from '../../src/relay/relay.ts'
 import { startOperator } from '../../src/operator/operator.ts'
 import { CHROMIUM, CHROMIUM_ARGS, openPeer, facadeDid, startApp } from './harness.ts'
 import type { StaticServer } from '../../scripts/static-server.ts'
 
 export const PHONE = { width: 360, height: 740 }
+
+/** One phone: a context at 360 × 740 with touch, its own storage (`extra` adds options). */
+export async function newPhoneContext (browser: Browser, extra: BrowserContextOptions = {}): Promise<BrowserContext> {
+  return await browser.newContext({ viewport: PHONE, hasTouch: true, isMobile: true, deviceScaleFactor: 1, acceptDownloads: true, ...extra })
+}
 
 export interface MobilePeers {
   app: StaticServer
@@ -48,12 +53,7 @@ export async function startMobilePeers (names: string[], opts: MobileOptions = {
   const dids: string[] = []
   for (const [i, name] of names.entries()) {
     const position = opts.positions?.[i]
-    const context = await browser.newContext({
-      viewport: PHONE,
-      hasTouch: true,
-      isMobile: true,
-      deviceScaleFactor: 1,
-      acceptDownloads: true,
+    const context = await newPhoneContext(browser, {
       // axe-core is injected as a script tag, which the app's CSP (no inline scripts) refuses
       bypassCSP: true,
       ...(position != null ? { geolocation: position, permissions: ['geolocation', 'clipboard-read', 'clipboard-write'] } : { permissions: ['clipboard-read', 'clipboard-write'] })

@@ -8,6 +8,7 @@ import 'reflect-metadata'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { execFileSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { X509Certificate } from 'node:crypto'
 import { request } from 'node:https'
 import { checkServerIdentity } from 'node:tls'
 import { tmpdir } from 'node:os'
@@ -101,6 +102,7 @@ describe('LAN mode: https app and wss relay with a local CA', () => {
     const howTo = await get(port, '/ca', ca)
     expect(howTo.body).toContain('Android')
     expect(howTo.body).toContain('iPhone')
+    expect(howTo.body).toContain(new X509Certificate(ca).fingerprint256)
   })
 
   it('[N6] answers undecodable and traversal paths with 400/404 and keeps serving', async () => {
