@@ -35,7 +35,7 @@ import type { Did } from '../core/identity.ts'
 import { isAllianceError, InvalidInputError, TooLargeError } from '../core/errors.ts'
 import {
   DEFAULT_DISCOVERY_INTERVAL_MS, DEFAULT_DISCOVERY_TOPIC, DEFAULT_MAX_CONNECTIONS, DEFAULT_TARGET_DIRECT,
-  DM_PROTOCOL, MAINTENANCE_INTERVAL_MS, MAX_GOSSIP_BYTES
+  DM_PROTOCOL, MAINTENANCE_INTERVAL_MS, MAX_GOSSIP_BYTES, UPGRADE_TIMEOUT_MS
 } from './constants.ts'
 import { NotDirectlyConnectedError, NotStartedError, PeerDeniedError, REJECT_CODES } from './errors.ts'
 import { allianceGater } from './gater.ts'
@@ -160,6 +160,10 @@ export async function createAllianceNet (opts: AllianceNetOptions): Promise<Alli
     }),
     connectionManager: {
       maxConnections: opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+      // a WebRTC upgrade under load takes seconds; libp2p's 6 s per address cut it off after
+      // it had spent its RTCPeerConnection (the mesh bounds each upgrade itself)
+      dialTimeout: UPGRADE_TIMEOUT_MS,
+      addressDialTimeout: UPGRADE_TIMEOUT_MS,
       // every inbound WebRTC and relayed connection appears to come from the relay's host
       inboundConnectionThreshold: 50
     },
@@ -171,8 +175,11 @@ export async function createAllianceNet (opts: AllianceNetOptions): Promise<Alli
       }
     ],
     services: {
-      identify: identify(),
-      identifyPush: identifyPush(),
+      // not on relayed (limited) connections: between peers those only carry the WebRTC
+      // signaling, and an identify exchange there (a signed peer record each way, through
+      // the relay) competed with it for the first round trips of every upgrade
+      identify: identify({ runOnLimitedConnection: false }),
+      identifyPush: identifyPush({ runOnLimitedConnection: false }),
       ping: ping(),
       pubsub: gossipsub({
         allowPublishToZeroTopicPeers: true,

@@ -111,7 +111,11 @@ export function guardedWebRTC (init: WebRTCTransportInit, opts: WebRtcGuardOptio
       if (inbound.size >= maxIn) { refuse(`${inbound.size} inbound handshakes are running`); return }
       if (directCount() >= maxDirect) { refuse(`${maxDirect} direct connections are open`); return }
       opts.budget.spend()
-      const run = onProtocol(stream, connection, signal).catch((err: unknown) => {
+      log(`webrtc: inbound handshake from ${peer}`)
+      const run = onProtocol(stream, connection, signal).then(() => {
+        log(`webrtc: inbound handshake from ${peer} done`)
+      }, (err: unknown) => {
+        log(`webrtc: inbound handshake from ${peer} failed: ${(err as Error)?.message?.split('\n')[0]}`)
         if (isTooManyPeerConnections(err)) opts.budget.markRefused()
         throw err
       })
