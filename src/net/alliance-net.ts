@@ -164,6 +164,8 @@ export async function createAllianceNet (opts: AllianceNetOptions): Promise<Alli
       // it had spent its RTCPeerConnection (the mesh bounds each upgrade itself)
       dialTimeout: UPGRADE_TIMEOUT_MS,
       addressDialTimeout: UPGRADE_TIMEOUT_MS,
+      // and the recipient's side of the same handshake (default 10 s)
+      inboundUpgradeTimeout: UPGRADE_TIMEOUT_MS,
       // every inbound WebRTC and relayed connection appears to come from the relay's host
       inboundConnectionThreshold: 50
     },
