@@ -80,6 +80,8 @@ export interface AllianceNetOptions {
   rtcBudget?: RtcBudget
   /** Direct connections past which inbound WebRTC handshakes are refused. Default 2 × targetDirect, at least 4. */
   maxDirect?: number
+  /** Inbound WebRTC handshakes running at once; more wait for a slot (webrtc-guard.ts). Default 4. */
+  maxInboundHandshakes?: number
   log?: (line: string) => void
 }
 
@@ -137,7 +139,7 @@ export async function createAllianceNet (opts: AllianceNetOptions): Promise<Alli
   const iceServers = opts.iceServers ?? []
   const webrtc = guardedWebRTC({
     rtcConfiguration: async () => ({ iceServers: typeof iceServers === 'function' ? await iceServers() : iceServers })
-  }, { budget, maxDirect: opts.maxDirect ?? Math.max(4, 2 * targetDirect), log })
+  }, { budget, maxDirect: opts.maxDirect ?? Math.max(4, 2 * targetDirect), maxInboundHandshakes: opts.maxInboundHandshakes, log })
   const misbehaviour = new MisbehaviourTracker(opts.misbehaviour)
   const hooks: Hooks = { onChange: () => {} }
   const topic = opts.discoveryTopic ?? DEFAULT_DISCOVERY_TOPIC

@@ -1,6 +1,6 @@
-// Dial timing rules of the mesh (SPEC N9, N10) with real peers over a real relay: an upgrade
-// that takes longer than libp2p's own dial timeouts still completes, and of two peers exactly
-// one dials first.
+// Dial timing rules of the mesh (SPEC N3, N9, N10) with real peers over a real relay: an
+// upgrade that takes longer than libp2p's own dial timeouts still completes, of two peers
+// exactly one dials first, and a busy recipient queues a handshake instead of refusing it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { RTCPeerConnection } from 'node-datachannel/polyfill'
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -61,4 +61,32 @@ describe('mesh dial timing', () => {
       proto.setRemoteDescription = setRemote
     }
   }, 40_000)
+})
+
+describe('a recipient at its inbound handshake cap', () => {
+  let relay: RelayHandle | undefined
+  let nets: AllianceNet[] = []
+
+  beforeAll(async () => {
+    relay = await startRelay({ port: 0, log: logger('relay') })
+    nets = await startPeers(3, relay.multiaddrs, { targetDirect: 0, maxInboundHandshakes: 1 })
+    await waitFor('all reserved', () => nets.every(n => n.relays()[0]?.state === 'reserved'))
+    await waitFor('c discovered', () => nets[0].discovered().includes(nets[2].did) && nets[1].discovered().includes(nets[2].did))
+  })
+
+  afterAll(async () => {
+    await stopAll([...nets, relay])
+  })
+
+  it('[N3] makes the second dialer wait for the slot: both dials succeed, none is refused', async () => {
+    const [a, b, c] = nets
+    const [ca, cb] = await Promise.all([
+      a.connectDirect(c.did, { signal: AbortSignal.timeout(30_000) }),
+      b.connectDirect(c.did, { signal: AbortSignal.timeout(30_000) })
+    ])
+    expect(ca.limits).toBeUndefined()
+    expect(cb.limits).toBeUndefined()
+    expect(a.stats().webrtcDialFailures + b.stats().webrtcDialFailures).toBe(0)
+    expect(c.peers().filter(p => p.kind === 'direct').map(p => p.peerId).sort()).toEqual([a.peerId, b.peerId].sort())
+  })
 })
