@@ -324,10 +324,15 @@ export class Mesh {
     }
   }
 
-  /** A relayed connection from `peer` opened lately: its WebRTC dial to us is on the way. */
+  /**
+   * A relayed connection from `peer` opened in the last DIALED_BY_WINDOW_MS: its WebRTC dial
+   * to us is on the way (its signaling stream follows within a second or so; once that has
+   * arrived the guard counts it as a running handshake). Short, because the relayed
+   * connection of a dial that failed stays open and must not keep us from dialing.
+   */
   private beingDialedBy (peer: string, now: number): boolean {
     return this.deps.libp2p.getConnections(peerIdFromString(peer))
-      .some(c => c.limits != null && c.direction === 'inbound' && c.status === 'open' && now - c.timeline.open < UPGRADE_TIMEOUT_MS)
+      .some(c => c.limits != null && c.direction === 'inbound' && c.status === 'open' && now - c.timeline.open < DIALED_BY_WINDOW_MS)
   }
 
   private dialMore (now: number): void {
@@ -452,6 +457,9 @@ export class Mesh {
     this.rtts.delete(peer)
   }
 }
+
+/** See `Mesh.beingDialedBy`. */
+const DIALED_BY_WINDOW_MS = 5_000
 
 function shuffle<T> (items: T[]): T[] {
   for (let i = items.length - 1; i > 0; i--) {
