@@ -37,7 +37,7 @@ import type { Did } from '../core/identity.ts'
 import { isAllianceError, InvalidInputError, TooLargeError } from '../core/errors.ts'
 import {
   DEFAULT_DISCOVERY_INTERVAL_MS, DEFAULT_DISCOVERY_TOPIC, DEFAULT_MAX_CONNECTIONS, DEFAULT_TARGET_DIRECT,
-  DM_PROTOCOL, MAINTENANCE_INTERVAL_MS, MAX_GOSSIP_BYTES, MAX_PEER_STORE_ENTRIES
+  DM_PROTOCOL, MAINTENANCE_INTERVAL_MS, MAX_GOSSIP_BYTES, MAX_PEER_STORE_ENTRIES, UPGRADE_TIMEOUT_MS
 } from './constants.ts'
 import { NotDirectlyConnectedError, NotStartedError, PeerDeniedError } from './errors.ts'
 import { allianceGater } from './gater.ts'
@@ -82,6 +82,8 @@ export interface AllianceNetOptions {
   rtcBudget?: RtcBudget
   /** Direct connections past which inbound WebRTC handshakes are refused. Default 2 × targetDirect, at least 4. */
   maxDirect?: number
+  /** Inbound WebRTC handshakes running at once; more wait for a slot (webrtc-guard.ts). Default 4. */
+  maxInboundHandshakes?: number
   log?: (line: string) => void
 }
 
@@ -139,7 +141,7 @@ export async function createAllianceNet (opts: AllianceNetOptions): Promise<Alli
   const iceServers = opts.iceServers ?? []
   const webrtc = guardedWebRTC({
     rtcConfiguration: async () => ({ iceServers: typeof iceServers === 'function' ? await iceServers() : iceServers })
-  }, { budget, maxDirect: opts.maxDirect ?? Math.max(4, 2 * targetDirect), log })
+  }, { budget, maxDirect: opts.maxDirect ?? Math.max(4, 2 * targetDirect), maxInboundHandshakes: opts.maxInboundHandshakes, log })
   const misbehaviour = new MisbehaviourTracker(opts.misbehaviour)
   const hooks: Hooks = { onChange: () => {} }
   const topic = opts.discoveryTopic ?? DEFAULT_DISCOVERY_TOPIC
@@ -162,6 +164,12 @@ export async function createAllianceNet (opts: AllianceNetOptions): Promise<Alli
     }),
     connectionManager: {
       maxConnections: opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+      // a WebRTC upgrade under load takes seconds; libp2p's 6 s per address cut it off after
+      // it had spent its RTCPeerConnection (the mesh bounds each upgrade itself)
+      dialTimeout: UPGRADE_TIMEOUT_MS,
+      addressDialTimeout: UPGRADE_TIMEOUT_MS,
+      // and the recipient's side of the same handshake (default 10 s)
+      inboundUpgradeTimeout: UPGRADE_TIMEOUT_MS,
       // every inbound WebRTC and relayed connection appears to come from the relay's host
       inboundConnectionThreshold: 50
     },
@@ -173,8 +181,11 @@ export async function createAllianceNet (opts: AllianceNetOptions): Promise<Alli
       }
     ],
     services: {
-      identify: identify(),
-      identifyPush: identifyPush(),
+      // not on relayed (limited) connections: between peers those only carry the WebRTC
+      // signaling, and an identify exchange there (a signed peer record each way, through
+      // the relay) competed with it for the first round trips of every upgrade
+      identify: identify({ runOnLimitedConnection: false }),
+      identifyPush: identifyPush({ runOnLimitedConnection: false }),
       ping: ping(),
       pubsub: gossipsub({
         allowPublishToZeroTopicPeers: true,
@@ -182,7 +193,7 @@ export async function createAllianceNet (opts: AllianceNetOptions): Promise<Alli
         emitSelf: false,
         maxInboundDataLength: MAX_GOSSIP_BYTES,
         // P4 (invalid messages) on the discovery topic now, on each application topic as it
-        // is subscribed (gossip-guard.ts, SPEC N9)
+        // is subscribed (gossip-guard.ts, SPEC N11)
         ...gossipScoring([topic])
       }),
       relayKeeper: (components) => {
@@ -273,7 +284,7 @@ export class AllianceNet extends EventTarget implements Startable {
     events.addEventListener('connection:close', this.onConnectionClose)
     events.addEventListener('peer:identify', this.onIdentify)
     events.addEventListener('self:peer:update', this.onSelfUpdate)
-    // records that do not belong to their signer are dropped before discovery sees them (N10)
+    // records that do not belong to their signer are dropped before discovery sees them (N12)
     this.libp2p.services.pubsub.topicValidators.set(this.discoveryTopic, discoveryValidator({ strike: (peer, code) => { this.rejectFrame(peer, code) } }))
     this.libp2p.services.pubsub.addEventListener('subscription-change', this.onSubscriptionChange)
     this.hooks.discovery?.addEventListener('peer', this.onDiscoveryPeer)
@@ -403,7 +414,7 @@ export class AllianceNet extends EventTarget implements Startable {
 
   /**
    * Delivers each signed gossip message of `topic` with its author's DID, before gossipsub
-   * forwards it (gossip-guard.ts, N9): a handler that throws an AllianceError rejects the
+   * forwards it (gossip-guard.ts, N11): a handler that throws an AllianceError rejects the
    * message (not forwarded; a strike against its author and the peer that forwarded it);
    * one that returns `'ignore'` keeps it from being forwarded without blame. Returns the
    * unsubscribe function.

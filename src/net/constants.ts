@@ -46,29 +46,41 @@ export const RELAY_BACKOFF_MAX_MS = 10_000
 export const UPGRADE_BACKOFF_MIN_MS = 2_000
 export const UPGRADE_BACKOFF_MAX_MS = 5 * 60_000
 
-/** How long one WebRTC upgrade (signaling over the relay + ICE + DTLS) may take. */
+/**
+ * How long one WebRTC upgrade (circuit + signaling over the relay + ICE + DTLS) may take. It is
+ * also libp2p's dial and per-address dial timeouts (defaults 10 s and 6 s): on a loaded phone
+ * or a machine with 16 tabs an upgrade takes several seconds, and one cut off at 6 s has spent
+ * its RTCPeerConnection for nothing and backs off.
+ */
 export const UPGRADE_TIMEOUT_MS = 20_000
 
 /**
- * How long the peer with the higher PeerId waits for the lower one to dial before it dials
- * itself. The lower PeerId dials first so that two peers do not open two connections at once;
- * the grace covers a lower peer that is busy or at its `targetDirect`.
+ * Of two peers, one is the first dialer (a bit of a hash of the pair, `dialsFirst` in mesh.ts);
+ * the other dials only after this long without a direct connection or a handshake between
+ * them. Short, because a dial from both sides at once is resolved by the handshake guard
+ * (SPEC N3: the lower PeerId's dial wins) and only costs an RTCPeerConnection; the grace
+ * covers a first dialer that is busy or already at its `targetDirect`. It was 15 s: the
+ * highest PeerIds of a forming mesh then waited 15 s for every peer that was full.
  */
-export const HIGHER_ID_GRACE_MS = 15_000
+export const SECOND_DIALER_GRACE_MS = 3_000
 
 /**
  * A newly discovered peer is dialed after a random delay up to this. Peers that discover each
  * other at once (a relay restart, several tabs opening) would otherwise all start WebRTC
  * handshakes in the same instant; on a loaded machine that makes the SDP answer arrive after
- * ICE has connected, and libdatachannel then fails DTLS ("unknown CA").
+ * ICE has connected, and libdatachannel then fails DTLS ("unknown CA"). It was 1 s, waited
+ * out on the 1 s maintenance tick; dials now start from a timer at their own time.
  */
-export const FIRST_DIAL_SPREAD_MS = 1_000
+export const FIRST_DIAL_SPREAD_MS = 300
+
+/** WebRTC upgrades a peer runs at once (outbound; the guard caps each direction at 4). */
+export const DEFAULT_MAX_PARALLEL_UPGRADES = 4
 
 /** A discovered peer not re-announced for this long is no longer dialed. */
 export const PEER_STALE_MS = 2 * 60_000
 
 /**
- * Discovered peers a node remembers (N10). Each costs a little memory and the peer store an
+ * Discovered peers a node remembers (N12). Each costs a little memory and the peer store an
  * entry; without a cap a flood of records from fresh keys would grow both without bound.
  * Past it the least recently seen peer we are not connected to is forgotten.
  */

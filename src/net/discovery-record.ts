@@ -1,7 +1,7 @@
 /**
  * The record `@libp2p/pubsub-peer-discovery` gossips (protobuf `Peer { bytes publicKey = 1;
  * repeated bytes addrs = 2; }`), decoded strictly and within bounds before anything else
- * looks at it (SPEC N10). The library's own decoder accepts any size and unknown fields; this
+ * looks at it (SPEC N12). The library's own decoder accepts any size and unknown fields; this
  * one refuses records a well-behaved peer never sends, so a flood of them costs a few
  * comparisons each.
  */

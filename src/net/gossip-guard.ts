@@ -1,5 +1,5 @@
 /**
- * Gossip is checked before it is forwarded (gossipsub v1.1 practice, SPEC N9–N10). Every
+ * Gossip is checked before it is forwarded (gossipsub v1.1 practice, SPEC N11–N12). Every
  * topic the node subscribes to gets a topic validator that runs the application's handlers
  * first: gossipsub forwards a message only when they accept it, drops it silently when one
  * says `ignore` (it may become valid later, or is simply not news), and rejects it when one
@@ -9,7 +9,7 @@
  * accomplice. Gossipsub's own score (P4, invalid message deliveries) punishes the same peer:
  * past a few invalid messages we stop gossiping with it, then ignore everything it sends.
  *
- * The discovery topic's records are bound to their author (N10): a record must carry the
+ * The discovery topic's records are bound to their author (N12): a record must carry the
  * public key of the peer that signed the gossip message, and only a bounded number of
  * well-formed multiaddrs. Relays run the same check, so they never forward a fake record
  * (and are never penalised for one).
@@ -114,7 +114,7 @@ function blame (hooks: Pick<GossipGuardHooks, 'strike'>, forwarder: string, auth
 }
 
 /**
- * The discovery topic's validator (N10): the record's key is the signer's key and its
+ * The discovery topic's validator (N12): the record's key is the signer's key and its
  * addresses parse. Used by peers and relays alike; `strike` may be a no-op on a relay.
  */
 export function discoveryValidator (hooks: Pick<GossipGuardHooks, 'strike'>): TopicValidatorFn {

@@ -5,11 +5,17 @@
  * - Discovery records (pubsub peer discovery) give each peer's relayed addresses; a dial to
  *   `<relay>/p2p-circuit/webrtc/p2p/<peer>` signals over the relay and ends in a direct
  *   WebRTC connection (the relayed one is only used for SDP/ICE and closed afterwards).
- * - Tie-break: of two peers, the one with the lower PeerId dials; the higher one dials only if
- *   nothing happened after HIGHER_ID_GRACE_MS (the lower one may be busy or full). Should both
- *   dial at once anyway, both sides see two direct connections, close both and only the lower
- *   side redials: gossipsub keeps one outbound stream per peer and would lose it if just one
- *   of the two connections closed.
+ * - Who dials: of two peers, the first dialer (`dialsFirst`: a bit of a hash of the pair, so
+ *   every peer dials about half of its pairs) dials as soon as it discovers the other; the
+ *   other dials only if nothing happened after SECOND_DIALER_GRACE_MS (the first one may be
+ *   busy or full) and no relayed connection from the peer (its dial on the way) is open.
+ *   Should both dial at once anyway, the handshake guard lets the lower PeerId's dial win
+ *   (SPEC N3); should two direct connections still result, both sides close both and only
+ *   the first dialer redials: gossipsub keeps one outbound stream per peer and would lose it
+ *   if just one of the two connections closed.
+ * - Dials start from events (a peer discovered, an upgrade ended, a connection closed), at
+ *   each peer's own time (a random spread up to FIRST_DIAL_SPREAD_MS), not on the next
+ *   maintenance tick; the tick only catches what events missed.
  * - Failed upgrades back off per peer (UPGRADE_BACKOFF_MIN_MS doubling to UPGRADE_BACKOFF_MAX_MS),
  *   at most `maxParallelUpgrades` run at once, and every handshake spends from the tab's
  *   RTCPeerConnection budget (`rtc-budget.ts`; Chromium refuses more than ~500 per tab).
@@ -24,7 +30,8 @@ import type { Connection, Libp2p, PeerId, PeerInfo } from '@libp2p/interface'
 import type { Ping } from '@libp2p/ping'
 import { didFromPeerId } from '../core/identity.ts'
 import {
-  FIRST_DIAL_SPREAD_MS, HIGHER_ID_GRACE_MS, MAX_KNOWN_PEERS, PEER_STALE_MS, UPGRADE_BACKOFF_MAX_MS, UPGRADE_BACKOFF_MIN_MS, UPGRADE_TIMEOUT_MS
+  DEFAULT_MAX_PARALLEL_UPGRADES, FIRST_DIAL_SPREAD_MS, MAX_KNOWN_PEERS, PEER_STALE_MS, SECOND_DIALER_GRACE_MS, UPGRADE_BACKOFF_MAX_MS,
+  UPGRADE_BACKOFF_MIN_MS, UPGRADE_TIMEOUT_MS
 } from './constants.ts'
 import { NotDirectlyConnectedError, PeerDeniedError } from './errors.ts'
 import { RtcBudgetSpentError } from './rtc-budget.ts'
@@ -54,6 +61,10 @@ export interface MeshDeps {
   /** Handshakes running in the transport (either direction). */
   handshakes?: HandshakeView
   maxParallelUpgrades?: number
+  /** Default SECOND_DIALER_GRACE_MS. */
+  secondDialerGraceMs?: number
+  /** Default FIRST_DIAL_SPREAD_MS. */
+  firstDialSpreadMs?: number
   /** Relay PeerIds (configured ones and any peer seen speaking the hop protocol). */
   isRelay: (peerId: string) => boolean
   /** Relays we are connected to now, for building circuit addresses of unannounced peers. */
@@ -86,6 +97,28 @@ function withPeer (ma: Multiaddr, peer: string): Multiaddr {
   return last?.name === 'p2p' ? ma : ma.encapsulate(`/p2p/${peer}`)
 }
 
+/** FNV-1a, 32 bits: cheap, and the same on every peer. */
+function fnv1a (text: string): number {
+  let h = 0x811c9dc5
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i)
+    h = Math.imul(h, 0x01000193) >>> 0
+  }
+  return h
+}
+
+/**
+ * Whether `self` is the first dialer of the pair {self, other}; the two peers compute opposite
+ * answers. A bit of a hash of the pair rather than "the lower PeerId": with that, the lowest
+ * PeerId of a forming mesh dialed everyone (its dials queued behind one another) and the
+ * highest dialed no one and waited out the grace for every peer that was full.
+ */
+export function dialsFirst (self: string, other: string): boolean {
+  const [lo, hi] = self < other ? [self, other] : [other, self]
+  const loDials = (fnv1a(`${lo}/${hi}`) & 1) === 0
+  return loDials === (self === lo)
+}
+
 function relayIdOf (ma: Multiaddr): string | undefined {
   const c = ma.getComponents()
   const circuit = c.findIndex(x => x.name === 'p2p-circuit')
@@ -97,19 +130,28 @@ export class Mesh {
   private readonly self: string
   private readonly known = new Map<string, Known>()
   private readonly backoff = new Map<string, Backoff>()
-  /** Peers the higher side must not dial before a time (after a duplicate was closed). */
+  /** Peers the second dialer must not dial before a time (after a duplicate was closed). */
   private readonly holdUntil = new Map<string, number>()
   private readonly dialing = new Map<string, Promise<Connection>>()
   private readonly rtts = new Map<string, number>()
   private readonly counters: MeshStats = { webrtcDialAttempts: 0, webrtcDialFailures: 0, duplicateConnectionsClosed: 0 }
   private readonly maxParallel: number
+  private readonly graceMs: number
+  private readonly spreadMs: number
   private stopped = false
   private budgetLogged = false
+  /** A dialMore() queued for the next macrotask (several events coalesce into one). */
+  private kickQueued = false
+  /** A timer for the earliest `notBefore`, backoff or grace end still ahead. */
+  private wakeTimer?: ReturnType<typeof setTimeout>
+  private wakeAt = Infinity
 
   constructor (deps: MeshDeps) {
     this.deps = deps
     this.self = deps.libp2p.peerId.toString()
-    this.maxParallel = deps.maxParallelUpgrades ?? 2
+    this.maxParallel = deps.maxParallelUpgrades ?? DEFAULT_MAX_PARALLEL_UPGRADES
+    this.graceMs = deps.secondDialerGraceMs ?? SECOND_DIALER_GRACE_MS
+    this.spreadMs = deps.firstDialSpreadMs ?? FIRST_DIAL_SPREAD_MS
   }
 
   start (): void {
@@ -118,6 +160,31 @@ export class Mesh {
 
   stop (): void {
     this.stopped = true
+    clearTimeout(this.wakeTimer)
+    this.wakeTimer = undefined
+    this.wakeAt = Infinity
+  }
+
+  /** Runs dialMore() soon: after the current event, coalesced with other kicks. */
+  private kick (): void {
+    if (this.kickQueued || this.stopped) return
+    this.kickQueued = true
+    setTimeout(() => {
+      this.kickQueued = false
+      if (!this.stopped) this.dialMore(Date.now())
+    }, 0)
+  }
+
+  /** Runs dialMore() at `at` (the earliest of the times asked for wins). */
+  private wakeAtTime (at: number): void {
+    if (this.stopped || !Number.isFinite(at) || at >= this.wakeAt) return
+    clearTimeout(this.wakeTimer)
+    this.wakeAt = at
+    this.wakeTimer = setTimeout(() => {
+      this.wakeTimer = undefined
+      this.wakeAt = Infinity
+      if (!this.stopped) this.dialMore(Date.now())
+    }, Math.max(0, at - Date.now()))
   }
 
   stats (): MeshStats {
@@ -154,12 +221,14 @@ export class Mesh {
       return false
     }
     if (this.known.size >= MAX_KNOWN_PEERS && !this.forgetStalest()) return false
-    this.known.set(id, { peerId: info.id, addrs, firstSeen: now, lastSeen: now, notBefore: now + Math.random() * FIRST_DIAL_SPREAD_MS })
+    this.known.set(id, { peerId: info.id, addrs, firstSeen: now, lastSeen: now, notBefore: now + Math.random() * this.spreadMs })
+    this.deps.log(`mesh: discovered ${id} (${addrs.length} circuit addresses)`)
     this.deps.onChange()
+    this.kick()
     return true
   }
 
-  /** Forgets the least recently seen known peer we hold no direct connection to (N10). */
+  /** Forgets the least recently seen known peer we hold no direct connection to (N12). */
   private forgetStalest (): boolean {
     const direct = this.directPeers()
     let stalest: [string, number] | null = null
@@ -197,13 +266,14 @@ export class Mesh {
 
   /**
    * Called when any connection closes. When the last direct connection to a peer goes, the
-   * lower PeerId redials at once and the higher one waits for the grace period again, so the
+   * first dialer redials at once and the other one waits for the grace period again, so the
    * two do not dial each other simultaneously.
    */
   onConnectionClose (conn: Connection): void {
     const id = conn.remotePeer.toString()
     if (conn.limits != null || this.deps.isRelay(id) || this.directConnection(id) != null) return
-    if (this.self > id) this.holdUntil.set(id, Date.now() + HIGHER_ID_GRACE_MS)
+    if (!dialsFirst(this.self, id)) this.holdUntil.set(id, Date.now() + this.graceMs)
+    this.kick()
   }
 
   /** Housekeeping and new upgrades; called from the node's maintenance tick. */
@@ -251,8 +321,9 @@ export class Mesh {
       const direct = conns.filter(isDirect)
       if (direct.length > 1) {
         this.counters.duplicateConnectionsClosed++
-        this.deps.log(`mesh: ${direct.length} direct connections to ${id}; closing all, ${this.self < id ? 'we' : 'they'} redial`)
-        if (this.self > id) this.holdUntil.set(id, now + HIGHER_ID_GRACE_MS)
+        const first = dialsFirst(this.self, id)
+        this.deps.log(`mesh: ${direct.length} direct connections to ${id}; closing all, ${first ? 'we' : 'they'} redial`)
+        if (!first) this.holdUntil.set(id, now + this.graceMs)
         for (const c of direct) c.close().catch(() => {})
         continue
       }
@@ -266,18 +337,34 @@ export class Mesh {
     }
   }
 
+  /**
+   * A relayed connection from `peer` opened in the last DIALED_BY_WINDOW_MS: its WebRTC dial
+   * to us is on the way (its signaling stream follows within a second or so; once that has
+   * arrived the guard counts it as a running handshake). Short, because the relayed
+   * connection of a dial that failed stays open and must not keep us from dialing.
+   */
+  private beingDialedBy (peer: string, now: number): boolean {
+    return this.deps.libp2p.getConnections(peerIdFromString(peer))
+      .some(c => c.limits != null && c.direction === 'inbound' && c.status === 'open' && now - c.timeline.open < DIALED_BY_WINDOW_MS)
+  }
+
   private dialMore (now: number): void {
     const direct = this.directPeers()
     let wanted = this.deps.targetDirect - direct.size - this.dialing.size
     if (wanted <= 0 || this.dialing.size >= this.maxParallel) return
     const candidates: string[] = []
     const later: string[] = []
+    let next = Infinity
     for (const [id, k] of this.known) {
       if (direct.has(id) || this.dialing.has(id) || this.deps.isDenied(id) || this.deps.handshakes?.handshaking(id) === true) continue
-      if ((this.backoff.get(id)?.until ?? 0) > now || k.notBefore > now) continue
-      if (this.self < id) candidates.push(id)
-      else if (now - k.firstSeen > HIGHER_ID_GRACE_MS && (this.holdUntil.get(id) ?? 0) <= now) later.push(id)
+      const notBefore = Math.max(this.backoff.get(id)?.until ?? 0, k.notBefore)
+      if (notBefore > now) { next = Math.min(next, notBefore); continue }
+      if (dialsFirst(this.self, id)) { candidates.push(id); continue }
+      const graceEnd = Math.max(k.firstSeen + this.graceMs, this.holdUntil.get(id) ?? 0)
+      if (graceEnd > now) next = Math.min(next, graceEnd)
+      else if (!this.beingDialedBy(id, now)) later.push(id)
     }
+    this.wakeAtTime(next)
     const order = [...shuffle(candidates), ...shuffle(later)]
     for (const id of order) {
       if (wanted <= 0 || this.dialing.size >= this.maxParallel) break
@@ -311,7 +398,11 @@ export class Mesh {
   private upgrade (peer: string, signal?: AbortSignal): Promise<Connection> {
     const existing = this.dialing.get(peer)
     if (existing != null) return existing
-    const attempt = this.runUpgrade(peer, signal).finally(() => { this.dialing.delete(peer) })
+    const attempt = this.runUpgrade(peer, signal).finally(() => {
+      this.dialing.delete(peer)
+      // a slot is free: the next peer need not wait for the maintenance tick
+      this.kick()
+    })
     this.dialing.set(peer, attempt)
     return attempt
   }
@@ -330,6 +421,7 @@ export class Mesh {
       }
       this.counters.webrtcDialAttempts++
       const started = Date.now()
+      this.deps.log(`mesh: dialing ${peer} via ${addr.toString()}`)
       const timeout = AbortSignal.timeout(UPGRADE_TIMEOUT_MS)
       try {
         const conn = await this.deps.libp2p.dial(addr, { signal: signal != null ? AbortSignal.any([signal, timeout]) : timeout })
@@ -378,6 +470,9 @@ export class Mesh {
     this.rtts.delete(peer)
   }
 }
+
+/** See `Mesh.beingDialedBy`. */
+const DIALED_BY_WINDOW_MS = 5_000
 
 function shuffle<T> (items: T[]): T[] {
   for (let i = items.length - 1; i > 0; i--) {

@@ -1,5 +1,5 @@
 /**
- * Keeps libp2p's peer store bounded (N10). libp2p adds every discovered peer to it and never
+ * Keeps libp2p's peer store bounded (N12). libp2p adds every discovered peer to it and never
  * deletes one, so a stream of discovery records from fresh keys would grow it for as long as
  * the tab stays open. Past `max` entries, the entries of peers that are neither connected,
  * nor relays, nor still known to the mesh are deleted.

@@ -3,7 +3,8 @@
  * (a signaling stream), spends from the tab's RtcBudget (rtc-budget.ts), and no handshake
  * starts towards a peer that is already being dialed or is dialing us, or (inbound) when the
  * tab already holds `maxDirect` direct connections; concurrent handshakes are capped per
- * direction. When both peers dial each other at the same instant, the dial of the lower
+ * direction, and an inbound one past the cap waits for a slot (up to `maxQueuedInbound` of
+ * them, within the inbound upgrade timeout) instead of being refused. When both peers dial each other at the same instant, the dial of the lower
  * PeerId wins (the mesh's tie-break): the lower side refuses the higher one's inbound
  * handshake while its own dial is in flight (SPEC N2, N3).
  *
@@ -23,13 +24,15 @@ export interface WebRtcGuardOptions {
   budget: RtcBudget
   /** Inbound handshakes running at once. Default 4. */
   maxInboundHandshakes?: number
+  /** Inbound handshakes waiting for one of those slots (refused past this). Default 8. */
+  maxQueuedInbound?: number
   /** Outbound handshakes running at once. Default 4. */
   maxOutboundHandshakes?: number
   /** Direct connections past which inbound handshakes are refused. Default 16. */
   maxDirect?: number
-  /** Inbound handshakes one peer may start per minute (N12). Default 6. */
+  /** Inbound handshakes one peer may start per minute (N14). Default 6. */
   inboundPerPeerPerMinute?: number
-  /** Inbound handshakes from everyone per minute (N12). Default 60. */
+  /** Inbound handshakes from everyone per minute (N14). Default 60. */
   inboundPerMinute?: number
   log?: (line: string) => void
 }
@@ -59,17 +62,40 @@ function isDirectConn (c: Connection): boolean {
  */
 export function guardedWebRTC (init: WebRTCTransportInit, opts: WebRtcGuardOptions): { transport: (components: WebRtcComponents) => Transport, view: HandshakeView } {
   const outbound = new Set<string>()
-  const inbound = new Map<string, Promise<void>>()
+  /** Inbound handshakes running (what the cap counts). */
+  const inbound = new Set<string>()
+  /** Inbound handshakes waiting for a slot or running, each until it has ended. */
+  const pending = new Map<string, Promise<void>>()
+  /** Wake-ups of handshakes waiting for a slot, oldest first. */
+  const waiting: Array<() => void> = []
   const maxIn = opts.maxInboundHandshakes ?? 4
+  const maxQueued = opts.maxQueuedInbound ?? 8
   const maxOut = opts.maxOutboundHandshakes ?? 4
   const maxDirect = opts.maxDirect ?? 16
   // a signaling stream costs an RTCPeerConnection from a lifetime budget of ~500 (N2): a peer
-  // re-dialing in a loop, or many keys through one relay, must not spend it (N12)
+  // re-dialing in a loop, or many keys through one relay, must not spend it (N14)
   const rate = new InboundRate(opts.inboundPerPeerPerMinute ?? 6, opts.inboundPerMinute ?? 60)
   const log = opts.log ?? (() => {})
   const view: HandshakeView = {
-    handshaking: peer => outbound.has(peer) || inbound.has(peer),
-    inboundSettled: async peer => { await inbound.get(peer) }
+    handshaking: peer => outbound.has(peer) || pending.has(peer),
+    inboundSettled: async peer => { await pending.get(peer) }
+  }
+  /** Resolves when a running inbound handshake has ended (or rejects when `signal` aborts). */
+  const slot = async (signal: AbortSignal): Promise<void> => {
+    await new Promise<void>((resolve, reject) => {
+      const wake = (): void => {
+        signal.removeEventListener('abort', onAbort)
+        resolve()
+      }
+      const onAbort = (): void => {
+        const i = waiting.indexOf(wake)
+        if (i >= 0) waiting.splice(i, 1)
+        reject(signal.reason ?? new Error('aborted'))
+      }
+      if (signal.aborted) { reject(signal.reason ?? new Error('aborted')); return }
+      signal.addEventListener('abort', onAbort, { once: true })
+      waiting.push(wake)
+    })
   }
 
   const transport = (components: WebRtcComponents): Transport => {
@@ -86,7 +112,7 @@ export function guardedWebRTC (init: WebRTCTransportInit, opts: WebRtcGuardOptio
         throw new InvalidInputError(`not a relayed WebRTC address: ${ma.toString()}`, 'ERR_NO_CIRCUIT')
       }
       if (outbound.has(peer)) throw new DuplicateDialError(`a WebRTC dial to ${peer} is already running`)
-      if (inbound.has(peer)) throw new DuplicateDialError(`${peer} is dialing us right now`)
+      if (pending.has(peer)) throw new DuplicateDialError(`${peer} is dialing us right now`)
       if (components.connectionManager.getConnections().some(c => c.remotePeer.toString() === peer && isDirectConn(c))) {
         throw new DuplicateDialError(`already directly connected to ${peer}`)
       }
@@ -111,29 +137,56 @@ export function guardedWebRTC (init: WebRTCTransportInit, opts: WebRtcGuardOptio
         log(`webrtc: refused a handshake from ${peer}: ${why}`)
         stream.abort(new HandshakeLimitError(why))
       }
-      if (opts.budget.state().spent) { refuse('RTCPeerConnection budget spent'); return }
-      if (inbound.has(peer)) { refuse('a handshake from it is already running'); return }
-      // both dialed at once: the lower PeerId's dial wins
-      if (outbound.has(peer) && self < peer) { refuse('our own dial to it is running'); return }
-      if (inbound.size >= maxIn) { refuse(`${inbound.size} inbound handshakes are running`); return }
-      if (directCount() >= maxDirect) { refuse(`${maxDirect} direct connections are open`); return }
+      if (pending.has(peer)) { refuse('a handshake from it is already running'); return }
       const limited = rate.take(peer, Date.now())
       if (limited != null) { refuse(limited); return }
-      opts.budget.spend()
-      const run = onProtocol(stream, connection, signal).catch((err: unknown) => {
-        if (isTooManyPeerConnections(err)) opts.budget.markRefused()
-        throw err
-      })
-      const settled = run.then(() => {}, () => {}).finally(() => { inbound.delete(peer) })
-      inbound.set(peer, settled)
-      await run
+      let ended = (): void => {}
+      pending.set(peer, new Promise<void>(resolve => { ended = resolve }))
+      let running = false
+      try {
+        for (;;) {
+          if (opts.budget.state().spent) { refuse('RTCPeerConnection budget spent'); return }
+          // both dialed at once: the lower PeerId's dial wins
+          if (outbound.has(peer) && self < peer) { refuse('our own dial to it is running'); return }
+          if (directCount() >= maxDirect) { refuse(`${maxDirect} direct connections are open`); return }
+          if (inbound.size < maxIn) break
+          // busy: the dialer's offer waits here for a slot rather than being refused (a
+          // refusal cost it an RTCPeerConnection and a backoff, and a forming mesh of 8 tabs
+          // lost a third of its dials that way)
+          if (waiting.length >= maxQueued) { refuse(`${inbound.size} inbound handshakes are running and ${waiting.length} wait`); return }
+          try {
+            await slot(signal)
+          } catch {
+            refuse('no inbound handshake slot came free in time')
+            return
+          }
+        }
+        opts.budget.spend()
+        inbound.add(peer)
+        running = true
+        log(`webrtc: inbound handshake from ${peer}`)
+        await onProtocol(stream, connection, signal).then(() => {
+          log(`webrtc: inbound handshake from ${peer} done`)
+        }, (err: unknown) => {
+          log(`webrtc: inbound handshake from ${peer} failed: ${(err as Error)?.message?.split('\n')[0]}`)
+          if (isTooManyPeerConnections(err)) opts.budget.markRefused()
+          throw err
+        })
+      } finally {
+        pending.delete(peer)
+        if (running) {
+          inbound.delete(peer)
+          waiting.shift()?.()
+        }
+        ended()
+      }
     }
     return inner
   }
   return { transport, view }
 }
 
-/** Sliding one-minute windows of inbound handshake starts, per peer and in total (N12). */
+/** Sliding one-minute windows of inbound handshake starts, per peer and in total (N14). */
 export class InboundRate {
   private readonly perPeer = new Map<string, number[]>()
   private all: number[] = []

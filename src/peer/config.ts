@@ -3,7 +3,7 @@
  * this profile, `?relay=` in the URL (repeatable or comma-separated), the server's
  * `/alliance-config.json` (written by `npm start`, so a localhost demo needs no setup), and
  * the build-time default `VITE_RELAYS`. A `?relay=` link never replaces saved relays on its
- * own (SPEC N13): the relay decides whom a peer meets, so a link from a stranger could put it
+ * own (SPEC N15): the relay decides whom a peer meets, so a link from a stranger could put it
  * among the stranger's peers only. It becomes a proposal the user confirms or declines.
  */
 import type { KeyValue } from './profiles.ts'
@@ -106,7 +106,7 @@ function relaysFromUrl (search: string): string[] {
 
 /**
  * The relays a `?relay=` link asks for when they differ from the ones this profile saved:
- * what the app asks the user to confirm before using them (N13). Null when there is nothing
+ * what the app asks the user to confirm before using them (N15). Null when there is nothing
  * to confirm (no link, nothing saved, or the same list).
  */
 export function relayProposal (profile: string, search: string, store: KeyValue): string[] | null {

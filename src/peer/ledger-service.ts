@@ -46,7 +46,7 @@ import type { InvitationToken } from '../core/invitation.ts'
 export interface LedgerNet {
   publish: (topic: string, data: Uint8Array) => Promise<number>
   /**
-   * The handler runs before the message is forwarded (N9): throwing an AllianceError rejects it
+   * The handler runs before the message is forwarded (N11): throwing an AllianceError rejects it
    * (a strike against its author and forwarder), `'ignore'` drops it without blame.
    */
   subscribe: (topic: string, handler: (data: Uint8Array, from: Did) => void | 'accept' | 'ignore' | Promise<void | 'accept' | 'ignore'>) => () => void
@@ -368,7 +368,7 @@ export class LedgerService implements LedgerApi {
     return first?.chain ?? null
   }
 
-  /** A malformed request is rethrown typed: the net rejects it unforwarded and strikes its sender (N9). */
+  /** A malformed request is rethrown typed: the net rejects it unforwarded and strikes its sender (N11). */
   private onJoinRequest (data: Uint8Array, from: Did): void {
     try {
       this.deskOf().onRequest(data, from)
@@ -430,7 +430,7 @@ export class LedgerService implements LedgerApi {
   // ---- incoming ----
 
   /**
-   * A gossiped block, judged before gossipsub forwards it (N9). A block that breaks a rule
+   * A gossiped block, judged before gossipsub forwards it (N11). A block that breaks a rule
    * every honest peer checks the same way is rethrown: the net strikes its author (S6, even
    * when not our peer) and whoever forwarded it. One we cannot judge yet (a clock ahead of
    * ours, an issuer whose admission we have not seen) or already hold is not forwarded and

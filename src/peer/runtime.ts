@@ -42,7 +42,7 @@ export interface RuntimeOptions {
   miner?: Miner
   /** The alliance this profile belongs to (alliance-choice.ts); null: it founds or joins one first. */
   alliance?: AllianceChoice | null
-  /** Relays a `?relay=` link asks for instead of the saved ones, until the user decides (N13). */
+  /** Relays a `?relay=` link asks for instead of the saved ones, until the user decides (N15). */
   relayProposal?: string[] | null
   /** Admit everyone who asks, as a validator (the demo operator). */
   openDesk?: boolean

@@ -55,7 +55,7 @@ export interface RelayOptions {
   /** Addresses to announce instead of the listening ones, e.g.
    * `/dns4/relay.example.org/tcp/443/tls/ws` behind a reverse proxy. */
   announce?: string[]
-  /** Reservations per IP address and requests per peer (reservation-limits.ts, N11). */
+  /** Reservations per IP address and requests per peer (reservation-limits.ts, N13). */
   reservationLimits?: ReservationLimitOptions
   log?: (line: string) => void
 }
@@ -162,7 +162,7 @@ export async function startRelay (opts: RelayOptions = {}): Promise<RelayHandle>
         // one NAT) shares an address, so past ~11 tabs the relay stopped forwarding discovery
         // to anyone (measured: test/bench/mesh.ts, tab capacity 12 -> 20+ without it). Abuse
         // is handled per peer by reservation limits, the discovery check below (a bad record
-        // costs its sender score, N9/N10) and the peers' misbehaviour tracking.
+        // costs its sender score, N11/N12) and the peers' misbehaviour tracking.
         ...gossipScoring([topic])
       })
     }
@@ -175,7 +175,7 @@ export async function startRelay (opts: RelayOptions = {}): Promise<RelayHandle>
     const conn = node.getConnections().find(c => c.remotePeer.toString() === peer)
     return conn == null ? null : ipOf(conn.remoteAddr)
   }
-  // a fake discovery record is dropped here, never forwarded to the peers (N10)
+  // a fake discovery record is dropped here, never forwarded to the peers (N12)
   node.services.pubsub.topicValidators.set(topic, discoveryValidator({ strike: () => {} }))
   node.addEventListener('connection:open', evt => { log(`relay: connection open ${describe(evt.detail)}`) })
   node.addEventListener('connection:close', evt => { log(`relay: connection close ${describe(evt.detail)}`) })

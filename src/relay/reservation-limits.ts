@@ -1,5 +1,5 @@
 /**
- * Who may hold a reservation on the relay (SPEC N11). The relay's 256 reservations are a
+ * Who may hold a reservation on the relay (SPEC N13). The relay's 256 reservations are a
  * shared resource: without limits one host could take them all with fresh keys, and one key
  * could keep the relay busy re-reserving. So a reservation is refused when the requester's IP
  * address already holds `perIp` reservations of other peers, or when the same peer asked more

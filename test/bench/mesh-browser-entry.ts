@@ -26,6 +26,11 @@ const log: string[] = []
 
 function now (): number { return performance.timeOrigin + performance.now() }
 
+function pushLog (line: string): void {
+  log.push(`${Math.round(now())} ${line}`)
+  if (log.length > 2000) log.shift()
+}
+
 function theNet (): AllianceNet {
   if (net == null) throw new Error('meshBench.start() first')
   return net
@@ -80,8 +85,16 @@ const api = {
       relays: opts.relays,
       targetDirect: opts.targetDirect,
       discoveryIntervalMs: opts.discoveryIntervalMs,
-      log: line => { log.push(`${Math.round(performance.now())} ${line}`); if (log.length > 500) log.shift() }
+      // epoch milliseconds, so that lines of several tabs can be merged into one timeline
+      log: line => { pushLog(line) }
     })
+    // connection events for the formation trace (test/bench/mesh-trace.ts)
+    for (const type of ['connection:open', 'connection:close'] as const) {
+      net.libp2p.addEventListener(type, (evt) => {
+        const c = evt.detail
+        pushLog(`conn: ${type === 'connection:open' ? 'open' : 'close'} ${c.remotePeer.toString()} ${c.direction} ${c.limits != null ? 'limited' : 'direct'} ${c.remoteAddr.toString()}`)
+      })
+    }
     net.libp2p.services.pubsub.addEventListener('message', (evt) => { seen.set(evt.detail.topic, (seen.get(evt.detail.topic) ?? 0) + 1) })
     await net.start()
     await net.handle(SINK_DIRECT, async (stream) => { await sink(stream) }, { maxInboundStreams: 4 })

@@ -1,8 +1,8 @@
 // Issue 9, "resource limits on the wire", end to end: a Node attacker linked directly to a
 // tab floods it with invalid ledger gossip and with discovery records of keys that are not
-// its own (SPEC N9, N10). The tab stores nothing of it, learns none of the fake peers, hangs
+// its own (SPEC N11, N12). The tab stores nothing of it, learns none of the fake peers, hangs
 // up on the attacker, keeps its memory bounded, and still takes a DM from an honest tab.
-// Then a `?relay=` link does not replace saved relays without the user's yes (N13).
+// Then a `?relay=` link does not replace saved relays without the user's yes (N15).
 import '../../src/net/node-polyfills.ts'
 import { describe, it, expect, beforeAll, afterAll } from 'vitest'
 import { randomBytes } from '@noble/hashes/utils.js'
@@ -59,7 +59,7 @@ afterAll(async () => {
 })
 
 describe('a tab under a gossip flood', () => {
-  it('[N9][N10] stores none of the junk, learns none of the fake peers, hangs up on the attacker and stays bounded', async () => {
+  it('[N11][N12] stores none of the junk, learns none of the fake peers, hangs up on the attacker and stays bounded', async () => {
     const [tab, honest] = peers.tabs
     const topic = blocksTopic(allianceContext(peers.operator!.genesis))
     const tabDid = peers.dids[0]
@@ -105,7 +105,7 @@ describe('a tab under a gossip flood', () => {
     expect(after.blocks - blocksBefore).toBeLessThan(20)
     const heapGrowth = await heapAfterGc() - heapBefore
     // the flood was JUNK_BLOCKS × 60 KiB = 23 MiB; what the tab keeps of it is bounded by the
-    // validations in flight (N9), not by the flood's size
+    // validations in flight (N11), not by the flood's size
     expect(heapGrowth).toBeLessThan(8 * 1024 * 1024)
 
     // and the tab still works: an honest tab's DM arrives
@@ -113,7 +113,7 @@ describe('a tab under a gossip flood', () => {
     await until('the DM arrived', async () => await tab.evaluate(() => (window.alliance?.messages() ?? []).some(m => m.text === 'still there?')), 60_000)
   }, 300_000)
 
-  it('[N13] a ?relay= link asks before it replaces the saved relays, and only a yes switches them', async () => {
+  it('[N15] a ?relay= link asks before it replaces the saved relays, and only a yes switches them', async () => {
     const tab = peers.tabs[1]
     const saved = peers.relay.multiaddrs[0]
     const other = '/ip4/10.9.9.9/tcp/4001/ws/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN'

@@ -304,10 +304,10 @@ describe('ledger over a real relay and WebRTC', () => {
     expect(lone.engine.stats().orphans).toBeLessThanOrEqual(MAX_STRANGER_ORPHANS)
   })
 
-  // S6/N9: a gossiped block's rejection is thrown typed to the net before it is forwarded;
+  // S6/N11: a gossiped block's rejection is thrown typed to the net before it is forwarded;
   // the net's topic validator strikes the author (its PeerId is its DID's key, connected or
   // not) and the forwarder (test/unit/gossip-guard.test.ts)
-  it('[S6][N9] a gossiped invalid block is rejected to the net with its code, unforwarded', async () => {
+  it('[S6][N11] a gossiped invalid block is rejected to the net with its code, unforwarded', async () => {
     const seed = randomBytes(32)
     const author = didFromPublicKey(generateKeyPair(seed).publicKey)
     const reported: Array<[string, string]> = []

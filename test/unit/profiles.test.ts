@@ -28,7 +28,7 @@ describe('profiles', () => {
 
 describe('relay configuration', () => {
   const served = async (): Promise<{ relays: string[] }> => ({ relays: ['/ip4/127.0.0.1/tcp/9090/ws/p2p/12D3KooWServed'] })
-  it('[N13] prefers saved settings, then ?relay=, then the served config', async () => {
+  it('[N15] prefers saved settings, then ?relay=, then the served config', async () => {
     const store = memory()
     const link = '?relay=/ip4/1.2.3.4/tcp/1/ws,/ip4/5.6.7.8/tcp/2/ws'
     expect(await resolveRelays('a', '', store, served)).toEqual(['/ip4/127.0.0.1/tcp/9090/ws/p2p/12D3KooWServed'])

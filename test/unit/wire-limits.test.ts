@@ -1,5 +1,5 @@
 /**
- * Resource limits on the wire (SPEC N9–N12): gossip judged before it is forwarded, with the
+ * Resource limits on the wire (SPEC N11–N14): gossip judged before it is forwarded, with the
  * forwarder blamed too; discovery records bound to their signer and bounded; reservations per
  * IP and per peer; inbound WebRTC handshakes per minute.
  */
@@ -42,7 +42,7 @@ function recorder (): { strikes: Array<[string, string]>, strike: (p: string, c:
 const ADDR = multiaddr('/ip4/127.0.0.1/tcp/9090/ws/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN/p2p-circuit/webrtc').bytes
 
 describe('gossip judged before it is forwarded', () => {
-  it('[N9] accepts what the handlers accept, and ignores what one of them ignores, blaming nobody', async () => {
+  it('[N11] accepts what the handlers accept, and ignores what one of them ignores, blaming nobody', async () => {
     const author = await peer()
     const r = recorder()
     const handlers = new Set<GossipHandler>([() => {}])
@@ -53,7 +53,7 @@ describe('gossip judged before it is forwarded', () => {
     expect(r.strikes).toEqual([])
   })
 
-  it('[N9] a rejected message is a strike against its author and against the peer that forwarded it', async () => {
+  it('[N11] a rejected message is a strike against its author and against the peer that forwarded it', async () => {
     const [author, forwarder] = [await peer(), await peer()]
     const r = recorder()
     const validate = applicationValidator('t', {
@@ -69,7 +69,7 @@ describe('gossip judged before it is forwarded', () => {
     expect(r.strikes).toEqual([[author.id.toString(), 'ERR_BAD_SIGNATURE']])
   })
 
-  it('[N9] a local failure (not a typed error) is ignored, not blamed on anyone', async () => {
+  it('[N11] a local failure (not a typed error) is ignored, not blamed on anyone', async () => {
     const author = await peer()
     const r = recorder()
     const lines: string[] = []
@@ -79,7 +79,7 @@ describe('gossip judged before it is forwarded', () => {
     expect(lines.join()).toContain('disk full')
   })
 
-  it('[N9] holds at most MAX_VALIDATIONS_PER_SOURCE messages of one forwarder at once; the rest are dropped unread', async () => {
+  it('[N11] holds at most MAX_VALIDATIONS_PER_SOURCE messages of one forwarder at once; the rest are dropped unread', async () => {
     const author = await peer()
     let release: () => void = () => {}
     const gate = new Promise<void>((resolve) => { release = resolve })
@@ -98,21 +98,21 @@ describe('gossip judged before it is forwarded', () => {
 })
 
 describe('discovery records bound to their author', () => {
-  it('[N10] accepts a record of the signer\'s own key with well-formed addresses', async () => {
+  it('[N12] accepts a record of the signer\'s own key with well-formed addresses', async () => {
     const author = await peer()
     const r = recorder()
     expect(await discoveryValidator(r)(author.id, signed(author.id, record(author.publicKey, [ADDR])))).toBe(TopicValidatorResult.Accept)
     expect(r.strikes).toEqual([])
   })
 
-  it('[N10] rejects a record of another key, and blames the signer and the forwarder', async () => {
+  it('[N12] rejects a record of another key, and blames the signer and the forwarder', async () => {
     const [author, victim, forwarder] = [await peer(), await peer(), await peer()]
     const r = recorder()
     expect(await discoveryValidator(r)(forwarder.id, signed(author.id, record(victim.publicKey, [ADDR])))).toBe(TopicValidatorResult.Reject)
     expect(r.strikes).toEqual([[author.id.toString(), 'ERR_RECORD_NOT_AUTHOR'], [forwarder.id.toString(), GOSSIP_CODES.forwardedInvalid]])
   })
 
-  it('[N10] rejects records that are unbounded, malformed or hold undecodable addresses', async () => {
+  it('[N12] rejects records that are unbounded, malformed or hold undecodable addresses', async () => {
     const author = await peer()
     const cases: Array<[string, Uint8Array]> = [
       ['too many addresses', record(author.publicKey, Array.from({ length: MAX_RECORD_ADDRS + 1 }, () => ADDR))],
@@ -132,7 +132,7 @@ describe('discovery records bound to their author', () => {
 })
 
 describe('relay reservations per IP and per peer', () => {
-  it('[N11] refuses the next peer of an IP that holds perIp reservations; a renewal keeps its slot', () => {
+  it('[N13] refuses the next peer of an IP that holds perIp reservations; a renewal keeps its slot', () => {
     const limits = new ReservationLimiter({ perIp: 2 })
     const holders = [{ peer: 'a', ip: '10.0.0.1' }, { peer: 'b', ip: '10.0.0.1' }, { peer: 'c', ip: '10.0.0.2' }]
     expect(limits.check('d', '10.0.0.1', holders, 0)).toBe('per-ip')
@@ -141,7 +141,7 @@ describe('relay reservations per IP and per peer', () => {
     expect(limits.refused['per-ip']).toBe(1)
   })
 
-  it('[N11] refuses a peer asking more than perPeerPerMinute times a minute, and lets it back after', () => {
+  it('[N13] refuses a peer asking more than perPeerPerMinute times a minute, and lets it back after', () => {
     const limits = new ReservationLimiter({ perPeerPerMinute: 3 })
     for (let i = 0; i < 3; i++) expect(limits.check('a', '10.0.0.1', [], i * 1000)).toBeNull()
     expect(limits.check('a', '10.0.0.1', [], 3000)).toBe('per-peer-rate')
@@ -151,7 +151,7 @@ describe('relay reservations per IP and per peer', () => {
 })
 
 describe('inbound WebRTC handshakes per minute', () => {
-  it('[N12] limits one peer and everyone, in a sliding minute', () => {
+  it('[N14] limits one peer and everyone, in a sliding minute', () => {
     const rate = new InboundRate(2, 3)
     expect(rate.take('a', 0)).toBeNull()
     expect(rate.take('a', 1)).toBeNull()

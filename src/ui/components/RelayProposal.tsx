@@ -1,5 +1,5 @@
 /**
- * Asks before a `?relay=` link replaces the relays this profile saved (SPEC N13). The relays
+ * Asks before a `?relay=` link replaces the relays this profile saved (SPEC N15). The relays
  * decide whom this phone meets, so a link from someone else must not switch them silently.
  */
 import { useRuntime } from '../runtime-context.ts'
