@@ -104,7 +104,10 @@ export class RelayPipe {
     if (!Number.isSafeInteger(recvWindow) || recvWindow < 1) throw new RangeError('recvWindow must be a positive integer')
     this.stream = stream
     this.#frames = frames
-    this.sendWindow = sendWindow
+    // whatever the remote announced, at most DEFAULT_RELAY_WINDOW in flight (SPEC B3): a
+    // remote that announces a huge window and then stops reading cannot make this side queue
+    // more than that in its stream's buffers
+    this.sendWindow = Math.min(sendWindow, DEFAULT_RELAY_WINDOW)
     this.recvWindow = recvWindow
     this.chunk = Math.min(RELAY_CHUNK_BYTES, sendWindow)
     this.#ackEvery = Math.max(1, Math.floor(recvWindow / 4))
