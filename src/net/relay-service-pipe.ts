@@ -37,8 +37,12 @@ export const RELAY_BATCH_BYTES = 64 * 1024 - 256
  * current browser and node-datachannel accept (Chromium and libdatachannel offer 256 KiB).
  */
 export const RELAY_MESSAGE_BYTES = 64 * 1024
-/** A receiver that consumed less than a quarter of its window acknowledges after this long. */
-export const ACK_DELAY_MS = 5
+/**
+ * A receiver that consumed less than a quarter of its window acknowledges after this long:
+ * long enough that a stream arriving slowly is not acknowledged frame by frame (the bench saw
+ * ~1 ms per data-channel send on a loaded browser at 5 ms), short for a sender in `flushed()`.
+ */
+export const ACK_DELAY_MS = 50
 /** Room for libp2p's protobuf and length prefix around a message's payload. */
 const MESSAGE_OVERHEAD = 32
 
