@@ -30,8 +30,10 @@ export const RELAY_CHUNK_BYTES = 16 * 1024 - 64
 export const RELAY_FRAME_MAX_BYTES = RELAY_CHUNK_BYTES + 1
 /** Default receive window of an endpoint that is not metered (the target, the payer). */
 export const DEFAULT_RELAY_WINDOW = 1024 * 1024
-/** Data frames a sender puts in one stream write (and so, at most, in one WebRTC message). */
-export const RELAY_BATCH_BYTES = 64 * 1024 - 256
+/** Data frames a sender puts in one stream write (and so in one WebRTC message). */
+const BATCH_FRAMES = 4
+/** Data bytes in one stream write: four full frames. */
+export const RELAY_BATCH_BYTES = BATCH_FRAMES * RELAY_CHUNK_BYTES
 /**
  * Largest WebRTC message on a relay stream: RFC 8841's default `max-message-size`, which every
  * current browser and node-datachannel accept (Chromium and libdatachannel offer 256 KiB).
@@ -259,7 +261,8 @@ export class RelayPipe {
    */
   async send (bytes: Uint8Array | readonly Uint8Array[]): Promise<void> {
     const parts = bytes instanceof Uint8Array ? [bytes] : bytes
-    const size = RELAY_BATCH_BYTES + FRAME_HEADER_MAX
+    // four full frames with their headers: 65,296 bytes, one message (RELAY_MESSAGE_BYTES)
+    const size = BATCH_FRAMES * (RELAY_CHUNK_BYTES + FRAME_HEADER_MAX)
     let batch = new Uint8Array(size)
     let at = 0
     let batched = 0

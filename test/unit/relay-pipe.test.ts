@@ -19,14 +19,14 @@ import { sha256 } from '../../src/core/codec.ts'
 const MIB = 1024 * 1024
 
 /** Counts the writes a stream makes and the relay frames of each type in them. */
-function countWrites (stream: Stream): { writes: number, bytes: number } {
-  const c = { writes: 0, bytes: 0 }
+function countWrites (stream: Stream): { writes: number, bytes: number, largest: number } {
+  const c = { writes: 0, bytes: 0, largest: 0 }
   const send = stream.send.bind(stream)
-  stream.send = (data) => { c.writes++; c.bytes += data.byteLength; return send(data) }
+  stream.send = (data) => { c.writes++; c.bytes += data.byteLength; c.largest = Math.max(c.largest, data.byteLength); return send(data) }
   return c
 }
 
-async function pipes (sendWindow: number, recvWindow: number): Promise<{ a: RelayPipe, b: RelayPipe, aStream: Stream, bStream: Stream, aWrites: { writes: number }, bWrites: { writes: number } }> {
+async function pipes (sendWindow: number, recvWindow: number): Promise<{ a: RelayPipe, b: RelayPipe, aStream: Stream, bStream: Stream, aWrites: { writes: number, largest: number }, bWrites: { writes: number } }> {
   const [aStream, bStream] = await streamPair()
   const aWrites = countWrites(aStream)
   const bWrites = countWrites(bStream)
@@ -72,6 +72,18 @@ describe('relay pipe', () => {
     // acknowledgements: one per quarter window (and the remainder), not one per frame
     expect(bWrites.writes).toBeGreaterThanOrEqual(1)
     expect(bWrites.writes).toBeLessThanOrEqual(MIB / (window / 4) + 2)
+    await b.end()
+  })
+
+  it('[B1] with window to spare, four full frames go in each write, and a write fits one 64 KiB message', async () => {
+    const { a, b, aWrites } = await pipes(DEFAULT_RELAY_WINDOW, DEFAULT_RELAY_WINDOW)
+    const reading = readAll(b)
+    await a.send(pattern(MIB, 5))
+    await a.end()
+    expect((await reading).byteLength).toBe(MIB)
+    const frames = Math.ceil(MIB / (16 * 1024 - 64))
+    expect(aWrites.writes).toBeLessThanOrEqual(Math.ceil(frames / 4) + 1)
+    expect(aWrites.largest).toBeLessThanOrEqual(RELAY_MESSAGE_BYTES - 32)
     await b.end()
   })
 
