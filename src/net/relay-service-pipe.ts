@@ -12,8 +12,15 @@
  * handshake; a sender keeps at most that many unacknowledged bytes in flight, a receiver
  * acknowledges what it has consumed (forwarded, or handed to its reader), and a peer that
  * sends past the window is cut off (`ERR_RELAY_WINDOW`).
+ *
+ * Why batches and few acknowledgements (SPEC B1, B2): on a loaded browser every
+ * `RTCDataChannel.send` and every `message` event costs a cross-thread hop that dwarfs the
+ * bytes it carries, and a relay provider pays it on both hops. So a sender puts up to
+ * `RELAY_BATCH_BYTES` of frames in one stream write, the relay's streams carry WebRTC messages
+ * of up to `RELAY_MESSAGE_BYTES` (libp2p's default is 16 KiB for go/rust peers, which never
+ * speak this protocol), and a receiver acknowledges once a quarter of its window is consumed,
+ * or `ACK_DELAY_MS` after it consumed less (so a sender waiting in `flushed()` is answered).
  */
-import * as lp from 'it-length-prefixed'
 import type { Stream } from '@libp2p/interface'
 import { AllianceError } from '../core/errors.ts'
 
@@ -23,6 +30,23 @@ export const RELAY_CHUNK_BYTES = 16 * 1024 - 64
 export const RELAY_FRAME_MAX_BYTES = RELAY_CHUNK_BYTES + 1
 /** Default receive window of an endpoint that is not metered (the target, the payer). */
 export const DEFAULT_RELAY_WINDOW = 1024 * 1024
+/** Data frames a sender puts in one stream write (and so in one WebRTC message). */
+const BATCH_FRAMES = 4
+/** Data bytes in one stream write: four full frames. */
+export const RELAY_BATCH_BYTES = BATCH_FRAMES * RELAY_CHUNK_BYTES
+/**
+ * Largest WebRTC message on a relay stream: RFC 8841's default `max-message-size`, which every
+ * current browser and node-datachannel accept (Chromium and libdatachannel offer 256 KiB).
+ */
+export const RELAY_MESSAGE_BYTES = 64 * 1024
+/**
+ * A receiver that consumed less than a quarter of its window acknowledges after this long:
+ * long enough that a stream arriving slowly is not acknowledged frame by frame (the bench saw
+ * ~1 ms per data-channel send on a loaded browser at 5 ms), short for a sender in `flushed()`.
+ */
+export const ACK_DELAY_MS = 50
+/** Room for libp2p's protobuf and length prefix around a message's payload. */
+const MESSAGE_OVERHEAD = 32
 
 const DATA = 0
 const ACK = 1
@@ -73,6 +97,8 @@ export class RelayPipe {
   #wake = new Set<() => void>()
   #sent = 0
   #received = 0
+  #ackTimer: ReturnType<typeof setTimeout> | null = null
+  readonly #ackEvery: number
   #dataDone: () => void = () => {}
   readonly #readDone: Promise<void>
   readonly #closed: Promise<void>
@@ -84,9 +110,14 @@ export class RelayPipe {
     if (!Number.isSafeInteger(recvWindow) || recvWindow < 1) throw new RangeError('recvWindow must be a positive integer')
     this.stream = stream
     this.#frames = frames
-    this.sendWindow = sendWindow
+    // whatever the remote announced, at most DEFAULT_RELAY_WINDOW in flight (SPEC B3): a
+    // remote that announces a huge window and then stops reading cannot make this side queue
+    // more than that in its stream's buffers
+    this.sendWindow = Math.min(sendWindow, DEFAULT_RELAY_WINDOW)
     this.recvWindow = recvWindow
     this.chunk = Math.min(RELAY_CHUNK_BYTES, sendWindow)
+    this.#ackEvery = Math.max(1, Math.floor(recvWindow / 4))
+    widenMessages(stream)
     this.#readDone = new Promise((resolve) => { this.#dataDone = resolve })
     this.#closed = this.#pump()
   }
@@ -100,7 +131,10 @@ export class RelayPipe {
   get closed (): Promise<void> { return this.#closed }
 
   #notify (): void {
-    for (const w of [...this.#wake]) { this.#wake.delete(w); w() }
+    if (this.#wake.size === 0) return
+    const woken = [...this.#wake]
+    this.#wake.clear()
+    for (const w of woken) w()
   }
 
   async #wait (): Promise<void> {
@@ -132,7 +166,8 @@ export class RelayPipe {
         if (frame.byteLength === 0) throw new RelayError(RelayRejection.FRAME, 'empty relay frame')
         if (frame[0] === DATA) {
           if (this.#remoteEnded) throw new RelayError(RelayRejection.FRAME, 'data after the end of data')
-          const data = frame.slice(1)
+          // a view, not a copy: the frame's bytes are this pipe's until acknowledged
+          const data = frame.subarray(1)
           if (data.byteLength === 0) continue
           this.#held += data.byteLength
           if (this.#held > this.recvWindow) throw new RelayError(RelayRejection.WINDOW, `more than the ${this.recvWindow}-byte window unacknowledged`)
@@ -158,6 +193,7 @@ export class RelayPipe {
     } finally {
       this.#remoteEnd()
       this.#notify()
+      if (this.#error !== null) this.#cancelAck()
     }
   }
 
@@ -171,45 +207,104 @@ export class RelayPipe {
     }
   }
 
-  /** `n` received bytes were consumed: the remote may send that many more. */
+  /** The next chunk already received, if any (never waits). Call `ack` once it is consumed. */
+  poll (): Uint8Array | undefined {
+    return this.#queue.shift()
+  }
+
+  /**
+   * `n` received bytes were consumed: the remote may send that many more. Acknowledged at once
+   * past a quarter of the window, else within ACK_DELAY_MS (SPEC B2).
+   */
   ack (n: number): void {
     if (n <= 0) return
     this.#pendingAck += n
-    if (this.#pendingAck < Math.max(1, Math.floor(this.recvWindow / 4)) && this.#queue.length > 0) return
+    if (this.#pendingAck >= this.#ackEvery) {
+      this.#flushAck()
+      return
+    }
+    this.#ackTimer ??= setTimeout(() => {
+      this.#ackTimer = null
+      this.#flushAck()
+    }, ACK_DELAY_MS)
+  }
+
+  #cancelAck (): void {
+    if (this.#ackTimer !== null) { clearTimeout(this.#ackTimer); this.#ackTimer = null }
+  }
+
+  #flushAck (): void {
+    this.#cancelAck()
+    if (this.#pendingAck <= 0 || this.#error !== null) return
     const count = Math.min(this.#pendingAck, 0xffffffff)
     this.#pendingAck -= count
     this.#held -= count
-    const frame = new Uint8Array(5)
-    frame[0] = ACK
-    new DataView(frame.buffer).setUint32(1, count)
+    // length 5, type, count (big-endian)
+    const frame = new Uint8Array(6)
+    frame[0] = 5
+    frame[1] = ACK
+    new DataView(frame.buffer).setUint32(2, count)
     // an ack that cannot be written means the stream broke; the reader sees it end
     this.#write(frame).catch(() => {})
   }
 
-  async #write (frame: Uint8Array): Promise<void> {
+  /** Writes already framed bytes. */
+  async #write (framed: Uint8Array): Promise<void> {
     if (this.stream.writeStatus !== 'writable') throw new RelayError(RelayRejection.CLOSED, 'the relay stream is closed for writing')
-    if (!this.stream.send(lp.encode.single(frame))) await this.stream.onDrain()
+    if (!this.stream.send(framed)) await this.stream.onDrain()
   }
 
-  /** Sends `bytes` in chunks, waiting for window credit; throws once the stream failed or ended. */
-  async send (bytes: Uint8Array): Promise<void> {
-    let off = 0
-    while (off < bytes.byteLength) {
-      const n = Math.min(this.chunk, bytes.byteLength - off)
-      while (this.#inFlight + n > this.sendWindow) {
-        if (this.#error !== null) throw new RelayError(RelayRejection.CLOSED, `the relay stream failed: ${this.#error.message}`)
-        if (this.#localEnded || this.stream.status !== 'open') throw new RelayError(RelayRejection.CLOSED, 'the relay stream is closed')
-        await this.#wait()
-      }
-      if (this.#localEnded) throw new RelayError(RelayRejection.CLOSED, 'the relay stream was ended for writing')
-      const frame = new Uint8Array(n + 1)
-      frame[0] = DATA
-      frame.set(bytes.subarray(off, off + n), 1)
-      this.#inFlight += n
-      await this.#write(frame)
+  /**
+   * Sends `bytes` (one array or several) in frames of at most `chunk` bytes, up to
+   * RELAY_BATCH_BYTES per stream write, waiting for window credit; throws once the stream
+   * failed or ended. The bytes are copied into the batch, so the caller may reuse its buffers.
+   */
+  async send (bytes: Uint8Array | readonly Uint8Array[]): Promise<void> {
+    const parts = bytes instanceof Uint8Array ? [bytes] : bytes
+    // four full frames with their headers: 65,296 bytes, one message (RELAY_MESSAGE_BYTES)
+    const size = BATCH_FRAMES * (RELAY_CHUNK_BYTES + FRAME_HEADER_MAX)
+    let batch = new Uint8Array(size)
+    let at = 0
+    let batched = 0
+    const flush = async (): Promise<void> => {
+      if (batched === 0) return
+      // a fresh buffer per write: the stream may hold this one until it drains
+      const out = batch.subarray(0, at)
+      const n = batched
+      batch = new Uint8Array(size)
+      at = 0
+      batched = 0
+      await this.#write(out)
       this.#sent += n
-      off += n
     }
+    for (const part of parts) {
+      let off = 0
+      while (off < part.byteLength) {
+        const n = Math.min(this.chunk, part.byteLength - off)
+        if (this.#inFlight + n > this.sendWindow) {
+          await flush()
+          while (this.#inFlight + n > this.sendWindow) {
+            this.#checkWritable()
+            await this.#wait()
+          }
+        }
+        this.#checkWritable()
+        if (at + FRAME_HEADER_MAX + n > batch.byteLength) await flush()
+        at = writeDataHeader(batch, at, n)
+        batch.set(part.subarray(off, off + n), at)
+        at += n
+        batched += n
+        this.#inFlight += n
+        off += n
+      }
+    }
+    await flush()
+  }
+
+  #checkWritable (): void {
+    if (this.#error !== null) throw new RelayError(RelayRejection.CLOSED, `the relay stream failed: ${this.#error.message}`)
+    if (this.#localEnded) throw new RelayError(RelayRejection.CLOSED, 'the relay stream was ended for writing')
+    if (this.stream.status !== 'open') throw new RelayError(RelayRejection.CLOSED, 'the relay stream is closed')
   }
 
   /** Resolves once the remote has acknowledged every byte sent (or the stream failed). */
@@ -225,7 +320,8 @@ export class RelayPipe {
   async end (): Promise<void> {
     if (!this.#localEnded) {
       this.#localEnded = true
-      this.#ending = this.#write(Uint8Array.of(END)).catch(() => {})
+      this.#flushAck()
+      this.#ending = this.#write(Uint8Array.of(1, END)).catch(() => {})
       this.#notify()
       this.#maybeClose()
     }
@@ -234,7 +330,31 @@ export class RelayPipe {
 
   abort (err: Error): void {
     this.#error ??= err
+    this.#cancelAck()
     this.stream.abort(err)
     this.#notify()
   }
+}
+
+/** Varint length prefix (at most 3 bytes for a data frame) and the type byte. */
+const FRAME_HEADER_MAX = 4
+
+/** Writes a data frame's header for `n` bytes at `at` (unsigned LEB128 length of type + data, as it-length-prefixed reads it); returns where the data goes. */
+function writeDataHeader (into: Uint8Array, at: number, n: number): number {
+  let len = n + 1
+  while (len >= 0x80) { into[at++] = (len & 0x7f) | 0x80; len >>>= 7 }
+  into[at++] = len
+  into[at++] = DATA
+  return at
+}
+
+/**
+ * Lets a relay stream carry WebRTC messages of up to RELAY_MESSAGE_BYTES (libp2p's WebRTC
+ * streams split writes at 16 KiB; `maxMessageSize` is the public knob it reads per write).
+ * Streams without a message limit (in-memory ones, yamux) are left alone.
+ */
+function widenMessages (stream: Stream): void {
+  const s = stream as Stream & { maxMessageSize?: number }
+  const widest = RELAY_MESSAGE_BYTES - MESSAGE_OVERHEAD
+  if (typeof s.maxMessageSize === 'number' && s.maxMessageSize < widest) s.maxMessageSize = widest
 }

@@ -23,7 +23,7 @@ import { isDid, peerIdStringFromDid } from '../core/identity.ts'
 import type { Did } from '../core/identity.ts'
 import { readFrames, writeFrame } from './frames.ts'
 import {
-  DEFAULT_RELAY_WINDOW, RELAY_FRAME_MAX_BYTES, RelayError, RelayPipe, RelayRejection
+  DEFAULT_RELAY_WINDOW, RELAY_BATCH_BYTES, RELAY_FRAME_MAX_BYTES, RelayError, RelayPipe, RelayRejection
 } from './relay-service-pipe.ts'
 import type { PayerMeter, RemotePeer, ServiceGate } from './session-protocol.ts'
 import { SessionEndedError } from './session-protocol.ts'
@@ -182,7 +182,7 @@ export class RelayChannel extends RelayedStream {
     if (!(bytes instanceof Uint8Array)) throw new TypeError('write(bytes) needs a Uint8Array')
     let off = 0
     while (off < bytes.byteLength) {
-      const n = this.#meter.reserve(Math.min(this.pipe.chunk, bytes.byteLength - off))
+      const n = this.#meter.reserve(Math.min(RELAY_BATCH_BYTES, bytes.byteLength - off))
       if (n === 0) throw new SessionEndedError(`the session ended after ${off} of ${bytes.byteLength} bytes`)
       await this.pipe.send(bytes.subarray(off, off + n))
       off += n
@@ -411,26 +411,47 @@ export class RelayService {
 }
 
 /**
- * Forwards `from` → `to`, each chunk through the gate (which may pause at a trial edge or end
- * the session); on the remote's end or the session's stop, ends `to` after what was granted.
+ * Forwards `from` → `to` through the gate (which may pause at a trial edge or end the session),
+ * a batch at a time: what has arrived, up to RELAY_BATCH_BYTES, is granted and written
+ * together, so the gate and the stream are asked once per batch rather than once per frame
+ * (SPEC B1). On the remote's end or the session's stop, ends `to` after what was granted.
  */
 async function forward (from: RelayPipe, to: RelayPipe, gate: ServiceGate, halted: Promise<'halt'>, count: (n: number) => void): Promise<void> {
   try {
     for (;;) {
-      const chunk = await Promise.race([from.recv(), halted])
-      if (chunk === 'halt' || chunk === null) break
-      let off = 0
-      while (off < chunk.byteLength) {
-        const n = await gate.take(chunk.byteLength - off)
-        await to.send(chunk.subarray(off, off + n))
-        count(n)
-        off += n
+      const first = await Promise.race([from.recv(), halted])
+      if (first === 'halt' || first === null) break
+      const batch = [first]
+      let total = first.byteLength
+      for (let next = total < RELAY_BATCH_BYTES ? from.poll() : undefined; next !== undefined; next = total < RELAY_BATCH_BYTES ? from.poll() : undefined) {
+        batch.push(next)
+        total += next.byteLength
       }
-      from.ack(chunk.byteLength)
+      // the gate may grant less than the batch (at a trial edge): send what it granted, ask again
+      for (let done = 0; done < total;) {
+        const n = await gate.take(total - done)
+        await to.send(range(batch, done, n))
+        count(n)
+        done += n
+      }
+      from.ack(total)
     }
   } catch (err) {
     if (!(err instanceof SessionEndedError) && !(err instanceof RelayError)) throw err
   } finally {
     await to.end().catch(() => {})
   }
+}
+
+/** Views of the bytes `start … start + n` of `parts` taken as one sequence. */
+function range (parts: readonly Uint8Array[], start: number, n: number): Uint8Array[] {
+  const out: Uint8Array[] = []
+  let at = 0
+  for (const p of parts) {
+    const end = at + p.byteLength
+    if (end > start && at < start + n) out.push(p.subarray(Math.max(0, start - at), Math.min(p.byteLength, start + n - at)))
+    at = end
+    if (at >= start + n) break
+  }
+  return out
 }

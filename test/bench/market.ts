@@ -20,6 +20,8 @@
  */
 import { bundleForBrowser } from './bundle.ts'
 import { loadavg } from 'node:os'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import type { Page } from 'playwright-core'
 import { ed25519 } from '@noble/curves/ed25519.js'
 import { randomBytes } from '@noble/hashes/utils.js'
@@ -41,10 +43,8 @@ import { OfferIndex, reputationLookup } from '../../src/core/market/registry.ts'
 import type { OfferQuery } from '../../src/core/market/registry.ts'
 import { benchAlliance } from '../fixtures/bench-alliance.ts'
 import { startRelay } from '../../src/relay/relay.ts'
-import type { RelayHandle } from '../../src/relay/relay.ts'
-import { launch, openPeer, startApp } from '../e2e/harness.ts'
-import type { Stack } from '../e2e/harness.ts'
-import type { StaticServer } from '../../scripts/static-server.ts'
+import { startTabPeers } from '../e2e/harness.ts'
+import type { TabPeers } from '../e2e/harness.ts'
 import { median, report } from './report.ts'
 
 const BENCH = 'market'
@@ -403,24 +403,20 @@ export async function chromiumRelayThroughput (): Promise<void> {
   const TRIAL = 256 * 1024
   const CHUNK = 64 * 1024
   const rounds = Math.ceil(TOTAL / ROUND)
-  const GRANT = benchAlliance().genesis.allocation
   const code = await marketKernel()
-  let relay: RelayHandle | undefined
-  let app: StaticServer | undefined
-  let stack: Stack | undefined
+  let peers: TabPeers | undefined
   try {
-    relay = await startRelay({ port: 0, log: () => {} })
-    app = await startApp(relay.multiaddrs)
-    stack = await launch(app)
+    // the demo alliance with its operator, as `npm start` runs it (the operator admits the tabs
+    // and pays their welcome grant)
     const stamp = Date.now().toString(36)
     const tSetup = Date.now()
-    const tabs: Page[] = []
-    for (const name of ['a', 'b', 'c']) tabs.push(await openPeer(stack.context, app.url, `mkt-${name}-${stamp}`))
+    peers = await startTabPeers(['a', 'b', 'c'].map((n) => `mkt-${n}-${stamp}`), '', { relayLog: () => {} })
+    const { relay, stack, tabs, dids } = peers
+    const app = stack.app
     const [a, b, c] = tabs
-    const dids = await Promise.all(tabs.map(async (t) => await t.evaluate(() => window.alliance!.did)))
     for (const t of tabs) {
       await t.waitForFunction((ds) => window.alliance?.ledger.ready() === true && window.alliance.market.ready() &&
-        ds.dids.every((d) => window.alliance!.ledger.balance(d) === ds.grant), { dids, grant: GRANT }, { timeout: 120_000, polling: 250 })
+        ds.every((d) => window.alliance!.ledger.balance(d) >= 100), dids, { timeout: 120_000, polling: 250 })
     }
     const offerId = await c.evaluate(async (o) => await window.alliance!.market.publish({ kind: 'relay', title: 'Bench relay via C', price: 1, round: { size: o.round }, trial: o.trial, capacity: 2 }), { round: ROUND, trial: TRIAL })
     await a.waitForFunction((id) => window.alliance!.market.offers({ kind: 'relay' }).some((o) => o.id === id), offerId, { timeout: 90_000, polling: 250 })
@@ -444,8 +440,9 @@ export async function chromiumRelayThroughput (): Promise<void> {
       })
     })
 
-    // two kernel pages (own context without service workers, so robots.txt is not the app)
-    const kctx = await stack.browser.newContext({ serviceWorkers: 'block' })
+    // two kernel pages (own context without service workers, so robots.txt is not the app; the
+    // app's CSP allows no inline script, and the kernel is one)
+    const kctx = await stack.browser.newContext({ serviceWorkers: 'block', bypassCSP: true })
     const kernels: Page[] = []
     for (let i = 0; i < 2; i++) {
       const p = await kctx.newPage()
@@ -472,9 +469,30 @@ export async function chromiumRelayThroughput (): Promise<void> {
     const rawAtB: number[] = []
     const rawEndToEnd: number[] = []
     const paid: number[] = []
+    // MARKET_RELAY_PROFILE=<dir>: CPU profiles (.cpuprofile) of every page during the first run
+    const profileDir = process.env.MARKET_RELAY_PROFILE
+    const profiling = async (pages: Record<string, Page>, run: () => Promise<void>): Promise<void> => {
+      if (profileDir == null) { await run(); return }
+      const sessions = await Promise.all(Object.entries(pages).map(async ([name, p]) => {
+        const cdp = await p.context().newCDPSession(p)
+        await cdp.send('Profiler.enable')
+        await cdp.send('Profiler.setSamplingInterval', { interval: 200 })
+        await cdp.send('Profiler.start')
+        return { name, cdp }
+      }))
+      await run()
+      mkdirSync(profileDir, { recursive: true })
+      for (const { name, cdp } of sessions) {
+        const { profile } = await cdp.send('Profiler.stop')
+        writeFileSync(join(profileDir, `${name}.cpuprofile`), JSON.stringify(profile))
+        await cdp.detach()
+      }
+    }
     for (let rep = 0; rep < REPS; rep++) {
+      const prof = rep === 0 ? profiling : async (_pages: Record<string, Page>, run: () => Promise<void>) => { await run() }
       // relay: A → C → B through a bought session, metered per round of bytes
-      const sent = await a.evaluate(async (o) => {
+      let sent!: { session: string, t0: number, sent: number, paid: number, vouchers: number, endReason: string | null }
+      await prof({ a, b, c }, async () => { sent = await a.evaluate(async (o) => {
         const h = await window.alliance!.market.buy(o.offerId, o.rounds, { target: o.target as never })
         const ch = h.relay!
         const reading = (async () => { for await (const _c of ch) { /* nothing comes back */ } })().catch(() => {})
@@ -486,7 +504,7 @@ export async function chromiumRelayThroughput (): Promise<void> {
         const v = await Promise.race([h.ended, new Promise<null>((resolve) => setTimeout(() => { resolve(null) }, 30_000))]) ?? await h.stop()
         await Promise.race([reading, new Promise((resolve) => setTimeout(resolve, 5_000))])
         return { session: h.id, t0, sent: ch.sent, paid: v.paid, vouchers: v.vouchers, endReason: v.endReason }
-      }, { offerId, rounds, target: dids[1], total: TOTAL, chunk: CHUNK })
+      }, { offerId, rounds, target: dids[1], total: TOTAL, chunk: CHUNK }) })
       if (sent.sent !== TOTAL) throw new Error(`relay run ${rep}: A sent ${sent.sent} of ${TOTAL} bytes (${sent.endReason})`)
       const got = await (await b.waitForFunction((o) => {
         const r = window.__marketBench!.streams[o.session]
@@ -498,7 +516,8 @@ export async function chromiumRelayThroughput (): Promise<void> {
       paid.push(sent.paid)
 
       // raw: kernel 1 → kernel 2 over their direct WebRTC connection
-      const raw = await k1.evaluate(async (o) => await window.marketBench!.send(o.did, o.total, o.chunk), { did: kd[1], total: TOTAL, chunk: CHUNK })
+      let raw!: { t0: number, ms: number, acked: number }
+      await prof({ k1, k2 }, async () => { raw = await k1.evaluate(async (o) => await window.marketBench!.send(o.did, o.total, o.chunk), { did: kd[1], total: TOTAL, chunk: CHUNK }) })
       const arr = (await k2.evaluate(() => window.marketBench!.arrivals(true))).at(-1)
       if (raw.acked !== TOTAL || arr?.firstAt == null || arr.lastAt == null || arr.bytes !== TOTAL) throw new Error(`raw run ${rep}: ${raw.acked} of ${TOTAL} bytes acknowledged`)
       rawAtB.push(TOTAL / 1e6 / ((arr.lastAt - arr.firstAt) / 1000))
@@ -523,8 +542,6 @@ export async function chromiumRelayThroughput (): Promise<void> {
       note: `ratio = relay / raw. Three tabs of the built app: A buys C's relay offer (round ${ROUND / MIB} MiB, trial ${TRIAL / 1024} KiB, 1 credit a round) for ${rounds} rounds and writes ${mib} MiB in ${CHUNK / 1024} KiB writes to B through C (/alliance/relay/1, vouchers per round, metered); first → last byte at B; n=${REPS} [${list(relayAtB, 2)}]; from A's first write: [${list(relayEndToEnd, 2)}] MB/s; paid [${paid.join(',')}] credits; relay and raw runs alternate; setup (3 tabs admitted, offer listed at A) ${setupMs} ms; load ${loadBefore} → ${load()}`
     })
   } finally {
-    await stack?.close()
-    await app?.close().catch(() => {})
-    await relay?.stop().catch(() => {})
+    await peers?.close().catch(() => {})
   }
 }

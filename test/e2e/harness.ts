@@ -83,9 +83,9 @@ export interface TabPeers {
 }
 
 /** A real relay, the built app told about it, and one tab per profile name (in order). */
-export async function startTabPeers (names: string[], query = '', opts: { noOperator?: boolean } = {}): Promise<TabPeers> {
+export async function startTabPeers (names: string[], query = '', opts: { noOperator?: boolean, relayLog?: (line: string) => void } = {}): Promise<TabPeers> {
   const keyDir = mkdtempSync(join(tmpdir(), 'alliance-relay-'))
-  const relay = await startRelay({ port: 0, keyFile: join(keyDir, 'relay.key') })
+  const relay = await startRelay({ port: 0, keyFile: join(keyDir, 'relay.key'), ...(opts.relayLog !== undefined ? { log: opts.relayLog } : {}) })
   const operator = opts.noOperator === true ? null : await startOperator({ relays: relay.multiaddrs, dataDir: keyDir })
   const stack = await launch(await startApp(relay.multiaddrs, operator == null ? undefined : (_req, relays) => ({ relays, alliance: operator.config() })))
   const tabs: Page[] = []
