@@ -65,12 +65,16 @@ export interface CheckpointServiceOptions {
   readonly ripeMs?: number
   /** Rebuild the engine from each newer package (S22). */
   readonly prune?: boolean
+  /** A cut is signed only when it holds at least this many blocks more than the package before it (S18). */
+  readonly minBlocks?: number
   readonly tickMs?: number
   readonly log?: (line: string) => void
 }
 
 /** Default cut grid: every 10 minutes. */
 export const CHECKPOINT_INTERVAL_MS = 10 * 60_000
+/** Default S18 step: a package costs a pass over the engine and megabytes; fewer new blocks are not worth one. */
+export const CHECKPOINT_MIN_BLOCKS = 1000
 /** Recomputing a cut that others signed differently: at most this often (it costs a pass over the engine). */
 const RECOMPUTE_MS = 5_000
 
@@ -128,6 +132,7 @@ export class CheckpointService {
       intervalMs: CHECKPOINT_INTERVAL_MS,
       ripeMs: g.maxParentAgeMs + g.maxClockSkewMs + 60_000,
       prune: true,
+      minBlocks: CHECKPOINT_MIN_BLOCKS,
       tickMs: 2_000,
       ...opts
     }
@@ -203,6 +208,8 @@ export class CheckpointService {
     }
     const cut = this.cut
     if (cut == null) return
+    // deterministic (a function of the body): every honest peer skips the same cuts
+    if (cut.c.body.height - (this.base?.meta.height ?? 0) < this.o.minBlocks) return
     if (validator && this.signed.get(at) !== cut.hash) {
       let seed: Uint8Array | null = null
       try { seed = this.o.seed() } catch { /* locked: nothing to sign with */ }

@@ -90,6 +90,7 @@ export interface LedgerServiceOptions {
   /** The checkpoint cut grid and delay (checkpoint-service.ts defaults) and whether to prune to each package. */
   checkpointIntervalMs?: number
   checkpointRipeMs?: number
+  checkpointMinBlocks?: number
   prune?: boolean
 }
 
@@ -120,7 +121,7 @@ const RECENT_MAX = 400
 export class LedgerService implements LedgerApi {
   /** Replaced only by a checkpoint join or prune (`replaceEngine`). */
   engine: LedgerEngine
-  private readonly o: Required<Omit<LedgerServiceOptions, 'onChange' | 'log' | 'checkpoints' | 'checkpointIntervalMs' | 'checkpointRipeMs' | 'prune'>> & Pick<LedgerServiceOptions, 'onChange' | 'log' | 'checkpoints' | 'checkpointIntervalMs' | 'checkpointRipeMs' | 'prune'>
+  private readonly o: Required<Omit<LedgerServiceOptions, 'onChange' | 'log' | 'checkpoints' | 'checkpointIntervalMs' | 'checkpointRipeMs' | 'checkpointMinBlocks' | 'prune'>> & Pick<LedgerServiceOptions, 'onChange' | 'log' | 'checkpoints' | 'checkpointIntervalMs' | 'checkpointRipeMs' | 'checkpointMinBlocks' | 'prune'>
   /** Checkpoints (S18–S22), when the service has a checkpoint store. */
   readonly checkpoints: CheckpointService | null
   private readonly desk: AdmissionDesk
@@ -168,6 +169,7 @@ export class LedgerService implements LedgerApi {
         ctx: opts.ctx, did: opts.did, seed: opts.seed, store: opts.store, checkpoints: opts.checkpoints, now: this.o.now, log: opts.log,
         ...(opts.checkpointIntervalMs != null ? { intervalMs: opts.checkpointIntervalMs } : {}),
         ...(opts.checkpointRipeMs != null ? { ripeMs: opts.checkpointRipeMs } : {}),
+        ...(opts.checkpointMinBlocks != null ? { minBlocks: opts.checkpointMinBlocks } : {}),
         ...(opts.prune != null ? { prune: opts.prune } : {})
       }, base)
   }

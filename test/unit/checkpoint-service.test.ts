@@ -46,7 +46,7 @@ async function peer (mesh: FakeLedgerMesh, n: number, store: MemoryLedgerStore, 
   const k = key(n)
   const ledger = await LedgerService.open({
     ctx, store, did: k.did, seed: () => k.seed, miner: inThreadMiner, checkpoints,
-    checkpointIntervalMs: INTERVAL, checkpointRipeMs: 0, witnessIntervalMs: 3_600_000, syncIntervalMs: 3_600_000
+    checkpointIntervalMs: INTERVAL, checkpointRipeMs: 0, checkpointMinBlocks: 100, witnessIntervalMs: 3_600_000, syncIntervalMs: 3_600_000
   })
   running.push(ledger)
   if (start) await ledger.start(mesh.netFor(k.did))
