@@ -23,8 +23,8 @@ const INFO_MAX_BYTES = 1024
  * 100,000-block bench ledger's package is ~30 MiB, most of it state entries.
  */
 export const CHECKPOINT_WIRE_MAX_BYTES = 64 * 1024 * 1024
-/** An info request without a reply in this long is given up. */
-export const CHECKPOINT_INFO_TIMEOUT_MS = 20_000
+/** An info request without a reply in this long is given up (the sync it precedes waits for it). */
+export const CHECKPOINT_INFO_TIMEOUT_MS = 5_000
 /** A package download without its last byte in this long is given up. */
 export const CHECKPOINT_GET_TIMEOUT_MS = 120_000
 /** Concurrent inbound checkpoint streams per connection: a package is megabytes. */
