@@ -122,7 +122,8 @@ export class CheckpointClient {
   /** The package of cut `at`, at most `maxBytes` (the size its info said); null when the remote no longer has it. */
   async get (at: number, maxBytes: number, signal?: AbortSignal): Promise<Uint8Array | null> {
     const cap = Math.min(maxBytes, CHECKPOINT_WIRE_MAX_BYTES)
-    const bytes = await this.request({ t: 'get', at }, cap, CHECKPOINT_GET_TIMEOUT_MS, signal)
+    // a slow link needs longer for tens of MiB: at least 1 s per 128 KiB
+    const bytes = await this.request({ t: 'get', at }, cap, Math.max(CHECKPOINT_GET_TIMEOUT_MS, Math.ceil(cap / 128)), signal)
     return bytes.byteLength === 0 ? null : bytes
   }
 }
