@@ -30,7 +30,7 @@ import {
   CHECKPOINT_MAX_INBOUND_STREAMS, CHECKPOINT_PROTOCOL, CheckpointClient, CheckpointWireCode, checkpointSigTopic, decodeCheckpointSig, encodeCheckpointSig,
   serveCheckpoint
 } from '../net/checkpoint-protocol.ts'
-import type { CheckpointInfo } from '../net/checkpoint-protocol.ts'
+import type { CheckpointInfo, CheckpointSigMessage } from '../net/checkpoint-protocol.ts'
 import type { MessageStream } from '@libp2p/interface'
 
 /** The part of the mesh this module uses (the ledger service's `LedgerNet` has it). */
@@ -177,10 +177,15 @@ export class CheckpointService {
 
   /** One step of the duty; runs one at a time. Exposed for tests. */
   async tick (): Promise<void> {
-    if (this.busy || this.closed) return
+    if (this.closed) return
+    // a signature that completes the quorum while a step runs must not wait for the next tick
+    if (this.busy) { this.again = true; return }
     this.busy = true
     try {
-      await this.step()
+      do {
+        this.again = false
+        await this.step()
+      } while (this.again && !this.closed)
     } catch (err) {
       this.o.log?.(`checkpoint duty: ${(err as Error).message}`)
     } finally {
@@ -188,7 +193,18 @@ export class CheckpointService {
     }
   }
 
+  private again = false
+
   private async step (): Promise<void> {
+    // gossip is lost for peers that were not subscribed yet: a validator says its newest
+    // signature again every few ticks, so a peer that missed it still reaches the quorum
+    const last = this.lastSig
+    if (last != null && this.o.now() - last.sentAt >= 5 * this.o.tickMs) {
+      last.sentAt = this.o.now()
+      await this.publishSig(last.msg)
+    }
+    // a cut that reached the quorum is stored even when the grid has moved on meanwhile
+    if (this.cut != null && this.cut.c.at > (this.base?.meta.at ?? 0) && this.cut.sigs.size >= this.quorum()) { await this.finish(this.cut); return }
     const engine = this.host.engine
     if (engine.epoch().n > 0) return // S17: not after a validator change yet
     const at = latestCutTime(this.o.ctx.genesis.time, this.o.intervalMs, this.o.now() - this.o.ripeMs)
@@ -217,13 +233,20 @@ export class CheckpointService {
         const [, sig] = signCheckpoint(cut.c.body, this.o.did, seed)
         cut.sigs.set(this.o.did, sig)
         this.signed.set(at, cut.hash)
-        await this.net?.publish(checkpointSigTopic(this.o.ctx.allianceId), encodeCheckpointSig({ at, body: cut.hash, sig })).catch((err: unknown) => {
-          this.o.log?.(`checkpoint signature gossip failed: ${(err as Error).message}`)
-        })
+        this.lastSig = { msg: { at, body: cut.hash, sig }, sentAt: this.o.now() }
+        await this.publishSig(this.lastSig.msg)
       }
     }
     this.collect(at)
     if (cut.sigs.size >= this.quorum()) await this.finish(cut)
+  }
+
+  private lastSig: { msg: CheckpointSigMessage, sentAt: number } | null = null
+
+  private async publishSig (msg: CheckpointSigMessage): Promise<void> {
+    await this.net?.publish(checkpointSigTopic(this.o.ctx.allianceId), encodeCheckpointSig(msg)).catch((err: unknown) => {
+      this.o.log?.(`checkpoint signature gossip failed: ${(err as Error).message}`)
+    })
   }
 
   private quorum (): number {

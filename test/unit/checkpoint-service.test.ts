@@ -28,7 +28,8 @@ const ISSUERS = 4
 const ctx: LedgerContext = createLedgerContext(dagGenesis(BASE, ISSUERS, 0, { maxParentAgeMs: 5000 }))
 const dag = makeDag(ctx, 240, { issuers: ISSUERS, sign: true, keyBase: BASE, seed: 5, receive: true })
 const bytesOf = new Map<BlockId, Uint8Array>(dag.map(b => [b.id, b.bytes]))
-const INTERVAL = 10_000
+// an hour: the newest ripe grid time stays the same while the test runs (peers follow only the newest, S21)
+const INTERVAL = 3_600_000
 const full = new LedgerEngine(ctx)
 full.addMany(dag.map(b => b.bytes), { now: Date.now(), trusted: true })
 
@@ -53,7 +54,7 @@ async function peer (mesh: FakeLedgerMesh, n: number, store: MemoryLedgerStore, 
   return { ledger, store, checkpoints, did: k.did }
 }
 
-async function until (what: string, f: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {
+async function until (what: string, f: () => boolean | Promise<boolean>, ms = 25_000): Promise<void> {
   const end = Date.now() + ms
   while (!(await f())) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
