@@ -20,6 +20,7 @@ import { allianceContext } from '../peer/alliance.ts'
 import { LedgerService } from '../peer/ledger-service.ts'
 import { inThreadMiner } from '../peer/miner.ts'
 import { FileLedgerStore } from './file-ledger-store.ts'
+import { MemoryCheckpointStore } from '../store/checkpoints.ts'
 
 /** Credits the demo operator gives each member it admits, from its allocation (1,000,000). */
 export const DEMO_WELCOME = 1000
@@ -66,7 +67,7 @@ export async function startOperator (opts: { relays: string[], dataDir?: string,
   const store = await FileLedgerStore.open(join(dir, `operator-ledger-${ctx.allianceId.slice(-12)}.bin`))
   const net = await createAllianceNet({ privateKey: libp2pPrivateKey(seed), relays: opts.relays, log: opts.log })
   await net.start()
-  const ledger = await LedgerService.open({ ctx, store, did, seed: () => seed, miner: inThreadMiner, openDesk: true, welcome: DEMO_WELCOME, name: 'demo operator', log: opts.log })
+  const ledger = await LedgerService.open({ ctx, store, did, seed: () => seed, miner: inThreadMiner, checkpoints: new MemoryCheckpointStore(ctx.allianceId), openDesk: true, welcome: DEMO_WELCOME, name: 'demo operator', log: opts.log })
   await ledger.start(net)
   return {
     did,

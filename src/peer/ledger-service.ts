@@ -41,6 +41,9 @@ import { blocksTopic, chainForNewMember } from './alliance.ts'
 import { AdmissionDesk, admissionTopic } from './admission.ts'
 import type { AdmissionState, JoinRequestView } from './admission.ts'
 import type { InvitationToken } from '../core/invitation.ts'
+import type { CheckpointStore } from '../store/checkpoints.ts'
+import { CheckpointService, openLedgerWithCheckpoints } from './checkpoint-service.ts'
+import type { OpenedLedger } from './checkpoint-service.ts'
 
 /** The part of the mesh the ledger uses (AllianceNet has it; tests may pass their own). */
 export interface LedgerNet {
@@ -86,6 +89,13 @@ export interface LedgerServiceOptions {
   name?: string
   /** The credential JWTs this wallet holds (a credential alliance admits by one, L51). */
   credentials?: () => Promise<readonly string[]>
+  /** Signed checkpoint packages (S18–S22, checkpoint-service.ts): join, prune, serve. Without it, none. */
+  checkpoints?: CheckpointStore
+  /** The checkpoint cut grid and delay (checkpoint-service.ts defaults) and whether to prune to each package. */
+  checkpointIntervalMs?: number
+  checkpointRipeMs?: number
+  checkpointMinBlocks?: number
+  prune?: boolean
 }
 
 export class LedgerClosedError extends AllianceError {
@@ -113,8 +123,11 @@ const HISTORY_MAX = 500
 const RECENT_MAX = 400
 
 export class LedgerService implements LedgerApi {
-  readonly engine: LedgerEngine
-  private readonly o: Required<Omit<LedgerServiceOptions, 'onChange' | 'log'>> & Pick<LedgerServiceOptions, 'onChange' | 'log'>
+  /** Replaced only by a checkpoint join or prune (`replaceEngine`). */
+  engine: LedgerEngine
+  private readonly o: Required<Omit<LedgerServiceOptions, 'onChange' | 'log' | 'checkpoints' | 'checkpointIntervalMs' | 'checkpointRipeMs' | 'checkpointMinBlocks' | 'prune'>> & Pick<LedgerServiceOptions, 'onChange' | 'log' | 'checkpoints' | 'checkpointIntervalMs' | 'checkpointRipeMs' | 'checkpointMinBlocks' | 'prune'>
+  /** Checkpoints (S18–S22), when the service has a checkpoint store. */
+  readonly checkpoints: CheckpointService | null
   private readonly desk: AdmissionDesk
   private net: LedgerNet | null = null
   private unsubscribe: Array<() => void> = []
@@ -138,7 +151,7 @@ export class LedgerService implements LedgerApi {
   private closed = false
   private receiving = false
 
-  private constructor (engine: LedgerEngine, opts: LedgerServiceOptions) {
+  private constructor (engine: LedgerEngine, opts: LedgerServiceOptions, base: OpenedLedger['base'] = null) {
     this.engine = engine
     this.o = {
       now: () => Date.now(),
@@ -154,12 +167,35 @@ export class LedgerService implements LedgerApi {
       ...opts
     }
     this.desk = this.makeDesk(null)
+    this.checkpoints = opts.checkpoints == null
+      ? null
+      : new CheckpointService(this, {
+        ctx: opts.ctx, did: opts.did, seed: opts.seed, store: opts.store, checkpoints: opts.checkpoints, now: this.o.now, log: opts.log,
+        ...(opts.checkpointIntervalMs != null ? { intervalMs: opts.checkpointIntervalMs } : {}),
+        ...(opts.checkpointRipeMs != null ? { ripeMs: opts.checkpointRipeMs } : {}),
+        ...(opts.checkpointMinBlocks != null ? { minBlocks: opts.checkpointMinBlocks } : {}),
+        ...(opts.prune != null ? { prune: opts.prune } : {})
+      }, base)
+  }
+
+  /** S20, S22: a checkpoint join or prune swaps the engine; everything reads `this.engine` afresh. */
+  replaceEngine (engine: LedgerEngine): void {
+    this.engine = engine
+    this.stateHashCache = null
+    this.changed()
+  }
+
+  /** Resolves once every queued store write is done. */
+  async whenWritten (): Promise<void> {
+    await this.writing
   }
 
   private makeDesk (net: LedgerNet | null): AdmissionDesk {
+    const engineOf = (): LedgerEngine => this.engine
     return new AdmissionDesk({
       ctx: this.o.ctx,
-      engine: this.engine,
+      // read at each use: a checkpoint join or prune replaces the engine
+      get engine () { return engineOf() },
       did: this.o.did,
       now: this.o.now,
       seed: this.o.seed,
@@ -177,8 +213,11 @@ export class LedgerService implements LedgerApi {
 
   static async open (opts: LedgerServiceOptions & { onLoadProgress?: (loaded: number, total: number) => void }): Promise<LedgerService> {
     const now = opts.now ?? (() => Date.now())
-    const loaded = await loadLedger(opts.store, opts.ctx, { now: now(), onProgress: opts.onLoadProgress })
-    const service = new LedgerService(loaded.engine, opts)
+    // S22: with checkpoints, the newest package plus the stored tail only
+    const loaded: OpenedLedger = opts.checkpoints != null
+      ? await openLedgerWithCheckpoints(opts.store, opts.checkpoints, opts.ctx, { now: now(), onProgress: opts.onLoadProgress, log: opts.log })
+      : { engine: (await loadLedger(opts.store, opts.ctx, { now: now(), onProgress: opts.onLoadProgress })).engine, base: null }
+    const service = new LedgerService(loaded.engine, opts, loaded.base)
     service.lastCheckpoint = loaded.engine.stats().blocks
     const ids = loaded.engine.blockIds()
     service.recent.push(...ids.slice(-RECENT_MAX))
@@ -302,6 +341,7 @@ export class LedgerService implements LedgerApi {
       this.timers.push(setInterval(() => { this.syncWithOne() }, this.o.syncIntervalMs))
     }
     this.timers.push(setInterval(() => { this.witness() }, this.o.witnessIntervalMs))
+    await this.checkpoints?.start(net)
     this.witness()
     this.onPeersChanged()
   }
@@ -314,6 +354,7 @@ export class LedgerService implements LedgerApi {
     this.timers = []
     this.unsubscribe = []
     await this.net?.unhandle(SYNC_PROTOCOL).catch(() => {})
+    await this.checkpoints?.stop()
     await this.producing.catch(() => {})
     await this.writing.catch(() => {})
   }
@@ -498,7 +539,8 @@ export class LedgerService implements LedgerApi {
     const write = this.writing.then(async () => {
       await persistBatch(this.o.store, result)
       const blocks = this.engine.stats().blocks
-      if (blocks - this.lastCheckpoint >= this.o.checkpointEvery) {
+      // full snapshots only until signed checkpoints take over (S22): a snapshot of a pruned engine is not one of the ledger
+      if (this.checkpoints?.newest() == null && blocks - this.lastCheckpoint >= this.o.checkpointEvery) {
         this.lastCheckpoint = blocks
         await writeCheckpoint(this.o.store, this.engine)
       }
@@ -593,7 +635,7 @@ export class LedgerService implements LedgerApi {
       apply: async (blocks, verdicts) => { await this.ingest(blocks, did, peerId, verdicts) },
       onProgress: (done, total) => { this.syncProgress = { done, total }; this.changed() },
       stopped: () => this.closed
-    }, { from: this.syncCursor.get(peerId) ?? 0 })
+    }, { from: this.syncCursor.get(peerId) ?? (await this.checkpoints?.syncFrom(did, peerId)) ?? 0 })
     // the cursor moves only once everything listed is known: a sync cut short used to leave
     // the rest unfetched from this peer for good
     if (r.complete) this.syncCursor.set(peerId, r.cursor)

@@ -265,15 +265,18 @@ export class PeerRuntime {
 
   private async startLedger (): Promise<void> {
     if (this.ledgerService != null || this.wallet.locked || this.choice == null) return
-    const [{ LedgerService }, { openIdbLedgerStore }, { allianceContext }, miners] = await Promise.all([
-      import('./ledger-service.ts'), import('../store/ledger-idb.ts'), import('./alliance.ts'), import('./miner.ts')
+    const [{ LedgerService }, { openIdbLedgerStore }, { openIdbCheckpointStore }, { allianceContext }, miners] = await Promise.all([
+      import('./ledger-service.ts'), import('../store/ledger-idb.ts'), import('../store/checkpoints-idb.ts'), import('./alliance.ts'), import('./miner.ts')
     ])
     const choice = this.choice
     const store = await openIdbLedgerStore(this.profile, { indexedDB: this.opts.wallet?.idbFactory, alliance: choice.allianceId })
+    // S19-S22: signed checkpoint packages (join from one, prune to each), a database of their own
+    const checkpoints = await openIdbCheckpointStore(this.profile, { indexedDB: this.opts.wallet?.idbFactory, alliance: choice.allianceId })
     const miner = this.opts.miner ?? (typeof Worker !== 'undefined' && typeof window !== 'undefined' ? miners.browserMiner() : miners.inThreadMiner)
     const service = await LedgerService.open({
       ctx: allianceContext(choice.genesis),
       store,
+      checkpoints,
       invitation: choice.token,
       openDesk: this.opts.openDesk ?? false,
       name: this.opts.name ?? this.profile,
@@ -288,7 +291,7 @@ export class PeerRuntime {
     })
     await service.start(this.net)
     this.ledgerService = service
-    this.ledgerStore = store
+    this.ledgerStore = { close: async () => { await store.close(); await checkpoints.close() } }
     await this.startMarket(service)
   }
 

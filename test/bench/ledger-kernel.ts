@@ -22,6 +22,8 @@ export interface DagOptions {
   issuers: number
   /** Sign (and mine at the alliance's difficulty); false: a zero signature, for the trusted path only. */
   sign: boolean
+  /** With `sign`: only blocks from this index on are signed (a checkpoint's tail; the rest stand in, trusted). */
+  signFrom?: number
   /** First key number (test/fixtures `key(n)`). */
   keyBase?: number
   seed?: number
@@ -68,7 +70,7 @@ export function makeDag (ctx: LedgerContext, count: number, opts: DagOptions): V
     }
     const input = { seed: keys[i].seed, genesis: ctx, chain: chains[i % chains.length], seq: (head?.seq ?? 0) + 1, prev: head?.id ?? null, parents: [p0, p1] as [BlockId, BlockId], time: ctx.genesis.time + 1 + n * 200, txs }
     let v: ValidatedBlock
-    if (opts.sign) {
+    if (opts.sign && n >= (opts.signFrom ?? 0)) {
       v = createBlock(input)
     } else {
       const core: BlockCore = { v: 1, alliance: ctx.allianceId, chain: input.chain, issuer: keys[i].did, seq: input.seq, prev: input.prev, parents: input.parents, time: input.time, txs, difficulty: ctx.genesis.difficulty }

@@ -62,6 +62,7 @@ const benches: Array<[string, () => Promise<void>]> = [
   ['ledger chromium sync 10k', chromiumSync10k],
   // issue 10 (test/bench/checkpoint.ts): join from a signed checkpoint, engine memory full vs pruned
   ['ledger node checkpoint join', async () => { await (await import('./checkpoint.ts')).nodeCheckpointJoin() }],
+  ['ledger chromium checkpoint join', async () => { await (await import('./checkpoint-browser.ts')).chromiumCheckpointJoin() }],
   // issue 8 (test/bench/trust.ts): old engine (extracted from git) beside the new, same run
   ['ledger trust final confirmation in-process', async () => { await (await import('./trust.ts')).finalConfirmationLatency() }],
   ['ledger trust attacker blocks', async () => { await (await import('./trust.ts')).attackerBlockCost() }],

@@ -19,6 +19,7 @@ import type { CheckpointBody, CheckpointPackage, CheckpointSig, CutHead } from '
 import { LedgerEngine } from './engine.ts'
 import type { LedgerEngineOptions } from './engine.ts'
 import { LedgerState } from './state.ts'
+import type { StateReader } from './state.ts'
 import { NS } from './tx.ts'
 import type { AllianceId, BlockId, Tx } from './types.ts'
 
@@ -62,7 +63,7 @@ const CONFIRMED = 1
  * later one may read and whose object is still open (an admission of a non-member, a claim
  * not received, an open deposit; types this module does not know are kept).
  */
-export function isRetained (tx: Tx, txId: string, state: LedgerState): boolean {
+export function isRetained (tx: Tx, txId: string, state: StateReader): boolean {
   switch (tx.type) {
     case 'member.admit': return typeof tx.member === 'string' && !state.has(NS.member, tx.member)
     case 'transfer': return state.has(NS.claim, txId) && !state.has(NS.received, txId)
@@ -175,5 +176,14 @@ export function joinFromCheckpoint (ctx: LedgerContext, pkg: CheckpointPackage, 
   }
   const cutSeq = new Map<string, number>(body.heads.map(h => [h[0], h[1]]))
   engine.belowCut = (issuer, seq) => seq <= (cutSeq.get(issuer) ?? 0)
+  bases.set(engine, body)
   return engine
+}
+
+/** The checkpoint body each joined engine started from (checkpoint-cut.ts builds on it). */
+const bases = new WeakMap<LedgerEngine, CheckpointBody>()
+
+/** The body `engine` joined from, or undefined for an engine with the whole history. */
+export function joinedFrom (engine: LedgerEngine): CheckpointBody | undefined {
+  return bases.get(engine)
 }

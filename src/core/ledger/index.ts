@@ -39,5 +39,7 @@ export {
   parseCheckpointBody, verifyEpochChain, checkpointWeight, verifyCheckpointPackage, encodeCheckpointPackage, decodeCheckpointPackage
 } from './checkpoint.ts'
 export type { CheckpointBody, CheckpointSig, CutHead, SignedCheckpoint, CheckpointPackage } from './checkpoint.ts'
-export { checkpointBodyOf, checkpointPackageOf, engineState, joinFromCheckpoint, isRetained } from './checkpoint-engine.ts'
+export { checkpointBodyOf, checkpointPackageOf, engineState, joinFromCheckpoint, joinedFrom, isRetained } from './checkpoint-engine.ts'
+export { checkpointCutAt, latestCutTime, isCutTime, packageOfCut } from './checkpoint-cut.ts'
+export type { CheckpointCut } from './checkpoint-cut.ts'
 export type { JoinOptions } from './checkpoint-engine.ts'

@@ -1,0 +1,159 @@
+/**
+ * `/alliance/checkpoint/1` and the checkpoint signature gossip (SPEC.md S20, S21): how a
+ * fresh peer finds and downloads a signed checkpoint package instead of the whole history,
+ * and how validators' signatures over a cut reach each other.
+ *   { t: 'info' }     -> { cp: null | { at, height, time, state, body, tailFrom, bytes } }
+ *   { t: 'get', at }  -> one frame: the package bytes (empty when that cut is not held)
+ * One request per stream, direct connections only; a request is at most 256 bytes, an info
+ * reply 1 KiB, a package CHECKPOINT_WIRE_MAX_BYTES (and never more than the size its info
+ * said). The package is hostile until `verifyCheckpointPackage` passed (signatures first,
+ * the LtHash last); everything malformed is a typed error counted against the peer.
+ */
+import type { MessageStream } from '@libp2p/interface'
+import { decode, encode } from '../core/codec.ts'
+import { InvalidInputError } from '../core/errors.ts'
+import { isRecord } from '../core/ledger/check.ts'
+import { readOneFrame, writeFrame } from './frames.ts'
+
+export const CHECKPOINT_PROTOCOL = '/alliance/checkpoint/1'
+const REQUEST_MAX_BYTES = 256
+const INFO_MAX_BYTES = 1024
+/**
+ * A package bigger than this is refused on its length prefix, before it is buffered. A
+ * 100,000-block bench ledger's package is ~30 MiB, most of it state entries.
+ */
+export const CHECKPOINT_WIRE_MAX_BYTES = 64 * 1024 * 1024
+/** An info request without a reply in this long is given up (the sync it precedes waits for it). */
+export const CHECKPOINT_INFO_TIMEOUT_MS = 5_000
+/** A package download without its last byte in this long is given up. */
+export const CHECKPOINT_GET_TIMEOUT_MS = 120_000
+/** Concurrent inbound checkpoint streams per connection: a package is megabytes. */
+export const CHECKPOINT_MAX_INBOUND_STREAMS = 2
+
+export const CheckpointWireCode = {
+  /** A request or reply that is not one of the forms above. */
+  BAD: 'ERR_BAD_CHECKPOINT_WIRE',
+  /** A signature gossip message that is malformed, from a non-validator, or whose signature fails over a body we hold. */
+  BAD_SIG: 'ERR_BAD_CHECKPOINT_SIG'
+} as const
+
+export interface CheckpointInfo {
+  readonly at: number
+  readonly height: number
+  readonly time: number
+  readonly state: string
+  /** SHA-256 hex of the body's signed bytes. */
+  readonly body: string
+  /** Where the server's tail starts in its storage order: a joiner asks its inventory from here (S2). */
+  readonly tailFrom: number
+  readonly bytes: number
+}
+
+export type CheckpointRequest = { t: 'info' } | { t: 'get', at: number }
+
+/** What a peer serves checkpoints from. */
+export interface CheckpointSource {
+  info: () => Promise<CheckpointInfo | null>
+  bytes: (at: number) => Promise<Uint8Array | null>
+}
+
+function bad (message: string, code: string = CheckpointWireCode.BAD): never {
+  throw new InvalidInputError(message, code)
+}
+
+const uint = (x: unknown): x is number => Number.isSafeInteger(x) && (x as number) >= 0
+const HEX64 = /^[0-9a-f]{64}$/
+
+export function parseCheckpointRequest (value: unknown): CheckpointRequest {
+  if (!isRecord(value)) bad('a checkpoint request is a map')
+  if (value.t === 'info' && Object.keys(value).length === 1) return { t: 'info' }
+  if (value.t === 'get' && Object.keys(value).length === 2 && uint(value.at)) return { t: 'get', at: value.at }
+  return bad('unknown checkpoint request')
+}
+
+export function parseCheckpointInfo (value: unknown): CheckpointInfo | null {
+  if (!isRecord(value) || !Object.hasOwn(value, 'cp')) bad('malformed checkpoint info')
+  const cp = value.cp
+  if (cp === null) return null
+  if (!isRecord(cp)) bad('malformed checkpoint info')
+  const { at, height, time, state, body, tailFrom, bytes } = cp
+  if (!uint(at) || !uint(height) || !uint(time) || !uint(tailFrom) || !uint(bytes) || bytes > CHECKPOINT_WIRE_MAX_BYTES) bad('malformed checkpoint info numbers')
+  if (typeof state !== 'string' || !HEX64.test(state) || typeof body !== 'string' || !HEX64.test(body)) bad('malformed checkpoint info digests')
+  return { at, height, time, state, body, tailFrom, bytes }
+}
+
+/** Serves one request on `stream`; errors are typed (the net counts them against the peer). */
+export async function serveCheckpoint (stream: MessageStream, source: CheckpointSource, signal?: AbortSignal): Promise<void> {
+  const req = parseCheckpointRequest(decode(await readOneFrame(stream, REQUEST_MAX_BYTES, { signal }), REQUEST_MAX_BYTES))
+  if (req.t === 'info') {
+    await writeFrame(stream, encode({ cp: await source.info() }), { signal })
+  } else {
+    await writeFrame(stream, (await source.bytes(req.at)) ?? new Uint8Array(0), { signal })
+  }
+  await stream.close({ signal })
+}
+
+/** Requests to one remote (the caller opens the streams). */
+export class CheckpointClient {
+  constructor (private readonly open: (signal?: AbortSignal) => Promise<MessageStream>) {}
+
+  private async request (req: CheckpointRequest, maxBytes: number, timeoutMs: number, outer?: AbortSignal): Promise<Uint8Array> {
+    const timeout = AbortSignal.timeout(timeoutMs)
+    const signal = outer == null ? timeout : AbortSignal.any([outer, timeout])
+    const stream = await this.open(signal)
+    try {
+      await writeFrame(stream, encode(req), { signal })
+      const reply = await readOneFrame(stream, maxBytes, { signal })
+      await stream.close({ signal }).catch(() => {})
+      return reply
+    } catch (err) {
+      stream.abort(err instanceof Error ? err : new Error(String(err)))
+      throw err
+    }
+  }
+
+  async info (signal?: AbortSignal): Promise<CheckpointInfo | null> {
+    const raw = await this.request({ t: 'info' }, INFO_MAX_BYTES, CHECKPOINT_INFO_TIMEOUT_MS, signal)
+    let v: unknown
+    try { v = decode(raw, INFO_MAX_BYTES) } catch { bad('checkpoint info does not decode') }
+    return parseCheckpointInfo(v)
+  }
+
+  /** The package of cut `at`, at most `maxBytes` (the size its info said); null when the remote no longer has it. */
+  async get (at: number, maxBytes: number, signal?: AbortSignal): Promise<Uint8Array | null> {
+    const cap = Math.min(maxBytes, CHECKPOINT_WIRE_MAX_BYTES)
+    // a slow link needs longer for tens of MiB: at least 1 s per 128 KiB
+    const bytes = await this.request({ t: 'get', at }, cap, Math.max(CHECKPOINT_GET_TIMEOUT_MS, Math.ceil(cap / 128)), signal)
+    return bytes.byteLength === 0 ? null : bytes
+  }
+}
+
+// ---- signature gossip (S21) ----
+
+/** `{v: 1, at, body, sig}`; the signer is the gossip author. */
+export interface CheckpointSigMessage {
+  readonly at: number
+  /** SHA-256 hex of the body's signed bytes. */
+  readonly body: string
+  readonly sig: Uint8Array
+}
+
+export const CHECKPOINT_SIG_MAX_BYTES = 256
+
+export function checkpointSigTopic (allianceId: string): string {
+  return `alliance/${allianceId}/checkpoint/1`
+}
+
+export function encodeCheckpointSig (m: CheckpointSigMessage): Uint8Array {
+  return encode({ v: 1, at: m.at, body: m.body, sig: m.sig })
+}
+
+export function decodeCheckpointSig (bytes: Uint8Array): CheckpointSigMessage {
+  if (bytes.byteLength > CHECKPOINT_SIG_MAX_BYTES) bad('checkpoint signature message too large', CheckpointWireCode.BAD_SIG)
+  let v: unknown
+  try { v = decode(bytes, CHECKPOINT_SIG_MAX_BYTES) } catch { bad('checkpoint signature message does not decode', CheckpointWireCode.BAD_SIG) }
+  if (!isRecord(v) || Object.keys(v).length !== 4 || v.v !== 1 || !uint(v.at) || typeof v.body !== 'string' || !HEX64.test(v.body) || !(v.sig instanceof Uint8Array) || v.sig.byteLength !== 64) {
+    bad('malformed checkpoint signature message', CheckpointWireCode.BAD_SIG)
+  }
+  return { at: v.at, body: v.body, sig: v.sig }
+}
