@@ -542,7 +542,11 @@ export class AllianceNet extends EventTarget implements Startable {
     if (!verdict.disconnect) return
     this.log(`net: ${peer} sent ${verdict.strikes} bad frames; hanging up and denying it for a while`)
     this.mesh.forget(peer)
-    this.libp2p.hangUp(peerIdFromString(peer)).catch(() => {})
+    // aborted, not closed gracefully: a graceful close waits for the peer's streams to end,
+    // and one of them (its gossip) is the stream the strikes came from (N11)
+    const id = peerIdFromString(peer)
+    for (const conn of this.libp2p.getConnections(id)) conn.abort(new PeerDeniedError(`${peer} sent ${verdict.strikes} bad frames`))
+    this.libp2p.hangUp(id).catch((err: unknown) => { this.log(`net: hanging up on ${peer} failed: ${(err as Error).message}`) })
   }
 
   private tick (): void {
