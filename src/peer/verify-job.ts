@@ -8,9 +8,9 @@
  * it itself and gives the typed rejection, so a bad block is refused for the same reason and
  * counted the same way whichever thread looked at it first.
  */
-import { createLedgerContext, defaultTxRegistry, validateBlockBytes } from '../core/ledger/index.ts'
+import { createLedgerContext, defaultTxRegistry, signingBytes, validateBlockBytes } from '../core/ledger/index.ts'
 import type { Block, Genesis, LedgerContext } from '../core/ledger/index.ts'
-import { verifyBlockSignatures } from './bulk-verify.ts'
+import { verifyBlockSignatures, verifySignatures } from './bulk-verify.ts'
 import { appTxRegistry } from './alliance.ts'
 
 /** The registries a job can name (a worker rebuilds them; functions do not cross postMessage). */
@@ -46,18 +46,23 @@ function contextOf (genesis: Genesis, allianceId: string, registry: JobRegistry)
 
 export async function runVerifyJob (job: VerifyJob): Promise<VerifyJobReply> {
   try {
-    const sigs = await verifyBlockSignatures(job.blocks)
-    const ctx = job.registry != null ? contextOf(job.genesis, job.allianceId, job.registry) : null
-    const outcomes = job.blocks.map((bytes, i): VerifyOutcome => {
-      if (sigs[i] !== 'valid') return null
-      if (ctx == null) return { sig: true }
+    if (job.registry == null) {
+      const sigs = await verifyBlockSignatures(job.blocks)
+      return { id: job.id, outcomes: sigs.map((v): VerifyOutcome => v === 'valid' ? { sig: true } : null) }
+    }
+    // every stateless rule first (one decode per block), then the signatures over the
+    // decoded blocks' signing bytes in bulk: decoding each block a second time for the
+    // signature cost as much as the PoW check
+    const ctx = contextOf(job.genesis, job.allianceId, job.registry)
+    const validated = job.blocks.map((bytes) => {
       try {
-        const v = validateBlockBytes(bytes, ctx, { now: job.now, signatureChecked: true })
-        return { id: v.id, block: v.block, crossChain: v.crossChain }
+        return validateBlockBytes(bytes, ctx, { now: job.now, signatureChecked: true })
       } catch {
         return null // the engine's own check gives the typed reason
       }
     })
+    const sigs = await verifySignatures(validated.map(v => v == null ? null : { issuer: v.block.issuer, message: signingBytes(v.block), sig: v.block.sig }))
+    const outcomes = validated.map((v, i): VerifyOutcome => v == null || sigs[i] !== 'valid' ? null : { id: v.id, block: v.block, crossChain: v.crossChain })
     return { id: job.id, outcomes }
   } catch (err) {
     return { id: job.id, error: (err as Error).message ?? String(err) }

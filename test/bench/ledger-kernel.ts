@@ -157,6 +157,34 @@ export async function serviceValidateAndStore (ctx: LedgerContext, blocks: reado
 }
 
 /**
+ * Untrusted blocks as sync feeds them: `LedgerService.pull` from an in-process peer that
+ * lists and serves `blocks` (no network): the sync pipeline with several replies of 256 in
+ * the verify pool while earlier ones go through the engine and the store.
+ */
+export async function servicePull (ctx: LedgerContext, blocks: readonly Uint8Array[], store: LedgerStore, opts: { now: number }): Promise<IngestFigures> {
+  const seed = crypto.getRandomValues(new Uint8Array(32))
+  const did = didFromPublicKey(generateKeyPair(seed).publicKey)
+  const noMining: Miner = async () => { throw new Error('this bench makes no blocks') }
+  const ids = blocks.map(b => blockIdOf(b))
+  const byId = new Map(ids.map((id, i) => [id as string, blocks[i]]))
+  const peer = {
+    inventory: async (from: number, limit = 2000) => ({ ids: ids.slice(from, from + limit), next: from + limit < ids.length ? from + limit : null, total: ids.length }),
+    getBlocks: async (want: string[]) => want.map(id => byId.get(id)).filter((b): b is Uint8Array => b != null)
+  }
+  const service = await LedgerService.open({ ctx, store, did, seed: () => seed, miner: noMining, now: () => opts.now })
+  try {
+    const t0 = performance.now()
+    const r = await service.pull(peer)
+    const ms = performance.now() - t0
+    const rejected = service.stats().rejectedInputs
+    if (!r.complete || Object.keys(rejected).length > 0) throw new Error(`bench pull incomplete or rejected: ${JSON.stringify(rejected)}`)
+    return { blocks: blocks.length, ms, perSecond: blocks.length / (ms / 1000), confirmed: service.stats().confirmed, stored: await store.blockCount() }
+  } finally {
+    await service.stop()
+  }
+}
+
+/**
  * Fills `store` with `blocks` as the peer that validated them would have stored them: engine
  * batches (trusted: they are ours), one transaction per batch, a checkpoint every
  * `checkpointEvery` blocks (the service's default is 1,000). Returns the engine.

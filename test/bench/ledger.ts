@@ -24,7 +24,7 @@ import { testGenesis } from '../fixtures/ledger-helpers.ts'
 import { launch, openPeer, startApp } from '../e2e/harness.ts'
 import { report } from './report.ts'
 import {
-  decodeBlockFile, distribution, encodeBlockFile, engineValidateAndStore, fillStore, ingestSplit, makeDag, powTimes, serviceSplit, serviceValidateAndStore, verifyRate
+  decodeBlockFile, distribution, encodeBlockFile, engineValidateAndStore, fillStore, ingestSplit, makeDag, powTimes, servicePull, serviceSplit, serviceValidateAndStore, verifyRate
 } from './ledger-kernel.ts'
 import type { Distribution, IngestSplit, ServiceSplit } from './ledger-kernel.ts'
 
@@ -111,6 +111,7 @@ export async function nodeValidateAndStore (): Promise<void> {
   const verifyBefore = verifyRate(ctx, blocks.slice(0, 1000))
   const service = await serviceValidateAndStore(ctx, blocks, createMemoryLedgerStore(), { now: Date.now(), batch: 256 })
   const engine = await engineValidateAndStore(ctx, blocks, createMemoryLedgerStore(), { now: Date.now(), batch: 256 })
+  const pull = await servicePull(ctx, blocks, createMemoryLedgerStore(), { now: Date.now() })
   const split = await ingestSplit(ctx, blocks, createMemoryLedgerStore(), { now: Date.now(), batch: 256, verify: verifyBlockSignatures })
   const { createVerifyPool } = await import('../../src/peer/verify-pool.ts')
   const fine = await serviceSplit(ctx, blocks, createMemoryLedgerStore(), { now: Date.now(), batch: 256, pool: createVerifyPool({ size: 0 }), verify: verifyBlockSignatures })
@@ -121,6 +122,7 @@ export async function nodeValidateAndStore (): Promise<void> {
   for (const r of [service, engine]) if (r.stored !== blocks.length) throw new Error(`stored ${r.stored} of ${blocks.length}`)
   report({ bench: BENCH, metric: 'node.noble.verify.block-signatures', value: verify, unit: 'ops/s', note: `raw @noble ed25519.verify over 1,000 of the same blocks' signing bytes (before ${Math.round(verifyBefore)}, after ${Math.round(verifyAfter)})` })
   report({ bench: BENCH, metric: 'node.memory.validate+store.service', value: service.perSecond, unit: 'blocks/s', baseline: verify, note: `ratio = blocks / raw noble verifies; LedgerService.ingest as sync feeds it (bulk WebCrypto signature check, engine, in-memory store), ${blocks.length} demo blocks in batches of 256; ${service.confirmed} confirmed` })
+  report({ bench: BENCH, metric: 'node.memory.validate+store.pull', value: pull.perSecond, unit: 'blocks/s', baseline: service.perSecond, note: 'ratio = LedgerService.pull (the sync pipeline from an in-process peer) / the serial ingest above, same blocks' })
   report({ bench: BENCH, metric: 'node.memory.validate+store.engine-noble', value: engine.perSecond, unit: 'blocks/s', baseline: verify, note: `ratio = blocks / raw noble verifies; engine.addMany (noble signature check per block) + persistBatch, same blocks` })
 }
 
@@ -306,12 +308,13 @@ export async function chromiumValidateAndPow (): Promise<void> {
     await page.addScriptTag({ content: code, type: 'module' })
     await page.waitForFunction(() => window.ledgerBench != null)
     const r = await page.evaluate(async ([url, n, worker]) => await window.ledgerBench!.validateAndStore(url, `bi${Date.now() % 1e9}`, n, worker), [BLOCKS_PATH, INGEST_BLOCKS, verifyWorkerPath()] as const)
-    for (const x of [r.service, r.engine]) if (x.stored !== INGEST_BLOCKS) throw new Error(`stored ${x.stored} of ${INGEST_BLOCKS}`)
+    for (const x of [r.service, r.pull, r.engine]) if (x.stored !== INGEST_BLOCKS) throw new Error(`stored ${x.stored} of ${INGEST_BLOCKS}`)
     const verify = (r.verifyBefore + r.verifyAfter) / 2
     report({ bench: BENCH, metric: 'chromium.noble.verify.block-signatures', value: verify, unit: 'ops/s', note: `raw @noble ed25519.verify in the page over 1,000 of the same blocks (before ${Math.round(r.verifyBefore)}, after ${Math.round(r.verifyAfter)})` })
     report({ bench: BENCH, metric: 'chromium.idb.validate+store.service', value: r.service.perSecond, unit: 'blocks/s', baseline: verify, note: `ratio = blocks / raw noble verifies; LedgerService.ingest as sync feeds it (verify pool of Web Workers: WebCrypto signatures and the stateless rules; engine; IndexedDB: one transaction per batch), ${INGEST_BLOCKS} demo blocks in batches of 256; ${r.service.confirmed} confirmed` })
     report({ bench: BENCH, metric: 'chromium.webcrypto.verify.block-signatures', value: r.webcrypto, unit: 'ops/s', note: 'WebCrypto Ed25519 over 2,000 of the same blocks (verifyBlockSignatures, bulk, main thread; before and after, averaged)' })
     report({ bench: BENCH, metric: 'chromium.idb.validate+store.service.vs-webcrypto', value: r.service.perSecond, unit: 'blocks/s', baseline: r.webcrypto, note: `ratio = blocks / WebCrypto verifies (issue 10 goal >= 0.5); the same run as chromium.idb.validate+store.service; verify pool of ${r.poolSize} worker(s)` })
+    report({ bench: BENCH, metric: 'chromium.idb.validate+store.pull.vs-webcrypto', value: r.pull.perSecond, unit: 'blocks/s', baseline: r.webcrypto, note: `ratio = blocks / WebCrypto verifies; LedgerService.pull from an in-page peer: the sync pipeline (replies of 256 verified in the pool while earlier ones go through engine and IndexedDB, group commits), no network; ${r.pull.confirmed} confirmed` })
     report({ bench: BENCH, metric: 'chromium.idb.validate+store.engine-noble', value: r.engine.perSecond, unit: 'blocks/s', baseline: verify, note: 'ratio = blocks / raw noble verifies; engine.addMany (noble signature check per block) + persistBatch to IndexedDB, same blocks' })
     reportSplit('chromium.idb', r.split)
     reportFineSplit('chromium.idb', r.fine, r.service.ms)
