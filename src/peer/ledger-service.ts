@@ -29,7 +29,7 @@ import type { LedgerStore } from '../store/ledger.ts'
 import { loadLedger, persistBatches, writeCheckpoint } from '../store/ledger-loader.ts'
 import { SYNC_PROTOCOL, SYNC_GET_LIMIT, SyncClient, serveSync } from '../net/sync.ts'
 import type { SyncSource } from '../net/sync.ts'
-import { pipelinedSync } from '../net/sync-pipeline.ts'
+import { pipelinedSync, SyncWithheldError } from '../net/sync-pipeline.ts'
 import type { PipelineResult, SyncPeer } from '../net/sync-pipeline.ts'
 import type { Miner } from './miner.ts'
 import { addUntrustedBlocks, applyVerdicts, BULK_MIN_BLOCKS } from './bulk-ingest.ts'
@@ -588,7 +588,14 @@ export class LedgerService implements LedgerApi {
 
   /** S10–S12: pipelined inventory and block fetches (sync-pipeline.ts), verified in the pool. */
   private async doSync (did: Did, peerId: string): Promise<void> {
-    const r = await this.pull(this.client(did), this.syncCursor.get(peerId) ?? 0, did, peerId)
+    let r: PipelineResult
+    try {
+      r = await this.pull(this.client(did), this.syncCursor.get(peerId) ?? 0, did, peerId)
+    } catch (err) {
+      // S12: a remote that lists blocks and keeps withholding them is held to account
+      if (err instanceof SyncWithheldError) this.net?.reportMisbehaviour(peerId, err.code)
+      throw err
+    }
     // the cursor moves only once everything listed is known: a sync cut short used to leave
     // the rest unfetched from this peer for good
     if (r.complete) this.syncCursor.set(peerId, r.cursor)

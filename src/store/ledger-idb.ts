@@ -80,6 +80,28 @@ type Store = StoreNames<LedgerSchema>
 
 /** Blocks per segment when the upgrade moves a v1 database over. */
 const UPGRADE_SEGMENT = 512
+/**
+ * Bytes a segment record stays under (block bytes, or the index fields' characters): below
+ * Chromium's 64 KiB, past which IndexedDB wraps a value into a Blob written as a file.
+ */
+export const SEGMENT_MAX_BYTES = 56 * 1024
+
+/** Runs of `blocks` (in order) whose records each stay under SEGMENT_MAX_BYTES; a bigger block alone. */
+function segmentsOf (blocks: readonly StoredBlock[]): StoredBlock[][] {
+  const out: StoredBlock[][] = []
+  let cur: StoredBlock[] = []
+  let bytes = 0
+  let chars = 0
+  for (const b of blocks) {
+    const c = b.id.length + b.issuer.length + 16 + b.refs.reduce((sum, r) => sum + r.length + 4, 0)
+    if (cur.length > 0 && (bytes + b.bytes.byteLength > SEGMENT_MAX_BYTES || chars + c > SEGMENT_MAX_BYTES)) { out.push(cur); cur = []; bytes = 0; chars = 0 }
+    cur.push(b)
+    bytes += b.bytes.byteLength
+    chars += c
+  }
+  if (cur.length > 0) out.push(cur)
+  return out
+}
 
 /** One database per profile and alliance: a profile that changes alliance starts afresh. */
 export function ledgerDbName (profile: string, alliance?: string): string {
@@ -111,12 +133,14 @@ function moveV1Blocks (tx: IDBTransaction): void {
   const bytes = tx.objectStore('segmentBytes')
   let seg: SegmentIdsRecord | null = null
   let segBytes: Uint8Array[] = []
+  let size = 0
   const flush = (): void => {
     if (seg == null) return
     ids.put(seg)
     bytes.put({ n: seg.n, bytes: segBytes })
     seg = null
     segBytes = []
+    size = 0
   }
   const cursor = tx.objectStore('blocks').index('n').openCursor()
   cursor.onsuccess = () => {
@@ -130,7 +154,8 @@ function moveV1Blocks (tx: IDBTransaction): void {
     seg ??= { n: r.n, ids: [], issuers: [], seqs: [], refs: [] }
     seg.ids.push(r.id); seg.issuers.push(r.issuer); seg.seqs.push(r.seq); seg.refs.push(r.refs)
     segBytes.push(r.bytes)
-    if (seg.ids.length >= UPGRADE_SEGMENT) flush()
+    size += r.bytes.byteLength
+    if (seg.ids.length >= UPGRADE_SEGMENT || size >= SEGMENT_MAX_BYTES) flush()
     c.continue()
   }
 }
@@ -252,11 +277,18 @@ export class IdbLedgerStore implements LedgerStore {
         fresh.push(b)
         if (parkedSet.delete(b.id)) track(orphanStore.delete(b.id))
       })
-      // the whole batch is two records: its index fields, and its bytes (S11, P4)
+      // the whole batch is a few records: its index fields, and its bytes (S11, P4), cut
+      // into segments under Chromium's 64 KiB value size past which a value is wrapped into
+      // a Blob (a file of its own)
       if (fresh.length > 0) {
-        track(segIds.add({ n: n0, ids: fresh.map(b => b.id), issuers: fresh.map(b => b.issuer), seqs: fresh.map(b => b.seq), refs: fresh.map(b => [...b.refs]) }))
-        track(tx.objectStore('segmentBytes').add({ n: n0, bytes: fresh.map(b => b.bytes) }))
-        track(meta.put(n0 + fresh.length, 'count'))
+        const bytesStore = tx.objectStore('segmentBytes')
+        let at = n0
+        for (const seg of segmentsOf(fresh)) {
+          track(segIds.add({ n: at, ids: seg.map(b => b.id), issuers: seg.map(b => b.issuer), seqs: seg.map(b => b.seq), refs: seg.map(b => [...b.refs]) }))
+          track(bytesStore.add({ n: at, bytes: seg.map(b => b.bytes) }))
+          at += seg.length
+        }
+        track(meta.put(at, 'count'))
       }
       // tips change once per batch, not once per block: references to blocks of the same
       // batch never become tips in the first place
