@@ -10,8 +10,29 @@
  * is known. No clock or libp2p here: requests go through `SyncPeer`.
  */
 import { blockIdOf } from '../core/ledger/block.ts'
+import { AllianceError } from '../core/errors.ts'
 import { SYNC_GET_LIMIT, SYNC_INV_LIMIT } from './sync.ts'
 import type { InvReply } from './sync.ts'
+
+/**
+ * Listed ids waiting to be asked for, at most: the inventory waits while the queue is this
+ * long, so a remote that lists ids forever costs bounded memory (S12).
+ */
+export const SYNC_MAX_QUEUED = 4 * SYNC_INV_LIMIT
+/** Positions past the first page's claimed total the inventory still follows (the remote grows meanwhile). */
+export const SYNC_TOTAL_SLACK = 4 * SYNC_INV_LIMIT
+/**
+ * Positions one sync lists at most, whatever total the remote claims: a remote paging known
+ * ids forever under a huge claimed total is cut off here (the next sync goes on from the cursor).
+ */
+export const SYNC_MAX_POSITIONS = 2_000_000
+/** Ids a remote may list and then withhold in one sync before the sync is cut off as withheld. */
+export const SYNC_MAX_GIVEN_UP = 2 * SYNC_GET_LIMIT
+
+/** A remote that listed ids and kept withholding them (S12): the sync stopped; the caller holds it against the remote. */
+export class SyncWithheldError extends AllianceError {
+  constructor (count: number) { super('ERR_SYNC_WITHHELD', `the remote withheld ${count} blocks it listed`) }
+}
 
 /** The remote, as `SyncClient` reaches it. */
 export interface SyncPeer {
@@ -45,6 +66,10 @@ export interface PipelineOptions {
   readonly getBatch?: number
   /** Times an id asked for and not sent is asked again before the sync gives up on it. */
   readonly retries?: number
+  /** Listed ids queued at most (SYNC_MAX_QUEUED). */
+  readonly maxQueued?: number
+  /** Given-up ids past which the sync is cut off with SyncWithheldError (SYNC_MAX_GIVEN_UP). */
+  readonly maxGivenUp?: number
   readonly signal?: AbortSignal
 }
 
@@ -77,8 +102,11 @@ export async function pipelinedSync<P> (peer: SyncPeer, sink: SyncSink<P>, opts:
   const writesInFlight = Math.max(1, opts.writesInFlight ?? 4)
   const getBatch = Math.max(1, Math.min(SYNC_GET_LIMIT, opts.getBatch ?? SYNC_GET_LIMIT))
   const retries = Math.max(0, opts.retries ?? 3)
+  const maxQueued = Math.max(SYNC_INV_LIMIT, opts.maxQueued ?? SYNC_MAX_QUEUED)
+  const maxGivenUp = Math.max(0, opts.maxGivenUp ?? SYNC_MAX_GIVEN_UP)
   const signal = opts.signal
-  const stopped = (): boolean => signal?.aborted === true || sink.stopped?.() === true
+  let stopFlag = false
+  const stopped = (): boolean => stopFlag || signal?.aborted === true || sink.stopped?.() === true
 
   // ---- inventory: pages in order, several asked at once at the positions the total implies
   let listed = 0
@@ -92,10 +120,17 @@ export async function pipelinedSync<P> (peer: SyncPeer, sink: SyncSink<P>, opts:
   let givenUp = 0
   let wake: (() => void) | null = null
   const notify = (): void => { const w = wake; wake = null; w?.() }
+  // the inventory's side of the back-pressure: woken when the queue shrinks
+  let room: (() => void) | null = null
+  const roomMade = (): void => { const r = room; room = null; r?.() }
+  /** An id leaves the sync (known now, or given up): forget it, so memory follows the queue, not the history. */
+  const settled = (id: string): void => { queued.delete(id); asked.delete(id) }
+  const gaveUp = new Set<string>()
 
   const inventory = (async () => {
     let at = opts.from
     let total: number | null = null
+    let limit = opts.from + SYNC_MAX_POSITIONS
     const pages = new Window<{ at: number, reply: InvReply }>(invInFlight)
     let nextAsk = at
     const ask = (pos: number): void => { pages.push(peer.inventory(pos, SYNC_INV_LIMIT, signal).then(reply => ({ at: pos, reply }))) }
@@ -106,7 +141,8 @@ export async function pipelinedSync<P> (peer: SyncPeer, sink: SyncSink<P>, opts:
       if (stopped()) break
       if (pageAt !== at) { pages.clear(); ask(at); nextAsk = at + SYNC_INV_LIMIT; continue } // a stale guess
       for (const id of reply.ids) {
-        if (queued.has(id) || sink.known(id)) continue
+        // repeats (within a page, across pages, of given-up ids) are listed once
+        if (queued.has(id) || gaveUp.has(id) || sink.known(id)) continue
         queued.add(id)
         queue.push(id)
         listed++
@@ -116,6 +152,15 @@ export async function pipelinedSync<P> (peer: SyncPeer, sink: SyncSink<P>, opts:
       at = pageAt + reply.ids.length
       if (reply.next == null || reply.ids.length === 0) break
       if (reply.next <= pageAt) break // a cursor that does not move forward: stop, never loop
+      if (total == null) {
+        total = reply.total
+        // a remote that claims little and then pages on and on is followed only a little past its claim
+        limit = Math.min(limit, Math.max(total, at) + SYNC_TOTAL_SLACK)
+      }
+      if (reply.next >= limit) break // pages forever: cut off here, the next sync goes on from the cursor
+      // back-pressure: no more pages while the queue is full (bounded memory, S12)
+      while (queue.length >= maxQueued && !stopped()) await new Promise<void>((resolve) => { room = resolve })
+      if (stopped()) break
       if (reply.next !== at) {
         // the remote pages differently than guessed: follow it, one page at a time
         pages.clear()
@@ -124,9 +169,8 @@ export async function pipelinedSync<P> (peer: SyncPeer, sink: SyncSink<P>, opts:
         nextAsk = at + SYNC_INV_LIMIT
         continue
       }
-      total ??= reply.total
       // speculate further pages only as far as the remote says it has blocks
-      while (!pages.full && nextAsk < total) { ask(nextAsk); nextAsk += SYNC_INV_LIMIT }
+      while (!pages.full && nextAsk < Math.min(total, limit)) { ask(nextAsk); nextAsk += SYNC_INV_LIMIT }
       if (pages.size === 0) { ask(at); nextAsk = at + SYNC_INV_LIMIT }
     }
     cursor = at
@@ -141,10 +185,11 @@ export async function pipelinedSync<P> (peer: SyncPeer, sink: SyncSink<P>, opts:
     const ids: string[] = []
     while (ids.length < getBatch && queue.length > 0) {
       const id = queue.shift() as string
-      if (sink.known(id)) { done++; continue }
+      if (sink.known(id)) { done++; settled(id); continue }
       ids.push(id)
       asked.set(id, (asked.get(id) ?? 0) + 1)
     }
+    if (queue.length < maxQueued) roomMade()
     if (ids.length === 0) return false
     gets.push(peer.getBlocks(ids, signal).then(async blocks => ({ ids, blocks, prepared: await sink.prepare(blocks) })))
     return true
@@ -176,11 +221,13 @@ export async function pipelinedSync<P> (peer: SyncPeer, sink: SyncSink<P>, opts:
       r.ids.forEach((id, k) => { if (got.has(id)) lastGot = k })
       const again: string[] = []
       r.ids.forEach((id, k) => {
-        if (got.has(id) || sink.known(id)) { done++; return }
+        if (got.has(id) || sink.known(id)) { done++; settled(id); return }
         if (lastGot >= 0 && k > lastGot) asked.set(id, (asked.get(id) ?? 1) - 1)
-        else if ((asked.get(id) ?? 0) > retries) { givenUp++; return }
+        else if ((asked.get(id) ?? 0) > retries) { givenUp++; settled(id); gaveUp.add(id); return }
         again.push(id)
       })
+      // a remote that lists what it then withholds, again and again, is cut off (S12)
+      if (givenUp > maxGivenUp) throw new SyncWithheldError(givenUp)
       queue.unshift(...again)
       sink.onProgress?.(done, Math.max(listed, done))
     }
@@ -188,10 +235,13 @@ export async function pipelinedSync<P> (peer: SyncPeer, sink: SyncSink<P>, opts:
   } catch (err) {
     failure = err
   }
+  // an inventory waiting for room (the block side stopped) must not wait for ever
+  stopFlag = true
+  roomMade()
   // settle the inventory (it rejects on the same dead stream) before reporting
   try { await inventory } catch (err) { failure ??= err }
   if (failure != null) throw failure
-  const complete = !stopped() && givenUp === 0 && queue.length === 0
+  const complete = signal?.aborted !== true && sink.stopped?.() !== true && givenUp === 0 && queue.length === 0
   return { cursor: complete ? cursor : opts.from, complete, listed, received, givenUp }
 }
 

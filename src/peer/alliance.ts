@@ -4,15 +4,26 @@
  * peer must use the same registry, or they would disagree on which blocks are valid.
  */
 import { createLedgerContext, createTxRegistry } from '../core/ledger/index.ts'
-import type { Genesis, LedgerContext } from '../core/ledger/index.ts'
+import type { Genesis, LedgerContext, TxRegistry } from '../core/ledger/index.ts'
 import { marketTxTypeDefs } from '../core/market/ledger-adapter.ts'
 import { sha256 } from '../core/codec.ts'
 
 const contexts = new Map<string, LedgerContext>()
+let appRegistry: TxRegistry | null = null
+
+/**
+ * The app's registry (built-in and market types), one object per thread: the verify pool
+ * recognizes it and rebuilds the same one in its workers, so they check every stateless rule
+ * and not the signature alone.
+ */
+export function appTxRegistry (): TxRegistry {
+  appRegistry ??= createTxRegistry(marketTxTypeDefs())
+  return appRegistry
+}
 
 /** The ledger context of a genesis with the app's registry (built-in and market types). */
 export function allianceContext (genesis: Genesis): LedgerContext {
-  const ctx = createLedgerContext(genesis, createTxRegistry(marketTxTypeDefs()))
+  const ctx = createLedgerContext(genesis, appTxRegistry())
   const known = contexts.get(ctx.allianceId)
   if (known != null) return known
   contexts.set(ctx.allianceId, ctx)

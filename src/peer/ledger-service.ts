@@ -26,10 +26,11 @@ import {
 } from '../core/ledger/index.ts'
 import type { BatchResult, BlockId, BlockInfo, ClaimRecord, DoubleVote, LedgerContext, Tx, TxStatus, Equivocation, LedgerStats } from '../core/ledger/index.ts'
 import type { LedgerStore } from '../store/ledger.ts'
-import { loadLedger, persistBatch, writeCheckpoint } from '../store/ledger-loader.ts'
+import { loadLedger, persistBatches, writeCheckpoint } from '../store/ledger-loader.ts'
 import { SYNC_PROTOCOL, SYNC_GET_LIMIT, SyncClient, serveSync } from '../net/sync.ts'
 import type { SyncSource } from '../net/sync.ts'
-import { pipelinedSync } from '../net/sync-pipeline.ts'
+import { pipelinedSync, SyncWithheldError } from '../net/sync-pipeline.ts'
+import type { PipelineResult, SyncPeer } from '../net/sync-pipeline.ts'
 import type { Miner } from './miner.ts'
 import { addUntrustedBlocks, applyVerdicts, BULK_MIN_BLOCKS } from './bulk-ingest.ts'
 import { defaultVerifyPool } from './verify-pool.ts'
@@ -536,19 +537,41 @@ export class LedgerService implements LedgerApi {
       this.indexHistory(b.id)
     }
     if (this.recent.length > RECENT_MAX) this.recent.splice(0, this.recent.length - RECENT_MAX)
-    const write = this.writing.then(async () => {
-      await persistBatch(this.o.store, result)
-      const blocks = this.engine.stats().blocks
-      // full snapshots only until signed checkpoints take over (S22): a snapshot of a pruned engine is not one of the ledger
-      if (this.checkpoints?.newest() == null && blocks - this.lastCheckpoint >= this.o.checkpointEvery) {
-        this.lastCheckpoint = blocks
-        await writeCheckpoint(this.o.store, this.engine)
-      }
-    })
-    this.writing = write.catch((err: unknown) => { this.o.log?.(`ledger write failed: ${(err as Error).message}`) })
-    await write
+    await this.persist(result)
     if (result.inserted.length > 0 || result.confirmed.length > 0 || result.rejected.length > 0) this.changed()
   }
+
+  /**
+   * Queues `result` for the store in engine order and resolves once it is written. Batches
+   * that queue up while a write runs go together in the next one (a group commit): a sync
+   * applying replies faster than IndexedDB commits pays one transaction per write, not one
+   * per reply, and never awaits anything per block.
+   */
+  private async persist (result: BatchResult): Promise<void> {
+    if (result.inserted.length === 0 && result.parked.length === 0 && result.dropped.length === 0) return
+    let group = this.pendingWrite
+    if (group == null) {
+      const results: BatchResult[] = []
+      const done = this.writing.then(async () => {
+        this.pendingWrite = null
+        await persistBatches(this.o.store, results)
+        const blocks = this.engine.stats().blocks
+        // full snapshots only until signed checkpoints take over (S22): a snapshot of a pruned engine is not one of the ledger
+        if (this.checkpoints?.newest() == null && blocks - this.lastCheckpoint >= this.o.checkpointEvery) {
+          this.lastCheckpoint = blocks
+          await writeCheckpoint(this.o.store, this.engine)
+        }
+      })
+      group = { results, done }
+      this.pendingWrite = group
+      this.writing = done.catch((err: unknown) => { this.o.log?.(`ledger write failed: ${(err as Error).message}`) })
+    }
+    group.results.push(result)
+    await group.done
+  }
+
+  /** The write that has not started yet, which new batches join. */
+  private pendingWrite: { results: BatchResult[], done: Promise<void> } | null = null
 
   private indexHistory (id: BlockId): void {
     const b = this.engine.blockInfo(id)
@@ -629,17 +652,33 @@ export class LedgerService implements LedgerApi {
 
   /** S10–S12: pipelined inventory and block fetches (sync-pipeline.ts), verified in the pool. */
   private async doSync (did: Did, peerId: string): Promise<void> {
-    const r = await pipelinedSync<readonly PoolVerdict[] | undefined>(this.client(did), {
+    let r: PipelineResult
+    try {
+      r = await this.pull(this.client(did), this.syncCursor.get(peerId) ?? (await this.checkpoints?.syncFrom(did, peerId)) ?? 0, did, peerId)
+    } catch (err) {
+      // S12: a remote that lists blocks and keeps withholding them is held to account
+      if (err instanceof SyncWithheldError) this.net?.reportMisbehaviour(peerId, err.code)
+      throw err
+    }
+    // the cursor moves only once everything listed is known: a sync cut short used to leave
+    // the rest unfetched from this peer for good
+    if (r.complete) this.syncCursor.set(peerId, r.cursor)
+    await this.fetchMissing(did, peerId)
+  }
+
+  /**
+   * Everything `peer` lists from position `from` that this peer lacks, through the same
+   * pipeline sync uses (replies verified in the pool while earlier ones go through the engine
+   * and the store). `did`/`peerId`: whom rejections are held against (none for a local source).
+   */
+  async pull (peer: SyncPeer, from = 0, did?: Did, peerId?: string): Promise<PipelineResult> {
+    return await pipelinedSync<readonly PoolVerdict[] | undefined>(peer, {
       known: (id) => this.engine.has(id) || this.engine.isOrphan(id),
       prepare: async (blocks) => blocks.length < BULK_MIN_BLOCKS ? undefined : await defaultVerifyPool().check(this.o.ctx, blocks, this.o.now()),
       apply: async (blocks, verdicts) => { await this.ingest(blocks, did, peerId, verdicts) },
       onProgress: (done, total) => { this.syncProgress = { done, total }; this.changed() },
       stopped: () => this.closed
-    }, { from: this.syncCursor.get(peerId) ?? (await this.checkpoints?.syncFrom(did, peerId)) ?? 0 })
-    // the cursor moves only once everything listed is known: a sync cut short used to leave
-    // the rest unfetched from this peer for good
-    if (r.complete) this.syncCursor.set(peerId, r.cursor)
-    await this.fetchMissing(did, peerId)
+    }, { from })
   }
 
   /**

@@ -8,9 +8,13 @@
  * it itself and gives the typed rejection, so a bad block is refused for the same reason and
  * counted the same way whichever thread looked at it first.
  */
-import { createLedgerContext, validateBlockBytes } from '../core/ledger/index.ts'
+import { createLedgerContext, defaultTxRegistry, signingBytes, validateBlockBytes } from '../core/ledger/index.ts'
 import type { Block, Genesis, LedgerContext } from '../core/ledger/index.ts'
-import { verifyBlockSignatures } from './bulk-verify.ts'
+import { verifyBlockSignatures, verifySignatures } from './bulk-verify.ts'
+import { appTxRegistry } from './alliance.ts'
+
+/** The registries a job can name (a worker rebuilds them; functions do not cross postMessage). */
+export type JobRegistry = 'default' | 'app'
 
 export interface VerifyJob {
   readonly id: number
@@ -21,8 +25,8 @@ export interface VerifyJob {
   /** The clock of the caller, in ms (future-time rule, L13). */
   readonly now: number
   readonly blocks: readonly Uint8Array[]
-  /** `false`: only the signature (the caller's context has its own registry). */
-  readonly full: boolean
+  /** The registry of every stateless rule; `null`: only the signature (the caller's context has a registry of its own). */
+  readonly registry: JobRegistry | null
 }
 
 /** Per block: passed (with the decoded block when `full`), or `null` for the engine to judge. */
@@ -33,8 +37,8 @@ export type VerifyJobReply =
   | { readonly id: number, readonly error: string }
 
 /** The job's context, rebuilt from its genesis each job (a parse and a hash: nothing beside 64+ blocks). */
-function contextOf (genesis: Genesis, allianceId: string): LedgerContext {
-  const ctx = createLedgerContext(genesis)
+function contextOf (genesis: Genesis, allianceId: string, registry: JobRegistry): LedgerContext {
+  const ctx = createLedgerContext(genesis, registry === 'app' ? appTxRegistry() : defaultTxRegistry)
   // a genesis that does not hash to the id asked for would validate against another alliance
   if (ctx.allianceId !== allianceId) throw new Error('the job\'s genesis is not its alliance\'s')
   return ctx
@@ -42,18 +46,23 @@ function contextOf (genesis: Genesis, allianceId: string): LedgerContext {
 
 export async function runVerifyJob (job: VerifyJob): Promise<VerifyJobReply> {
   try {
-    const sigs = await verifyBlockSignatures(job.blocks)
-    const ctx = job.full ? contextOf(job.genesis, job.allianceId) : null
-    const outcomes = job.blocks.map((bytes, i): VerifyOutcome => {
-      if (sigs[i] !== 'valid') return null
-      if (ctx == null) return { sig: true }
+    if (job.registry == null) {
+      const sigs = await verifyBlockSignatures(job.blocks)
+      return { id: job.id, outcomes: sigs.map((v): VerifyOutcome => v === 'valid' ? { sig: true } : null) }
+    }
+    // every stateless rule first (one decode per block), then the signatures over the
+    // decoded blocks' signing bytes in bulk: decoding each block a second time for the
+    // signature cost as much as the PoW check
+    const ctx = contextOf(job.genesis, job.allianceId, job.registry)
+    const validated = job.blocks.map((bytes) => {
       try {
-        const v = validateBlockBytes(bytes, ctx, { now: job.now, signatureChecked: true })
-        return { id: v.id, block: v.block, crossChain: v.crossChain }
+        return validateBlockBytes(bytes, ctx, { now: job.now, signatureChecked: true })
       } catch {
         return null // the engine's own check gives the typed reason
       }
     })
+    const sigs = await verifySignatures(validated.map(v => v == null ? null : { issuer: v.block.issuer, message: signingBytes(v.block), sig: v.block.sig }))
+    const outcomes = validated.map((v, i): VerifyOutcome => v == null || sigs[i] !== 'valid' ? null : { id: v.id, block: v.block, crossChain: v.crossChain })
     return { id: job.id, outcomes }
   } catch (err) {
     return { id: job.id, error: (err as Error).message ?? String(err) }

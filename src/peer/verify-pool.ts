@@ -9,7 +9,8 @@
 import { defaultTxRegistry } from '../core/ledger/index.ts'
 import type { LedgerContext, ValidatedBlock } from '../core/ledger/index.ts'
 import { runVerifyJob } from './verify-job.ts'
-import type { VerifyJob, VerifyJobReply, VerifyOutcome } from './verify-job.ts'
+import type { JobRegistry, VerifyJob, VerifyJobReply, VerifyOutcome } from './verify-job.ts'
+import { appTxRegistry } from './alliance.ts'
 
 /** The part of a `Worker` the pool uses (tests hand in fakes). */
 export interface WorkerLike {
@@ -107,15 +108,17 @@ export function createVerifyPool (opts: VerifyPoolOptions): VerifyPool {
     get fallbacks () { return fallbacks },
     check: async (ctx, blocks, now) => {
       if (blocks.length === 0) return []
-      // the job rebuilds the context from the genesis with the default registry; an alliance
-      // with its own registry gets the signature checked there and the rest in the engine
-      const full = ctx.registry === defaultTxRegistry
+      // the job rebuilds the context from the genesis with a registry it knows by name (the
+      // default or the app's); any other registry gets the signature checked there and the
+      // rest in the engine. The app's used to be such an other: every app block's stateless
+      // rules ran on the main thread again (issue 10's split)
+      const registry: JobRegistry | null = ctx.registry === defaultTxRegistry ? 'default' : ctx.registry === appTxRegistry() ? 'app' : null
       const chunks = size === 0 || closed ? 1 : Math.max(1, Math.min(size, Math.floor(blocks.length / minChunk)))
       const per = Math.ceil(blocks.length / chunks)
       const parts: Array<Promise<VerifyOutcome[]>> = []
       const free = [...slots].sort((a, b) => a.busy - b.busy)
       for (let c = 0; c < chunks; c++) {
-        const job: VerifyJob = { id: ++ids, genesis: ctx.genesis, allianceId: ctx.allianceId, now, blocks: blocks.slice(c * per, (c + 1) * per), full }
+        const job: VerifyJob = { id: ++ids, genesis: ctx.genesis, allianceId: ctx.allianceId, now, blocks: blocks.slice(c * per, (c + 1) * per), registry }
         parts.push(runOn(size === 0 ? null : free[c % free.length], job))
       }
       const outcomes = (await Promise.all(parts)).flat()

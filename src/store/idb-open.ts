@@ -24,7 +24,8 @@ export async function openIdb<Db> (opts: {
   factory?: IDBFactory
   name: string
   version: number
-  upgrade: (db: Db, oldVersion: number) => void
+  /** `tx`: the upgrade's own (versionchange) transaction, for moving records between stores. */
+  upgrade: (db: Db, oldVersion: number, tx: IDBTransaction) => void
   makeError: StoreErrorMaker
 }): Promise<Db> {
   const factory = opts.factory ?? globalThis.indexedDB
@@ -36,7 +37,7 @@ export async function openIdb<Db> (opts: {
     throw idbError(err, opts.makeError)
   }
   request.addEventListener('upgradeneeded', (event) => {
-    opts.upgrade(wrap(request.result) as unknown as Db, event.oldVersion)
+    opts.upgrade(wrap(request.result) as unknown as Db, event.oldVersion, request.transaction as IDBTransaction)
   })
   try {
     return await (wrap(request) as unknown as Promise<Db>)

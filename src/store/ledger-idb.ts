@@ -18,15 +18,39 @@ import type {
   BlockBytes, LedgerCheckpoint, LedgerStore, LedgerWrite, StoreCallOptions, StoredBlock, StoredOrphan
 } from './ledger.ts'
 
-export const LEDGER_DB_VERSION = 1
+/**
+ * 2: blocks in segments (one record per written batch, keyed by the position of its first
+ * block) instead of one record per block with three indexes; v1 databases are moved over in
+ * the upgrade. A batch of 256 blocks went from ~1,300 index entries and 256 requests to two.
+ */
+export const LEDGER_DB_VERSION = 2
 
-interface BlockRecord {
+/** v1 (read only by the upgrade to 2). */
+interface BlockRecordV1 {
   id: string
   n: number
   issuer: string
   seq: number
   refs: string[]
   bytes: Uint8Array
+}
+
+/**
+ * The index fields of the blocks at positions `n`, `n + 1`, …; the `id` index (multiEntry,
+ * unique) finds the segment of a block, and refuses a block stored twice.
+ */
+interface SegmentIdsRecord {
+  n: number
+  ids: string[]
+  issuers: string[]
+  seqs: number[]
+  refs: string[][]
+}
+
+/** The raw bytes of the same blocks, apart, so an inventory read does not read them. */
+interface SegmentBytesRecord {
+  n: number
+  bytes: Uint8Array[]
 }
 
 interface OrphanRecord {
@@ -42,7 +66,8 @@ interface CheckpointRecord {
 }
 
 export interface LedgerSchema extends DBSchema {
-  blocks: { key: string, value: BlockRecord, indexes: { n: number, slot: [string, number], refs: string } }
+  segmentIds: { key: number, value: SegmentIdsRecord, indexes: { id: string } }
+  segmentBytes: { key: number, value: SegmentBytesRecord }
   tips: { key: string, value: { id: string } }
   orphans: { key: string, value: OrphanRecord, indexes: { missing: string } }
   checkpoints: { key: number, value: CheckpointRecord }
@@ -53,22 +78,85 @@ export interface LedgerSchema extends DBSchema {
 type Db = IDBPDatabase<LedgerSchema>
 type Store = StoreNames<LedgerSchema>
 
+/** Blocks per segment when the upgrade moves a v1 database over. */
+const UPGRADE_SEGMENT = 512
+/**
+ * Bytes a segment record stays under (block bytes, or the index fields' characters): below
+ * Chromium's 64 KiB, past which IndexedDB wraps a value into a Blob written as a file.
+ */
+export const SEGMENT_MAX_BYTES = 56 * 1024
+
+/** Runs of `blocks` (in order) whose records each stay under SEGMENT_MAX_BYTES; a bigger block alone. */
+function segmentsOf (blocks: readonly StoredBlock[]): StoredBlock[][] {
+  const out: StoredBlock[][] = []
+  let cur: StoredBlock[] = []
+  let bytes = 0
+  let chars = 0
+  for (const b of blocks) {
+    const c = b.id.length + b.issuer.length + 16 + b.refs.reduce((sum, r) => sum + r.length + 4, 0)
+    if (cur.length > 0 && (bytes + b.bytes.byteLength > SEGMENT_MAX_BYTES || chars + c > SEGMENT_MAX_BYTES)) { out.push(cur); cur = []; bytes = 0; chars = 0 }
+    cur.push(b)
+    bytes += b.bytes.byteLength
+    chars += c
+  }
+  if (cur.length > 0) out.push(cur)
+  return out
+}
+
 /** One database per profile and alliance: a profile that changes alliance starts afresh. */
 export function ledgerDbName (profile: string, alliance?: string): string {
   return `alliance/${parseProfileName(profile)}/ledger${alliance == null ? '' : `/${alliance}`}`
 }
 
 /** Each step moves the schema one version forward, so any older database catches up. */
-function upgrade (db: Db, oldVersion: number): void {
+function upgrade (db: Db, oldVersion: number, tx: IDBTransaction): void {
   if (oldVersion < 1) {
-    const blocks = db.createObjectStore('blocks', { keyPath: 'id' })
-    blocks.createIndex('n', 'n', { unique: true })
-    blocks.createIndex('slot', ['issuer', 'seq'])
-    blocks.createIndex('refs', 'refs', { multiEntry: true })
     db.createObjectStore('tips', { keyPath: 'id' })
     db.createObjectStore('orphans', { keyPath: 'id' }).createIndex('missing', 'missing', { multiEntry: true })
     db.createObjectStore('checkpoints', { keyPath: 'blockCount' })
     db.createObjectStore('meta')
+  }
+  if (oldVersion < 2) {
+    db.createObjectStore('segmentIds', { keyPath: 'n' }).createIndex('id', 'ids', { multiEntry: true, unique: true })
+    db.createObjectStore('segmentBytes', { keyPath: 'n' })
+    if (oldVersion >= 1) moveV1Blocks(tx)
+  }
+}
+
+/**
+ * v1 → v2 inside the upgrade's transaction (raw requests: an await would let it commit): the
+ * v1 blocks in `n` order, cut into segments, then the v1 store is deleted. A failure aborts
+ * the upgrade, leaving the v1 database as it was.
+ */
+function moveV1Blocks (tx: IDBTransaction): void {
+  const ids = tx.objectStore('segmentIds')
+  const bytes = tx.objectStore('segmentBytes')
+  let seg: SegmentIdsRecord | null = null
+  let segBytes: Uint8Array[] = []
+  let size = 0
+  const flush = (): void => {
+    if (seg == null) return
+    ids.put(seg)
+    bytes.put({ n: seg.n, bytes: segBytes })
+    seg = null
+    segBytes = []
+    size = 0
+  }
+  const cursor = tx.objectStore('blocks').index('n').openCursor()
+  cursor.onsuccess = () => {
+    const c = cursor.result
+    if (c == null) {
+      flush()
+      tx.db.deleteObjectStore('blocks')
+      return
+    }
+    const r = c.value as BlockRecordV1
+    seg ??= { n: r.n, ids: [], issuers: [], seqs: [], refs: [] }
+    seg.ids.push(r.id); seg.issuers.push(r.issuer); seg.seqs.push(r.seq); seg.refs.push(r.refs)
+    segBytes.push(r.bytes)
+    size += r.bytes.byteLength
+    if (seg.ids.length >= UPGRADE_SEGMENT || size >= SEGMENT_MAX_BYTES) flush()
+    c.continue()
   }
 }
 
@@ -162,10 +250,10 @@ export class IdbLedgerStore implements LedgerStore {
   }
 
   private async writeBatch (described: StoredBlock[], orphans: StoredOrphan[], remove: string[], checkPresence: boolean, signal?: AbortSignal): Promise<void> {
-    await this.run(['blocks', 'tips', 'orphans', 'meta'], 'readwrite', async (tx) => {
-      const blocks = tx.objectStore('blocks')
-      const tips = tx.objectStore('tips')
+    await this.run(['segmentIds', 'segmentBytes', 'tips', 'orphans', 'meta'], 'readwrite', async (tx) => {
+      const segIds = tx.objectStore('segmentIds')
       const orphanStore = tx.objectStore('orphans')
+      const tips = tx.objectStore('tips')
       const meta = tx.objectStore('meta')
       // every request gets a handler at once: if a later one throws, the transaction aborts
       // and the earlier ones reject, which must not surface as unhandled rejections
@@ -173,12 +261,13 @@ export class IdbLedgerStore implements LedgerStore {
       const track = <T>(p: Promise<T>): Promise<T> => { p.catch(() => {}); ops.push(p); return p }
       // one round of reads for the whole batch (never an await per block): the count, which
       // of the blocks are stored already, and the parked orphans (few: the engine caps them)
+      const index = segIds.index('id')
       const [count, present, parked] = await Promise.all([
         track(meta.get('count')),
-        checkPresence ? Promise.all(described.map(b => track(blocks.getKey(b.id)))) : [],
+        checkPresence ? Promise.all(described.map(b => track(index.getKey(b.id)))) : [],
         track(orphanStore.getAllKeys())
       ])
-      let n = count ?? 0
+      const n0 = count ?? 0
       const parkedSet = new Set<string>(parked)
       const added = new Set<string>()
       const fresh: typeof described = []
@@ -186,9 +275,21 @@ export class IdbLedgerStore implements LedgerStore {
         if (present[i] !== undefined || added.has(b.id)) return
         added.add(b.id)
         fresh.push(b)
-        track(blocks.add({ id: b.id, n: n++, issuer: b.issuer, seq: b.seq, refs: [...b.refs], bytes: b.bytes }))
         if (parkedSet.delete(b.id)) track(orphanStore.delete(b.id))
       })
+      // the whole batch is a few records: its index fields, and its bytes (S11, P4), cut
+      // into segments under Chromium's 64 KiB value size past which a value is wrapped into
+      // a Blob (a file of its own)
+      if (fresh.length > 0) {
+        const bytesStore = tx.objectStore('segmentBytes')
+        let at = n0
+        for (const seg of segmentsOf(fresh)) {
+          track(segIds.add({ n: at, ids: seg.map(b => b.id), issuers: seg.map(b => b.issuer), seqs: seg.map(b => b.seq), refs: seg.map(b => [...b.refs]) }))
+          track(bytesStore.add({ n: at, bytes: seg.map(b => b.bytes) }))
+          at += seg.length
+        }
+        track(meta.put(at, 'count'))
+      }
       // tips change once per batch, not once per block: references to blocks of the same
       // batch never become tips in the first place
       const referenced = new Set<string>()
@@ -198,11 +299,10 @@ export class IdbLedgerStore implements LedgerStore {
       for (const o of orphans) {
         if (added.has(o.id)) continue
         track((async () => {
-          if (await blocks.getKey(o.id) === undefined) await orphanStore.put({ id: o.id, missing: [...o.missing], bytes: o.bytes })
+          if (await index.getKey(o.id) === undefined) await orphanStore.put({ id: o.id, missing: [...o.missing], bytes: o.bytes })
         })())
       }
       for (const id of remove) if (!added.has(id)) track(orphanStore.delete(id))
-      if (fresh.length > 0) track(meta.put(n, 'count'))
       await Promise.all(ops)
     }, signal)
   }
@@ -211,17 +311,42 @@ export class IdbLedgerStore implements LedgerStore {
     await this.write({ blocks }, opts)
   }
 
+  /** The stored block `id`: its segment through the `id` index, then the block in it. */
   async getBlock (id: string): Promise<StoredBlock | undefined> {
-    const r = await this.run(['blocks'], 'readonly', async tx => await tx.objectStore('blocks').get(id))
-    return r == null ? undefined : toBlock(r)
+    return await this.run(['segmentIds', 'segmentBytes'], 'readonly', async (tx) => {
+      const at = await tx.objectStore('segmentIds').index('id').getKey(id)
+      if (at === undefined) return undefined
+      const [ids, bytes] = await Promise.all([tx.objectStore('segmentIds').get(at), tx.objectStore('segmentBytes').get(at)])
+      const k = ids?.ids.indexOf(id) ?? -1
+      if (ids == null || bytes == null || k < 0) throw corrupt()
+      return toBlock(ids, bytes, k)
+    })
   }
 
   async hasBlock (id: string): Promise<boolean> {
-    return await this.run(['blocks'], 'readonly', async tx => (await tx.objectStore('blocks').getKey(id)) !== undefined)
+    return await this.run(['segmentIds'], 'readonly', async tx => (await tx.objectStore('segmentIds').index('id').getKey(id)) !== undefined)
   }
 
   async blockCount (): Promise<number> {
     return await this.run(['meta'], 'readonly', async tx => (await tx.objectStore('meta').get('count')) ?? 0)
+  }
+
+  /**
+   * The segments that hold positions `from` … `from + limit - 1`, in order: the one that
+   * starts at or before `from` (one cursor step back), then a key range of the rest.
+   */
+  private async segmentsFor (
+    tx: IDBPTransaction<LedgerSchema, ['segmentIds', 'segmentBytes'], 'readonly'>, from: number, limit: number, withBytes: boolean
+  ): Promise<Array<{ ids: SegmentIdsRecord, bytes: SegmentBytesRecord | null }>> {
+    const idStore = tx.objectStore('segmentIds')
+    const first = await idStore.openCursor(IDBKeyRange.upperBound(from), 'prev')
+    const range = IDBKeyRange.bound(first?.value.n ?? from, from + limit - 1)
+    const [ids, bytes] = await Promise.all([idStore.getAll(range), withBytes ? tx.objectStore('segmentBytes').getAll(range) : null])
+    return ids.map((r, i) => {
+      const b = bytes?.[i] ?? null
+      if (bytes != null && (b == null || b.n !== r.n || b.bytes.length !== r.ids.length)) throw corrupt()
+      return { ids: r, bytes: b }
+    })
   }
 
   async * iterateBlocks (opts: { readonly from?: number, readonly pageSize?: number } = {}): AsyncIterable<StoredBlock> {
@@ -229,40 +354,74 @@ export class IdbLedgerStore implements LedgerStore {
     let at = Math.max(0, opts.from ?? 0)
     for (;;) {
       // one short transaction per page: a consumer awaiting other work between pages would
-      // otherwise let the transaction auto-commit under the cursor
-      const page = await this.run(['blocks'], 'readonly', async tx =>
-        await tx.objectStore('blocks').index('n').getAll(IDBKeyRange.lowerBound(at), pageSize))
+      // otherwise let the transaction auto-commit under it
+      const segs = await this.run(['segmentIds', 'segmentBytes'], 'readonly', async tx => await this.segmentsFor(tx, at, pageSize, true))
+      const page: StoredBlock[] = []
+      for (const s of segs) {
+        for (let k = Math.max(0, at - s.ids.n); k < s.ids.ids.length && page.length < pageSize; k++) page.push(toBlock(s.ids, s.bytes as SegmentBytesRecord, k))
+      }
       if (page.length === 0) return
-      for (const r of page) yield toBlock(r)
+      for (const b of page) yield b
       at = page[page.length - 1].n + 1
     }
   }
 
   async blockIdsFrom (from: number, limit: number): Promise<BlockId[]> {
     checkRange(from, limit)
-    // primary keys (the ids) of the `n` index over a key range: one request, no values read
-    const keys = await this.run(['blocks'], 'readonly', async tx =>
-      await tx.objectStore('blocks').index('n').getAllKeys(IDBKeyRange.bound(from, from + limit - 1), limit))
-    return keys as BlockId[]
+    // a key range over the segments' ids (S11): a request or two, no block bytes read
+    const segs = await this.run(['segmentIds', 'segmentBytes'], 'readonly', async tx => await this.segmentsFor(tx, from, limit, false))
+    const out: BlockId[] = []
+    for (const s of segs) {
+      for (let k = Math.max(0, from - s.ids.n); k < s.ids.ids.length && out.length < limit; k++) out.push(s.ids.ids[k] as BlockId)
+    }
+    return out
   }
 
   async getBlocksBytes (ids: readonly string[]): Promise<Array<Uint8Array | undefined>> {
     if (ids.length === 0) return []
-    const rows = await this.run(['blocks'], 'readonly', async (tx) => {
-      const store = tx.objectStore('blocks')
-      return await Promise.all(ids.map(async id => await store.get(id)))
+    return await this.run(['segmentIds', 'segmentBytes'], 'readonly', async (tx) => {
+      const index = tx.objectStore('segmentIds').index('id')
+      // which segment each id is in (key-only lookups), then each segment read once: a
+      // batch asked in storage order is one or two segments
+      const at = await Promise.all(ids.map(async id => await index.getKey(id)))
+      const segs = [...new Set(at.filter((n): n is number => n !== undefined))]
+      const read = await Promise.all(segs.map(async n => await Promise.all([tx.objectStore('segmentIds').get(n), tx.objectStore('segmentBytes').get(n)])))
+      const bySeg = new Map<number, Map<string, Uint8Array>>()
+      read.forEach(([i, b], k) => {
+        if (i == null || b == null || b.bytes.length !== i.ids.length) throw corrupt()
+        bySeg.set(segs[k], new Map(i.ids.map((id, j) => [id, b.bytes[j]])))
+      })
+      return ids.map((id, k) => {
+        const n = at[k]
+        return n === undefined ? undefined : bySeg.get(n)?.get(id)
+      })
     })
-    return rows.map(r => (r == null ? undefined : toBlock(r).bytes))
   }
 
+  /** Not on any hot path (no index of its own): a scan of the segments' index fields. */
   async getByIssuerSeq (issuer: string, seq: number): Promise<StoredBlock[]> {
-    const rows = await this.run(['blocks'], 'readonly', async tx => await tx.objectStore('blocks').index('slot').getAll([issuer, seq]))
-    return rows.map(toBlock).sort((a, b) => a.n - b.n)
+    return await this.scan((s, k) => s.issuers[k] === issuer && s.seqs[k] === seq)
   }
 
+  /** As getByIssuerSeq: a scan. */
   async children (parent: string): Promise<BlockId[]> {
-    const keys = await this.run(['blocks'], 'readonly', async tx => await tx.objectStore('blocks').index('refs').getAllKeys(parent))
-    return [...new Set(keys)].sort() as BlockId[]
+    const found = await this.scan((s, k) => s.refs[k].includes(parent))
+    return [...new Set(found.map(b => b.id))].sort()
+  }
+
+  private async scan (match: (s: SegmentIdsRecord, k: number) => boolean): Promise<StoredBlock[]> {
+    return await this.run(['segmentIds', 'segmentBytes'], 'readonly', async (tx) => {
+      const out: StoredBlock[] = []
+      for (const s of await tx.objectStore('segmentIds').getAll()) {
+        const hits: number[] = []
+        for (let k = 0; k < s.ids.length; k++) if (match(s, k)) hits.push(k)
+        if (hits.length === 0) continue
+        const bytes = await tx.objectStore('segmentBytes').get(s.n)
+        if (bytes == null) throw corrupt()
+        for (const k of hits) out.push(toBlock(s, bytes, k))
+      }
+      return out.sort((a, b) => a.n - b.n)
+    })
   }
 
   async tips (): Promise<BlockId[]> {
@@ -332,11 +491,16 @@ function isConstraintError (err: unknown): boolean {
   return cause?.name === 'ConstraintError'
 }
 
-function toBlock (r: BlockRecord): StoredBlock {
-  if (r == null || typeof r.id !== 'string' || !(r.bytes instanceof Uint8Array) || !Array.isArray(r.refs) || typeof r.n !== 'number') {
-    throw new LedgerStoreError(LedgerStoreErrorCode.CORRUPT, 'a stored block is damaged')
-  }
-  return { id: r.id as BlockId, n: r.n, issuer: r.issuer as StoredBlock['issuer'], seq: r.seq, refs: r.refs as BlockId[], bytes: r.bytes }
+function corrupt (): LedgerStoreError {
+  return new LedgerStoreError(LedgerStoreErrorCode.CORRUPT, 'a stored block is damaged')
+}
+
+function toBlock (s: SegmentIdsRecord, b: SegmentBytesRecord, k: number): StoredBlock {
+  const id = s?.ids?.[k]
+  const bytes = b?.bytes?.[k]
+  const refs = s?.refs?.[k]
+  if (typeof id !== 'string' || !(bytes instanceof Uint8Array) || !Array.isArray(refs) || typeof s.n !== 'number') throw corrupt()
+  return { id: id as BlockId, n: s.n + k, issuer: s.issuers[k] as StoredBlock['issuer'], seq: s.seqs[k], refs: refs as BlockId[], bytes }
 }
 
 function toOrphan (r: OrphanRecord): StoredOrphan {

@@ -78,14 +78,28 @@ export async function loadLedger (store: LedgerStore, genesis: Genesis | LedgerC
 
 /** Persists what one engine batch changed, in one store transaction. */
 export async function persistBatch (store: LedgerStore, result: BatchResult, opts?: StoreCallOptions): Promise<void> {
-  if (result.inserted.length === 0 && result.parked.length === 0 && result.dropped.length === 0) return
-  // an orphan parked and evicted within the same batch is simply not written
-  const dropped = new Set<BlockId>(result.dropped.map(d => d.id))
-  await store.write({
-    blocks: result.inserted,
-    orphans: result.parked.filter(o => !dropped.has(o.id)),
-    removeOrphans: [...dropped]
-  }, opts)
+  await persistBatches(store, [result], opts)
+}
+
+/**
+ * Persists what several engine batches changed (in engine order) in ONE store transaction:
+ * a group commit, so batches that queued up behind a running write cost one transaction, not
+ * one each. An orphan's last event wins: parked then dropped is removed, dropped then parked
+ * again is kept; one parked and evicted within the batches is simply not written.
+ */
+export async function persistBatches (store: LedgerStore, results: readonly BatchResult[], opts?: StoreCallOptions): Promise<void> {
+  const blocks: BatchResult['inserted'][number][] = []
+  const orphans = new Map<BlockId, BatchResult['parked'][number] | null>()
+  for (const r of results) {
+    for (const b of r.inserted) blocks.push(b)
+    for (const o of r.parked) orphans.set(o.id, o)
+    for (const d of r.dropped) orphans.set(d.id, null)
+  }
+  if (blocks.length === 0 && orphans.size === 0) return
+  const parked: Array<BatchResult['parked'][number]> = []
+  const removeOrphans: BlockId[] = []
+  for (const [id, o] of orphans) { if (o == null) removeOrphans.push(id); else parked.push(o) }
+  await store.write({ blocks, orphans: parked, removeOrphans }, opts)
 }
 
 /**

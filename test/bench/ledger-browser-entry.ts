@@ -4,10 +4,10 @@ import { benchAlliance } from '../fixtures/bench-alliance.ts'
 import { openIdbLedgerStore } from '../../src/store/ledger-idb.ts'
 import { workerMiner } from '../../src/peer/miner.ts'
 import { verifyBlockSignatures } from '../../src/peer/bulk-verify.ts'
-import { browserPoolSize, createVerifyPool, setDefaultVerifyPool } from '../../src/peer/verify-pool.ts'
+import { browserPoolSize, createVerifyPool, defaultVerifyPool, setDefaultVerifyPool } from '../../src/peer/verify-pool.ts'
 import type { WorkerLike } from '../../src/peer/verify-pool.ts'
-import { decodeBlockFile, engineValidateAndStore, fillStore, ingestSplit, powTimes, serviceValidateAndStore, verifyRate } from './ledger-kernel.ts'
-import type { Distribution, IngestFigures, IngestSplit } from './ledger-kernel.ts'
+import { decodeBlockFile, engineValidateAndStore, fillStore, ingestSplit, powTimes, servicePull, serviceSplit, serviceValidateAndStore, verifyRate } from './ledger-kernel.ts'
+import type { Distribution, IngestFigures, IngestSplit, ServiceSplit } from './ledger-kernel.ts'
 
 async function fetchBlocks (url: string): Promise<Uint8Array[]> {
   const res = await fetch(url)
@@ -29,7 +29,7 @@ export interface LedgerBenchApi {
    * and `profile`-engine), through the service and through the engine alone; noble verify
    * rate of the same page before and after.
    */
-  validateAndStore: (url: string, profile: string, count: number, verifyWorkerUrl: string) => Promise<{ service: IngestFigures, engine: IngestFigures, split: IngestSplit, verifyBefore: number, verifyAfter: number, webcrypto: number, poolSize: number }>
+  validateAndStore: (url: string, profile: string, count: number, verifyWorkerUrl: string) => Promise<{ service: IngestFigures, pull: IngestFigures, engine: IngestFigures, split: IngestSplit, fine: ServiceSplit, verifyBefore: number, verifyAfter: number, webcrypto: number, poolSize: number }>
   /** Stores all blocks into profile `profile` as its own peer would have (trusted, checkpoints). */
   fill: (url: string, profile: string) => Promise<{ blocks: number, stateHash: string, lastId: string, ms: number }>
   /** PoW ms per block through the app's PoW worker (`workerUrl`: its built asset). */
@@ -57,6 +57,7 @@ window.ledgerBench = {
       }
     }
     const service = await run('service', serviceValidateAndStore)
+    const pull = await run('pull', async (c, b, st, o) => await servicePull(c, b, st, o))
     const engine = await run('engine', engineValidateAndStore)
     const splitStore = await openIdbLedgerStore(`${profile}-split`)
     let split: IngestSplit
@@ -65,8 +66,15 @@ window.ledgerBench = {
     } finally {
       await splitStore.close()
     }
+    const fineStore = await openIdbLedgerStore(`${profile}-fine`)
+    let fine: ServiceSplit
+    try {
+      fine = await serviceSplit(ctx, blocks, fineStore, { now: Date.now(), batch: 256, pool: defaultVerifyPool(), verify: verifyBlockSignatures })
+    } finally {
+      await fineStore.close()
+    }
     const verifyAfter = verifyRate(ctx, blocks.slice(0, 1000))
-    return { service, engine, split, verifyBefore, verifyAfter, webcrypto: (webcrypto + await webcryptoRate(blocks.slice(0, 2000))) / 2, poolSize }
+    return { service, pull, engine, split, fine, verifyBefore, verifyAfter, webcrypto: (webcrypto + await webcryptoRate(blocks.slice(0, 2000))) / 2, poolSize }
   },
   fill: async (url, profile) => {
     const ctx = benchAlliance()

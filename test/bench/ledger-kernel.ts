@@ -6,6 +6,9 @@
  * have (validated blocks, batches, a checkpoint). No Node or DOM imports.
  */
 import { decode, encode } from '../../src/core/codec.ts'
+import { checkPow } from '../../src/core/ledger/pow.ts'
+import { describeBlock } from '../../src/store/ledger.ts'
+import type { VerifyPool } from '../../src/peer/verify-pool.ts'
 import { didFromPublicKey, generateKeyPair, publicKeyFromDid, verify } from '../../src/core/identity.ts'
 import {
   LedgerEngine, blockIdOf, createBlock, mine, powHeaderOf, signingBytes, validateBlockBytes
@@ -156,6 +159,34 @@ export async function serviceValidateAndStore (ctx: LedgerContext, blocks: reado
 }
 
 /**
+ * Untrusted blocks as sync feeds them: `LedgerService.pull` from an in-process peer that
+ * lists and serves `blocks` (no network): the sync pipeline with several replies of 256 in
+ * the verify pool while earlier ones go through the engine and the store.
+ */
+export async function servicePull (ctx: LedgerContext, blocks: readonly Uint8Array[], store: LedgerStore, opts: { now: number }): Promise<IngestFigures> {
+  const seed = crypto.getRandomValues(new Uint8Array(32))
+  const did = didFromPublicKey(generateKeyPair(seed).publicKey)
+  const noMining: Miner = async () => { throw new Error('this bench makes no blocks') }
+  const ids = blocks.map(b => blockIdOf(b))
+  const byId = new Map(ids.map((id, i) => [id as string, blocks[i]]))
+  const peer = {
+    inventory: async (from: number, limit = 2000) => ({ ids: ids.slice(from, from + limit), next: from + limit < ids.length ? from + limit : null, total: ids.length }),
+    getBlocks: async (want: string[]) => want.map(id => byId.get(id)).filter((b): b is Uint8Array => b != null)
+  }
+  const service = await LedgerService.open({ ctx, store, did, seed: () => seed, miner: noMining, now: () => opts.now })
+  try {
+    const t0 = performance.now()
+    const r = await service.pull(peer)
+    const ms = performance.now() - t0
+    const rejected = service.stats().rejectedInputs
+    if (!r.complete || Object.keys(rejected).length > 0) throw new Error(`bench pull incomplete or rejected: ${JSON.stringify(rejected)}`)
+    return { blocks: blocks.length, ms, perSecond: blocks.length / (ms / 1000), confirmed: service.stats().confirmed, stored: await store.blockCount() }
+  } finally {
+    await service.stop()
+  }
+}
+
+/**
  * Fills `store` with `blocks` as the peer that validated them would have stored them: engine
  * batches (trusted: they are ours), one transaction per batch, a checkpoint every
  * `checkpointEvery` blocks (the service's default is 1,000). Returns the engine.
@@ -236,4 +267,72 @@ export async function ingestSplit (ctx: LedgerContext, blocks: readonly Uint8Arr
     split.storeMs += performance.now() - t
   }
   return split
+}
+
+export interface ServiceSplit {
+  blocks: number
+  /** Per phase, ms summed over all blocks (phases measured one by one on the page's thread, unless said). */
+  decodeMs: number
+  /** blockIdOf: the CID's sha-256 over the bytes. */
+  cidMs: number
+  /** encode(decoded) compared with the bytes (canonical form). */
+  canonicalMs: number
+  /** powHeaderOf + checkPow. */
+  powMs: number
+  /** validateBlockBytes(signatureChecked): decode + shape + cid + canonical + pow together. */
+  statelessMs: number
+  /** verifyBlockSignatures on this thread (decode + signing bytes + WebCrypto). */
+  signatureMs: number
+  /** pool.check wall time (workers: post, signatures + stateless there, clone back). */
+  poolMs: number
+  /** structuredClone of the pool's outcomes (one side of the copy to and from the worker). */
+  cloneMs: number
+  /** engine.addValidated. */
+  engineMs: number
+  /** describeBlock: the store decoding each block again for its index fields. */
+  describeMs: number
+  /** persistBatch: the store write, one transaction per batch. */
+  storeMs: number
+  /** writeCheckpoint every `checkpointEvery` blocks (as the service does). */
+  checkpointMs: number
+  /** Blocks the pool passed whole (the rest only by signature: the page re-checks the stateless rules). */
+  poolWhole: number
+}
+
+/**
+ * Where the service path spends its time per block, phase by phase over the same batches
+ * (issue 10): every stateless sub-step on its own, the pool round trip, the engine, the store.
+ */
+export async function serviceSplit (ctx: LedgerContext, blocks: readonly Uint8Array[], store: LedgerStore, opts: { batch?: number, now: number, pool: VerifyPool, verify: (b: readonly Uint8Array[]) => Promise<unknown>, checkpointEvery?: number }): Promise<ServiceSplit> {
+  const engine = new LedgerEngine(ctx)
+  const batch = opts.batch ?? 256
+  const every = opts.checkpointEvery ?? 1000
+  let lastCheckpoint = 0
+  const s: ServiceSplit = { blocks: blocks.length, decodeMs: 0, cidMs: 0, canonicalMs: 0, powMs: 0, statelessMs: 0, signatureMs: 0, poolMs: 0, cloneMs: 0, engineMs: 0, describeMs: 0, storeMs: 0, checkpointMs: 0, poolWhole: 0 }
+  const time = <T>(key: keyof Omit<ServiceSplit, 'blocks' | 'poolWhole'>, fn: () => T): T => { const t = performance.now(); const r = fn(); s[key] += performance.now() - t; return r }
+  const timeAsync = async <T>(key: keyof Omit<ServiceSplit, 'blocks' | 'poolWhole'>, fn: () => Promise<T>): Promise<T> => { const t = performance.now(); const r = await fn(); s[key] += performance.now() - t; return r }
+  for (let i = 0; i < blocks.length; i += batch) {
+    const part = blocks.slice(i, i + batch)
+    const decoded = time('decodeMs', () => part.map(b => decode<Record<string, unknown>>(b)))
+    time('cidMs', () => part.map(b => blockIdOf(b)))
+    time('canonicalMs', () => decoded.map(d => encode(d)))
+    time('powMs', () => decoded.map(d => checkPow(powHeaderOf(d as unknown as BlockCore), d.nonce as number, d.difficulty as number)))
+    const validated = time('statelessMs', () => part.map(b => validateBlockBytes(b, ctx, { now: opts.now, signatureChecked: true })))
+    await timeAsync('signatureMs', async () => await opts.verify(part))
+    const verdicts = await timeAsync('poolMs', async () => await opts.pool.check(ctx, part, opts.now))
+    if (verdicts.some(v => v == null)) throw new Error('the pool did not pass every bench block')
+    s.poolWhole += verdicts.filter(v => v !== 'sig').length
+    time('cloneMs', () => structuredClone(validated.map(v => ({ id: v.id, block: v.block, crossChain: v.crossChain }))))
+    const r = time('engineMs', () => engine.addValidated(validated))
+    const bad = r.results.find(x => x.kind === 'rejected')
+    if (bad != null && bad.kind === 'rejected') throw new Error(`bench block rejected: ${bad.error.code} ${bad.error.message}`)
+    time('describeMs', () => r.inserted.map(b => describeBlock(b, -1)))
+    await timeAsync('storeMs', async () => { await persistBatch(store, r) })
+    const count = engine.stats().blocks
+    if (count - lastCheckpoint >= every) {
+      lastCheckpoint = count
+      await timeAsync('checkpointMs', async () => { await writeCheckpoint(store, engine) })
+    }
+  }
+  return s
 }

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest'
 import { createLedgerContext, LedgerEngine } from '../../src/core/ledger/index.ts'
 import { createMemoryLedgerStore } from '../../src/store/memory-ledger.ts'
 import { persistBatch } from '../../src/store/ledger-loader.ts'
-import { pipelinedSync } from '../../src/net/sync-pipeline.ts'
+import { pipelinedSync, SyncWithheldError, SYNC_MAX_QUEUED, SYNC_TOTAL_SLACK } from '../../src/net/sync-pipeline.ts'
 import type { SyncPeer } from '../../src/net/sync-pipeline.ts'
 import { SYNC_INV_LIMIT } from '../../src/net/sync.ts'
 import type { InvReply } from '../../src/net/sync.ts'
@@ -94,7 +94,8 @@ async function syncFrom (remote: SyncPeer, from = 0): Promise<{ engine: LedgerEn
 }
 
 function seeded (): { seed: number, rand: () => number } {
-  const seed = Math.floor(Math.random() * 2 ** 31)
+  // LEDGER_SYNC_SEED=<n> replays a printed seed
+  const seed = process.env.LEDGER_SYNC_SEED != null ? Number(process.env.LEDGER_SYNC_SEED) : Math.floor(Math.random() * 2 ** 31)
   console.log(`ledger-sync-pipeline seed ${seed}`)
   return { seed, rand: prng(seed) }
 }
@@ -119,7 +120,7 @@ describe('[S10][S11][S12] pipelined sync against a misbehaving remote', () => {
     const { rand } = seeded()
     const remote = fakeRemote(all, allIds, { maxPerReply: 37, shuffle: true, duplicates: true }, rand)
     const { engine, store, result } = await syncFrom(remote)
-    expect(result.complete).toBe(true)
+    expect(result).toMatchObject({ complete: true, givenUp: 0 })
     expect(result.cursor).toBe(COUNT)
     expect(engine.stats().blocks).toBe(reference.stats().blocks)
     expect(engine.stateHash()).toBe(reference.stateHash())
@@ -177,5 +178,61 @@ describe('[S10][S11][S12] pipelined sync against a misbehaving remote', () => {
       apply: async (blocks, v) => { applyVerdicts(engine, blocks, v, NOW) }
     }, { from: 0 })).rejects.toThrow('stream reset')
     expect(engine.stats().blocks).toBeGreaterThan(1)
+  })
+
+  it('[S12] a remote that lists fake ids forever: memory stays bounded, the sync is cut off as withheld', async () => {
+    const fake = (i: number): string => `bafy${i.toString(32).padStart(12, 'a').replace(/[^a-z2-7]/g, 'z')}`
+    let pages = 0
+    const remote: SyncPeer = {
+      // pages come at once; blocks never (slowly): without back-pressure the listing would race ahead
+      inventory: async (from, limit = SYNC_INV_LIMIT) => {
+        pages++
+        return { ids: Array.from({ length: limit }, (_, k) => fake(from + k)), next: from + limit, total: Number.MAX_SAFE_INTEGER }
+      },
+      getBlocks: async () => { await new Promise(resolve => setTimeout(resolve, 5)); return [] }
+    }
+    await expect(pipelinedSync(remote, { known: () => false, prepare: async () => null, apply: async () => {} }, { from: 0, retries: 1 })).rejects.toBeInstanceOf(SyncWithheldError)
+    // listed in all: the queue bound, the page being added, the pages in flight and the ids
+    // given up (which leave the queue); without back-pressure the listing ran to hundreds of pages
+    expect(pages * SYNC_INV_LIMIT).toBeLessThanOrEqual(SYNC_MAX_QUEUED + 6 * SYNC_INV_LIMIT)
+  })
+
+  it('[S12] a remote whose pages repeat known ids forever: followed only a little past its claimed total, then stopped', async () => {
+    const { rand } = seeded()
+    let pages = 0
+    const remote: SyncPeer = {
+      inventory: async (from) => {
+        pages++
+        // always the same first ids, under a claimed total of 3,000 and a cursor that keeps moving
+        return { ids: allIds.slice(0, 500), next: from + 500, total: 3000 }
+      },
+      getBlocks: fakeRemote(all, allIds, {}, rand).getBlocks
+    }
+    const { engine, result } = await syncFrom(remote)
+    expect(result.complete).toBe(true)
+    expect(result.listed).toBe(500)
+    expect(engine.stats().blocks).toBe(500)
+    expect(pages).toBeLessThanOrEqual((3000 + SYNC_TOTAL_SLACK) / 500 + 4) // + the pages asked ahead
+  })
+
+  it('[S12] a cursor that moves backwards, and odd page sizes: no loop, each id listed once', async () => {
+    const { rand } = seeded()
+    const honest = fakeRemote(all, allIds, {}, rand)
+    let calls = 0
+    const remote: SyncPeer = {
+      inventory: async (from) => {
+        calls++
+        const n = [1, 333, 7, 1000][calls % 4]
+        const page = allIds.slice(from, from + n)
+        // the third page claims to go on from an earlier position
+        return { ids: page, next: calls === 3 ? Math.max(0, from - 100) : from + page.length, total: COUNT }
+      },
+      getBlocks: honest.getBlocks
+    }
+    const { result, engine } = await syncFrom(remote)
+    expect(calls).toBe(3)
+    expect(result.listed).toBe(engine.stats().blocks)
+    expect(result.complete).toBe(true)
+    expect(result.cursor).toBeLessThan(COUNT) // stopped at the backwards page: the rest next time
   })
 })

@@ -24,6 +24,15 @@ runLedgerStoreTests('IndexedDB', async () => {
   return { store, reopen: async () => { await store.close(); return await openIdbLedgerStore(p) } }
 })
 
+async function rawOpen (name: string, version?: number, upgrade?: (db: IDBDatabase) => void): Promise<IDBDatabase> {
+  return await new Promise<IDBDatabase>((resolve, reject) => {
+    const r = version == null ? indexedDB.open(name) : indexedDB.open(name, version)
+    r.onupgradeneeded = () => { upgrade?.(r.result) }
+    r.onsuccess = () => resolve(r.result)
+    r.onerror = () => reject(r.error)
+  })
+}
+
 describe('IndexedDB ledger store', () => {
   const s = new Script(ctxOf())
   s.issuer('a', 1, 'home'); s.issuer('b', 2, 'home')
@@ -33,21 +42,69 @@ describe('IndexedDB ledger store', () => {
     for (const p of opened.splice(0)) await deleteDB(ledgerDbName(p))
   })
 
-  it('[L37] database alliance/<profile>/ledger, version 1, with its stores and indexes', async () => {
+  it('[L37] database alliance/<profile>/ledger, version 2: blocks in segments with an id index', async () => {
     const p = profile()
     const store = await openIdbLedgerStore(p)
     await store.close()
-    const raw = await new Promise<IDBDatabase>((resolve, reject) => {
-      const r = indexedDB.open(`alliance/${p}/ledger`)
-      r.onsuccess = () => resolve(r.result)
-      r.onerror = () => reject(r.error)
-    })
-    expect(raw.version).toBe(LEDGER_DB_VERSION)
-    expect([...raw.objectStoreNames].sort()).toEqual(['blocks', 'checkpoints', 'meta', 'orphans', 'tips'])
-    const tx = raw.transaction('blocks')
-    expect([...tx.objectStore('blocks').indexNames].sort()).toEqual(['n', 'refs', 'slot'])
-    raw.close()
+    const raw = await rawOpen(`alliance/${p}/ledger`)
+    try {
+      expect(raw.version).toBe(LEDGER_DB_VERSION)
+      expect(LEDGER_DB_VERSION).toBe(2)
+      expect([...raw.objectStoreNames].sort()).toEqual(['checkpoints', 'meta', 'orphans', 'segmentBytes', 'segmentIds', 'tips'])
+      const tx = raw.transaction(['segmentIds', 'segmentBytes'])
+      expect([...tx.objectStore('segmentIds').indexNames]).toEqual(['id'])
+      expect([...tx.objectStore('segmentBytes').indexNames]).toEqual([])
+    } finally {
+      raw.close()
+    }
     expect(() => ledgerDbName('../x')).toThrow()
+  })
+
+  it('[L37] a version 1 database is moved to segments on open: blocks, order, tips, orphans, checkpoints kept', async () => {
+    const p = profile()
+    const name = ledgerDbName(p)
+    const blocks = s.order
+    // the version 1 schema and records, as the v1 store wrote them
+    const v1 = await rawOpen(name, 1, (db) => {
+      const b = db.createObjectStore('blocks', { keyPath: 'id' })
+      b.createIndex('n', 'n', { unique: true }); b.createIndex('slot', ['issuer', 'seq']); b.createIndex('refs', 'refs', { multiEntry: true })
+      db.createObjectStore('tips', { keyPath: 'id' })
+      db.createObjectStore('orphans', { keyPath: 'id' }).createIndex('missing', 'missing', { multiEntry: true })
+      db.createObjectStore('checkpoints', { keyPath: 'blockCount' })
+      db.createObjectStore('meta')
+    })
+    await new Promise<void>((resolve, reject) => {
+      const tx = v1.transaction(['blocks', 'tips', 'meta', 'checkpoints', 'orphans'], 'readwrite')
+      blocks.forEach((b, n) => tx.objectStore('blocks').put({ id: b.id, n, issuer: b.block.issuer, seq: b.block.seq, refs: [...new Set([...b.block.parents, ...(b.block.prev != null ? [b.block.prev] : [])])], bytes: b.bytes }))
+      tx.objectStore('tips').put({ id: blocks[blocks.length - 1].id })
+      tx.objectStore('meta').put(blocks.length, 'count')
+      tx.objectStore('checkpoints').put({ blockCount: 2, data: new Uint8Array([7]), stateHash: 'h2' })
+      tx.objectStore('orphans').put({ id: 'bafyorphan', missing: ['bafymissing'], bytes: new Uint8Array([1]) })
+      tx.oncomplete = () => resolve()
+      tx.onerror = () => reject(tx.error)
+    })
+    v1.close()
+    const store = await openIdbLedgerStore(p)
+    try {
+      expect(await store.blockCount()).toBe(blocks.length)
+      expect(await store.blockIdsFrom(0, 100)).toEqual(blocks.map(b => b.id))
+      const all: string[] = []
+      for await (const b of store.iterateBlocks({ pageSize: 2 })) all.push(b.id)
+      expect(all).toEqual(blocks.map(b => b.id))
+      expect(await store.getBlocksBytes([blocks[2].id])).toEqual([blocks[2].bytes])
+      expect(await store.getBlock(blocks[1].id)).toMatchObject({ n: 1, issuer: blocks[1].block.issuer, seq: blocks[1].block.seq })
+      expect(await store.tips()).toEqual([blocks[blocks.length - 1].id])
+      expect(await store.getCheckpoint()).toMatchObject({ blockCount: 2, stateHash: 'h2' })
+      expect((await store.listOrphans()).map(o => o.id)).toEqual(['bafyorphan'])
+      // and it goes on from there: the next block gets the next position, a re-put is skipped
+      await store.putBlocks([blocks[0]])
+      expect(await store.blockCount()).toBe(blocks.length)
+    } finally {
+      await store.close()
+    }
+    const raw = await rawOpen(name)
+    expect([...raw.objectStoreNames]).not.toContain('blocks')
+    raw.close()
   })
 
   it('[L37] a request failing in the middle of a batch aborts it: nothing is written (ERR_STORE, ERR_STORE_QUOTA)', async () => {

@@ -9,6 +9,7 @@ import { encode } from '../../src/core/codec.ts'
 import { createVerifyPool } from '../../src/peer/verify-pool.ts'
 import type { WorkerLike } from '../../src/peer/verify-pool.ts'
 import { runVerifyJob } from '../../src/peer/verify-job.ts'
+import { allianceContext } from '../../src/peer/alliance.ts'
 import type { VerifyJob, VerifyJobReply } from '../../src/peer/verify-job.ts'
 import { addUntrustedBlocks } from '../../src/peer/bulk-ingest.ts'
 import { NOW, testGenesis, validatorChain as chainOf, withBadSig } from '../fixtures/ledger-helpers.ts'
@@ -66,9 +67,21 @@ describe('verify pool', () => {
     pool.close()
   })
 
+  it('[P5] the app\'s registry (market types) is rebuilt in the worker: every stateless rule is checked there', async () => {
+    const ctx = allianceContext(testGenesis({ difficulty: 2 }))
+    const { blocks } = chainOf(4, ctx)
+    const jobs: VerifyJob[] = []
+    const pool = createVerifyPool({ size: 1, minChunk: 1, makeWorker: () => fakeWorker(jobs) })
+    const out = await pool.check(ctx, [...blocks, withBadSig(blocks[0])], NOW)
+    expect(jobs[0].registry).toBe('app')
+    expect(out.slice(0, 4).map(v => (v as ValidatedBlock).id)).toEqual(blocks.map(b => blockIdOf(b)))
+    expect(out[4]).toBeNull()
+    pool.close()
+  })
+
   it('[P5] a job whose genesis is not its alliance\'s passes nothing', async () => {
     const { ctx, blocks } = chainOf(2)
-    const reply = await runVerifyJob({ id: 1, genesis: testGenesis({ difficulty: 3 }), allianceId: ctx.allianceId, now: NOW, blocks, full: true })
+    const reply = await runVerifyJob({ id: 1, genesis: testGenesis({ difficulty: 3 }), allianceId: ctx.allianceId, now: NOW, blocks, registry: 'default' })
     expect('error' in reply).toBe(true)
   })
 })

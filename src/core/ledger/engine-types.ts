@@ -40,6 +40,11 @@ export type AddResult =
 export interface StoredBlockRef {
   readonly id: BlockId
   readonly bytes: Uint8Array
+  /** The fields a store indexes, from the decoded block, so a store need not decode it again. */
+  readonly issuer?: Did
+  readonly seq?: number
+  /** Parents and prev, without repeats. */
+  readonly refs?: readonly BlockId[]
 }
 
 export interface ParkedOrphan extends StoredBlockRef {

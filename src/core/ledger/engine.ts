@@ -517,7 +517,9 @@ export class LedgerEngine {
     const node = this.makeNode(v.id, this.intern(b.issuer), b.seq, this.genesis.chains.indexOf(b.chain), b.time, v.bytes.byteLength,
       parents, prev, deps, this.internTxs(b.txs), v.crossChain, closes, PENDING, null, [])
     this.link(node)
-    batch.inserted.push({ id: v.id, bytes: v.bytes })
+    const refs: BlockId[] = b.parents[0] === b.parents[1] ? [b.parents[0]] : [b.parents[0], b.parents[1]]
+    if (b.prev != null && !refs.includes(b.prev)) refs.push(b.prev)
+    batch.inserted.push({ id: v.id, bytes: v.bytes, issuer: b.issuer, seq: b.seq, refs })
     if (node.validator >= 0) {
       node.weight = bitWith(node.weight, node.validator)
       this.propagate(node.validator, node.refs)
