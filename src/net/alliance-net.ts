@@ -523,6 +523,11 @@ export class AllianceNet extends EventTarget implements Startable {
     return this.dm.inbox()
   }
 
+  /** Whether `peerId` is on the deny-list now (hung up on for misbehaviour, for a while). */
+  denies (peerId: string): boolean {
+    return this.misbehaviour.isDenied(peerId)
+  }
+
   /** Counts a rejected frame from a peer (for protocols built on top); may hang up on it. */
   reportMisbehaviour (peerId: string, code: string): void {
     this.rejectFrame(peerId, code)
