@@ -14,6 +14,7 @@ import { decode, encode } from '../core/codec.ts'
 import { InvalidInputError } from '../core/errors.ts'
 import { isRecord } from '../core/ledger/check.ts'
 import { readOneFrame, writeFrame } from './frames.ts'
+import type { CheckpointMeta } from '../store/checkpoints.ts'
 
 export const CHECKPOINT_PROTOCOL = '/alliance/checkpoint/1'
 const REQUEST_MAX_BYTES = 256
@@ -37,17 +38,12 @@ export const CheckpointWireCode = {
   BAD_SIG: 'ERR_BAD_CHECKPOINT_SIG'
 } as const
 
-export interface CheckpointInfo {
-  readonly at: number
-  readonly height: number
-  readonly time: number
-  readonly state: string
-  /** SHA-256 hex of the body's signed bytes. */
-  readonly body: string
-  /** Where the server's tail starts in its storage order: a joiner asks its inventory from here (S2). */
-  readonly tailFrom: number
-  readonly bytes: number
-}
+/**
+ * What a server says of its newest package: the store's meta without the alliance (the
+ * protocol runs per alliance). `tailFrom` is where the server's tail starts in its storage
+ * order: a joiner asks its inventory from there (S20).
+ */
+export type CheckpointInfo = Omit<CheckpointMeta, 'alliance'>
 
 export type CheckpointRequest = { t: 'info' } | { t: 'get', at: number }
 

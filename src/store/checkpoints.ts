@@ -8,8 +8,7 @@
  * ledger from its tail) are kept beside it. Only the newest `keep` packages of an alliance
  * stay: older ones are deleted in the same transaction that adds a newer one.
  */
-import { AllianceError } from '../core/errors.ts'
-import type { StoreCallOptions } from './ledger.ts'
+import { LedgerStoreError, LedgerStoreErrorCode, type StoreCallOptions } from './ledger.ts'
 
 /** What is known of a package without reading it. */
 export interface CheckpointMeta {
@@ -47,21 +46,11 @@ export interface CheckpointStore {
   close (): Promise<void>
 }
 
-export const CheckpointStoreErrorCode = {
-  STORE: 'ERR_STORE',
-  QUOTA: 'ERR_STORE_QUOTA',
-  ABORTED: 'ERR_ABORTED',
-  CLOSED: 'ERR_STORE_CLOSED',
-  CORRUPT: 'ERR_STORE_CORRUPT'
-} as const
-export type CheckpointStoreErrorCode = typeof CheckpointStoreErrorCode[keyof typeof CheckpointStoreErrorCode]
+/** The ledger store's codes: both rooms fail in the same ways, and the UI reads them alike. */
+export const CheckpointStoreErrorCode = LedgerStoreErrorCode
+export type CheckpointStoreErrorCode = LedgerStoreErrorCode
 
-export class CheckpointStoreError extends AllianceError {
-  declare readonly code: CheckpointStoreErrorCode
-  constructor (code: CheckpointStoreErrorCode, message: string, options?: { cause?: unknown }) {
-    super(code, message, options)
-  }
-}
+export class CheckpointStoreError extends LedgerStoreError {}
 
 /** Packages kept per alliance by default: the newest, and one before it while peers still ask for it. */
 export const CHECKPOINTS_KEPT = 2
