@@ -36,12 +36,7 @@ export async function nodeRelayPipe (): Promise<void> {
     services[1].onRelayedStream((s: RelayedStream) => {
       const r = { bytes: 0, first: 0, last: 0, done: Promise.resolve() }
       r.done = (async () => {
-        for await (const chunk of s) {
-          const t = performance.now()
-          if (r.first === 0) r.first = t
-          r.last = t
-          r.bytes += chunk.byteLength
-        }
+        await timeArrival(s, r)
         await s.end()
       })()
       arrival = r
@@ -51,12 +46,7 @@ export async function nodeRelayPipe (): Promise<void> {
     await b.handle(RAW, async (stream) => {
       const r = { bytes: 0, first: 0, last: 0 }
       rawArrival = r
-      for await (const chunk of stream) {
-        const t = performance.now()
-        if (r.first === 0) r.first = t
-        r.last = t
-        r.bytes += chunk.byteLength
-      }
+      await timeArrival(stream, r)
       await stream.close()
     })
     const buf = new Uint8Array(CHUNK).map((_, i) => i & 0xff)
@@ -86,5 +76,15 @@ export async function nodeRelayPipe (): Promise<void> {
   } finally {
     await stopAll(nets)
     await relay.stop()
+  }
+}
+
+/** Reads `source` to its end, counting bytes and the times of the first and last chunk. */
+async function timeArrival (source: AsyncIterable<{ byteLength: number }>, r: { bytes: number, first: number, last: number }): Promise<void> {
+  for await (const chunk of source) {
+    const t = performance.now()
+    if (r.first === 0) r.first = t
+    r.last = t
+    r.bytes += chunk.byteLength
   }
 }
