@@ -8,7 +8,7 @@
  *
  *   flock /work/bench.lock npx tsx test/bench/mesh-trace.ts 4 [--timeline]
  *
- * Tabs are named T1…TN by PeerId order (T1 the lowest, which dials first by the tie-break).
+ * Tabs are named T1…TN by PeerId order (T1 the lowest; who dials first is `dialsFirst`, SPEC N9).
  */
 import type { Page } from 'playwright-core'
 import { bundleForBrowser } from './bundle.ts'
