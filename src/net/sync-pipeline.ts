@@ -212,17 +212,19 @@ export async function pipelinedSync<P> (peer: SyncPeer, sink: SyncSink<P>, opts:
         writes.push(sink.apply(r.blocks, r.prepared))
         if (writes.full) await writes.take()
       }
-      // What was asked and did not come goes again at the front. A reply cut short (the
-      // remote's byte limit: nothing after a given id came) costs those ids no retry; an id
-      // skipped while later ones came, or a reply with none of the asked, does: after a few
-      // such asks it is given up (the remote lacks it or withholds it).
+      // What was asked and did not come goes again at the front. A reply cut short by the
+      // remote's byte limit holds a prefix of the asked: if g of the asked came, the ids
+      // missing from the first g places were skipped and cost a retry, the ones past them
+      // were cut off and cost none. Counting places (not the last id that came) keeps a stray
+      // extra block, sent unasked, from charging every id before it. A reply with none of the
+      // asked charges them all: after a few such asks an id is given up (lacked or withheld).
       const got = new Set(r.blocks.map(b => blockIdOfSafe(b)))
-      let lastGot = -1
-      r.ids.forEach((id, k) => { if (got.has(id)) lastGot = k })
+      let gotAsked = 0
+      for (const id of r.ids) if (got.has(id)) gotAsked++
       const again: string[] = []
       r.ids.forEach((id, k) => {
         if (got.has(id) || sink.known(id)) { done++; settled(id); return }
-        if (lastGot >= 0 && k > lastGot) asked.set(id, (asked.get(id) ?? 1) - 1)
+        if (gotAsked > 0 && k >= gotAsked) asked.set(id, (asked.get(id) ?? 1) - 1)
         else if ((asked.get(id) ?? 0) > retries) { givenUp++; settled(id); gaveUp.add(id); return }
         again.push(id)
       })
