@@ -11,94 +11,36 @@
  *   only while unlocked, and lock()/close() wipe it.
  * - A wrong passphrase fails at once (encrypted check value) and changes nothing; re-encryption
  *   is one IndexedDB transaction, so a failure leaves the old state intact.
+ *
+ * The parts: wallet-options.ts (options), wallet-identity.ts (the DID in Veramo),
+ * wallet-vault.ts (device and passphrase keys, re-sealing), wallet-issue.ts (credentials).
  */
-import { concatBytes, equalBytes, fromHex, toHex } from '../core/bytes.ts'
-import { InvalidInputError } from '../core/errors.ts'
-import { didFromPublicKey, generateKeyPair, keyPairFromSeed, parseDid, peerIdStringFromDid, SEED_BYTES } from '../core/identity.ts'
+import { generateKeyPair, parseDid, peerIdStringFromDid } from '../core/identity.ts'
 import type { Did, PeerIdString } from '../core/identity.ts'
 import type { AgentParts, WalletAgent } from './agent.ts'
 import { openBackup, parseBackup, sealBackup } from './backup.ts'
-import {
-  assertIterations, assertStrongPassphrase, DEFAULT_PBKDF2_ITERATIONS, derivePassphraseKey, generateDeviceKey,
-  keyPassesCheck, makeCheck, openText, PRIVATE_KEY_PURPOSE, randomBytes, SALT_BYTES, sealText, secretAad
-} from './cipher.ts'
+import { assertStrongPassphrase, keyPassesCheck, makeCheck } from './cipher.ts'
 import type { KeyHolder } from './cipher.ts'
-import { assertCredentialType, checkFromFailure, decodeCredentialJwt, describeCheck } from './credentials.ts'
-import { assertProfile, openWalletDb, readMeta, run, writeMeta } from './db.ts'
-import type { ProfileRecord, SealedPrivateKey, VaultRecord, WalletDb } from './db.ts'
+import { decodeCredentialJwt } from './credentials.ts'
+import { openWalletDb, readMeta, run, writeMeta } from './db.ts'
+import type { ProfileRecord, VaultRecord, WalletDb } from './db.ts'
 import { IdbDeviceKeyStore } from './device-key.ts'
 import type { DeviceKeyStore } from './device-key.ts'
 import {
   BadBackupError, DecryptError, DeviceKeyMissingError, InvalidCredentialError, NoPassphraseError, PassphraseAlreadySetError,
-  ProfileNotEmptyError, WalletClosedError, WalletLockedError, WalletStorageError, WrongPassphraseError
+  ProfileNotEmptyError, WalletClosedError, WalletLockedError, WalletStorageError
 } from './errors.ts'
 import { withProfileLock } from './lock.ts'
 import type { CredentialCheck, StoredCredential } from './types.ts'
+import { resolveOptions } from './wallet-options.ts'
+import type { Resolved, WalletOptions } from './wallet-options.ts'
+import { createIdentity, findOwnIdentifier, loadAgent } from './wallet-identity.ts'
+import { issueCredentialJwt, verifyCredentialJwt } from './wallet-issue.ts'
+import type { IssueCredentialArgs } from './wallet-issue.ts'
+import { ensureDeviceKey, keyOfPassphrase, newPassphraseVault, resealPrivateKeys, seedOfPrivateKey } from './wallet-vault.ts'
 
-export interface WalletOptions {
-  profile: string
-  /** IndexedDB to use; the global `indexedDB` by default (tests pass a fresh fake one). */
-  idbFactory?: IDBFactory
-  /** PBKDF2 iterations for new passphrase keys and backups; default 600,000, at least 300,000. */
-  pbkdf2Iterations?: number
-  /** Clock for issuance and expiry; `new Date()` by default. */
-  now?: () => Date
-  /** Where the device key lives; by default the CryptoKey itself in the profile's database. */
-  deviceKeys?: DeviceKeyStore
-  /** Tests only: accept fewer than 300,000 PBKDF2 iterations (here and in backups). */
-  allowInsecureIterationsForTests?: boolean
-}
-
-export interface IssueCredentialArgs {
-  /** The DID the credential is about. */
-  subject: string
-  /** The credential's type, e.g. 'AllianceMembership'. */
-  type: string
-  claims?: Record<string, unknown>
-  expirationDate?: Date
-}
-
-/** Veramo alias of the profile's one DID. */
-const DID_ALIAS = 'default'
-const MAX_SUBJECT_CHARS = 2048
-const MAX_CLAIMS_CHARS = 16 * 1024
-
-interface Resolved {
-  readonly profile: string
-  readonly idbFactory?: IDBFactory
-  readonly iterations: number
-  readonly allowInsecure: boolean
-  readonly now: () => Date
-  readonly deviceKeys?: DeviceKeyStore
-}
-
-function resolveOptions (opts: WalletOptions): Resolved {
-  if (typeof opts !== 'object' || opts === null) throw new TypeError('wallet options are required')
-  assertProfile(opts.profile)
-  const allowInsecure = opts.allowInsecureIterationsForTests === true
-  const iterations = opts.pbkdf2Iterations ?? DEFAULT_PBKDF2_ITERATIONS
-  assertIterations(iterations, allowInsecure)
-  if (opts.now !== undefined && typeof opts.now !== 'function') throw new TypeError('now must be a function')
-  return {
-    profile: opts.profile,
-    idbFactory: opts.idbFactory,
-    iterations,
-    allowInsecure,
-    now: opts.now ?? (() => new Date()),
-    deviceKeys: opts.deviceKeys
-  }
-}
-
-async function loadAgent (db: WalletDb, holder: KeyHolder): Promise<AgentParts> {
-  // dynamic so that Veramo is a chunk of its own and only loads when a wallet opens
-  const { createWalletAgent } = await import('./agent.ts')
-  return createWalletAgent(db, holder)
-}
-
-async function findOwnIdentifier (parts: AgentParts): Promise<{ did: string, controllerKeyId?: string } | undefined> {
-  const found = await parts.agent.didManagerFind({ alias: DID_ALIAS })
-  return found[0]
-}
+export type { WalletOptions } from './wallet-options.ts'
+export type { IssueCredentialArgs } from './wallet-issue.ts'
 
 /** Everything a Wallet instance is made of; built by open() and restore(). */
 interface Init {
@@ -109,41 +51,6 @@ interface Init {
   readonly deviceKeys: DeviceKeyStore
   readonly profileRecord: ProfileRecord
   readonly vault: VaultRecord
-}
-
-/**
- * Creates the profile's DID from `seed` through Veramo's DIDManager (did:key provider, key
- * imported into kms-local, sealed by the device key). Order matters for crash safety: the
- * device key and vault first, so the private key is never written without the key that opens
- * it; the profile record last, so its presence means the identity is complete.
- */
-async function createIdentity (
-  db: WalletDb, parts: AgentParts, holder: KeyHolder, deviceKeys: DeviceKeyStore,
-  seed: Uint8Array, createdAt: string, backedUp: boolean
-): Promise<{ profileRecord: ProfileRecord, vault: VaultRecord }> {
-  let deviceKey = await deviceKeys.load()
-  if (deviceKey === undefined) {
-    deviceKey = await generateDeviceKey()
-    await deviceKeys.save(deviceKey)
-  }
-  const vault: VaultRecord = { mode: 'device', check: await makeCheck(deviceKey) }
-  await writeMeta(db, 'vault', vault)
-  holder.key = deviceKey
-  const { publicKey } = keyPairFromSeed(seed)
-  const identifier = await parts.agent.didManagerCreate({
-    provider: 'did:key',
-    kms: 'local',
-    alias: DID_ALIAS,
-    // Veramo's Ed25519 layout is seed || public key (the same as libp2p's raw private key)
-    options: { keyType: 'Ed25519', privateKeyHex: toHex(concatBytes(seed, publicKey)) }
-  })
-  const did = parseDid(identifier.did)
-  if (did !== didFromPublicKey(publicKey) || identifier.controllerKeyId === undefined) {
-    throw new WalletStorageError('Veramo did not create the DID of the given key')
-  }
-  const profileRecord: ProfileRecord = { did, kid: identifier.controllerKeyId, createdAt, backedUp }
-  await writeMeta(db, 'profile', profileRecord)
-  return { profileRecord, vault }
 }
 
 export class Wallet {
@@ -336,11 +243,7 @@ export class Wallet {
       if (current.mode !== 'passphrase') throw new NoPassphraseError()
       const oldKey = await this.#keyOfPassphrase(currentPassphrase, current)
       // stored before anything is sealed under it, so a crash can never strand the key
-      let deviceKey = await this.#deviceKeys.load()
-      if (deviceKey === undefined) {
-        deviceKey = await generateDeviceKey()
-        await this.#deviceKeys.save(deviceKey)
-      }
+      const deviceKey = await ensureDeviceKey(this.#deviceKeys)
       const vault: VaultRecord = { mode: 'device', check: await makeCheck(deviceKey) }
       await this.#reseal(oldKey, deviceKey, vault)
       this.#vault = vault
@@ -359,44 +262,7 @@ export class Wallet {
   /** Issues a JWT VC signed by this DID through Veramo, and keeps it. */
   async issueCredential (args: IssueCredentialArgs): Promise<StoredCredential> {
     this.#assertUnlocked()
-    if (typeof args !== 'object' || args === null) throw new TypeError('credential arguments are required')
-    const { subject, type, claims = {}, expirationDate } = args
-    if (typeof subject !== 'string' || !subject.startsWith('did:') || subject.length > MAX_SUBJECT_CHARS) {
-      throw new InvalidInputError('the subject must be a DID', 'ERR_BAD_DID')
-    }
-    assertCredentialType(type)
-    if (typeof claims !== 'object' || claims === null || Array.isArray(claims)) throw new InvalidInputError('claims must be an object', 'ERR_BAD_CLAIMS')
-    if (Object.prototype.hasOwnProperty.call(claims, 'id')) throw new InvalidInputError('claims may not set "id": that is the subject', 'ERR_BAD_CLAIMS')
-    let claimsJson: string
-    try {
-      claimsJson = JSON.stringify(claims)
-    } catch {
-      throw new InvalidInputError('claims must be JSON data', 'ERR_BAD_CLAIMS')
-    }
-    if (claimsJson.length > MAX_CLAIMS_CHARS) throw new InvalidInputError(`claims are over ${MAX_CLAIMS_CHARS} characters of JSON`, 'ERR_BAD_CLAIMS')
-    const now = this.#now()
-    if (expirationDate !== undefined) {
-      if (!(expirationDate instanceof Date) || Number.isNaN(expirationDate.getTime())) throw new InvalidInputError('expirationDate must be a valid Date', 'ERR_BAD_DATE')
-      if (expirationDate.getTime() <= now.getTime()) throw new InvalidInputError('expirationDate must be in the future', 'ERR_BAD_DATE')
-    }
-    const vc = await this.#parts.agent.createVerifiableCredential({
-      proofFormat: 'jwt',
-      // keep credentialSubject.id (and the dates) inside `vc` too: with no claims did-jwt-vc
-      // would otherwise move the id to `sub` and refuse the then empty credentialSubject
-      removeOriginalFields: false,
-      credential: {
-        '@context': ['https://www.w3.org/2018/credentials/v1'],
-        type: ['VerifiableCredential', type],
-        issuer: { id: this.did },
-        issuanceDate: now.toISOString(),
-        ...(expirationDate !== undefined ? { expirationDate: expirationDate.toISOString() } : {}),
-        // JSON round trip: plain data only, nothing the signer could serialise differently later
-        credentialSubject: { ...JSON.parse(claimsJson) as Record<string, unknown>, id: subject }
-      }
-    })
-    const jwt: unknown = vc.proof?.jwt
-    if (typeof jwt !== 'string') throw new WalletStorageError('Veramo returned a credential without a JWT proof')
-    const stored = decodeCredentialJwt(jwt)
+    const stored = await issueCredentialJwt(this.#parts.agent, this.did, args, () => this.#now())
     await this.#putCredential(stored)
     return stored
   }
@@ -404,24 +270,7 @@ export class Wallet {
   /** Checks signature (via Veramo and the did:key resolver) and dates; never throws for a bad credential. */
   async verifyCredential (jwt: string): Promise<CredentialCheck> {
     this.#assertOpen()
-    let decoded: StoredCredential
-    try {
-      decoded = decodeCredentialJwt(jwt)
-    } catch (err) {
-      if (err instanceof InvalidInputError) return describeCheck('malformed', undefined, err.message)
-      throw err
-    }
-    try {
-      const result = await this.#parts.agent.verifyCredential({
-        credential: jwt,
-        // revocation is anchored on the ledger, not in a status list Veramo could fetch
-        policies: { now: Math.floor(this.#now().getTime() / 1000), credentialStatus: false }
-      })
-      if (result.verified) return describeCheck('valid', decoded)
-      return checkFromFailure(result.error ?? {}, decoded)
-    } catch (err) {
-      return checkFromFailure({ message: (err as Error)?.message }, decoded)
-    }
+    return await verifyCredentialJwt(this.#parts.agent, jwt, () => this.#now())
   }
 
   /** Keeps a credential received from someone else; refuses tampered or malformed ones (ERR_INVALID_CREDENTIAL). */
@@ -511,36 +360,16 @@ export class Wallet {
   }
 
   async #keyOfPassphrase (passphrase: string, vault: VaultRecord & { mode: 'passphrase' }): Promise<CryptoKey> {
-    if (typeof passphrase !== 'string') throw new TypeError('passphrase must be a string')
-    assertIterations(vault.iterations, this.#o.allowInsecure)
-    const key = await derivePassphraseKey(passphrase, vault.salt, vault.iterations)
-    if (!(await keyPassesCheck(key, vault.check))) throw new WrongPassphraseError()
-    return key
+    return await keyOfPassphrase(passphrase, vault, this.#o.allowInsecure)
   }
 
   async #newPassphraseVault (passphrase: string): Promise<{ key: CryptoKey, vault: VaultRecord }> {
-    const salt = randomBytes(SALT_BYTES)
-    const iterations = this.#o.iterations
-    const key = await derivePassphraseKey(passphrase, salt, iterations)
-    return { key, vault: { mode: 'passphrase', salt, iterations, check: await makeCheck(key) } }
+    return await newPassphraseVault(passphrase, this.#o.iterations)
   }
 
-  /**
-   * Re-encrypts every private key from `oldKey` to `newKey` and writes them with the new vault
-   * record in one transaction. Decryption happens first and entirely in memory, so a record
-   * that fails (ERR_DECRYPT) stops everything before a single write.
-   */
+  /** Re-encrypts every private key under `newKey` with the new vault record, all or nothing (wallet-vault.ts). */
   async #reseal (oldKey: CryptoKey, newKey: CryptoKey, vault: VaultRecord): Promise<void> {
-    const records = await run(this.#db, ['privateKeys'], 'readonly', async (tx) => await tx.objectStore('privateKeys').getAll())
-    const resealed: SealedPrivateKey[] = []
-    for (const r of records) {
-      const aad = secretAad(PRIVATE_KEY_PURPOSE, r.alias)
-      resealed.push({ ...r, sealed: await sealText(newKey, await openText(oldKey, r.sealed, aad), aad) })
-    }
-    await run(this.#db, ['privateKeys', 'meta'], 'readwrite', async (tx) => {
-      for (const r of resealed) await tx.objectStore('privateKeys').put(r)
-      await tx.objectStore('meta').put(vault, 'vault')
-    })
+    await resealPrivateKeys(this.#db, oldKey, newKey, vault)
   }
 
   async #unlockWithDeviceKey (): Promise<void> {
@@ -561,19 +390,7 @@ export class Wallet {
         if (err instanceof DecryptError || err instanceof WalletStorageError) throw err
         throw new WalletStorageError(`the private key of ${this.did} is missing`, { cause: err })
       }
-      const raw = fromHex(privateKeyHex)
-      if (raw.length !== SEED_BYTES && raw.length !== 2 * SEED_BYTES) throw new DecryptError('the stored private key has the wrong length')
-      const seed = raw.slice(0, SEED_BYTES)
-      // the DID is public and stored in clear: make sure the key really is its key, and that
-      // Veramo's 64-byte layout holds the matching public key in its second half
-      const { publicKey } = keyPairFromSeed(seed)
-      if (didFromPublicKey(publicKey) !== this.did || (raw.length === 64 && !equalBytes(raw.subarray(32), publicKey))) {
-        seed.fill(0)
-        raw.fill(0)
-        throw new DecryptError('the stored private key does not belong to this DID')
-      }
-      raw.fill(0)
-      this.#seed = seed
+      this.#seed = seedOfPrivateKey(privateKeyHex, this.did)
     } catch (err) {
       this.#holder.key = null
       throw err
