@@ -75,6 +75,8 @@ export interface CheckpointServiceOptions {
 export const CHECKPOINT_INTERVAL_MS = 10 * 60_000
 /** Default S18 step: a package costs a pass over the engine and megabytes; fewer new blocks are not worth one. */
 export const CHECKPOINT_MIN_BLOCKS = 1000
+/** A served package stays in memory this long after it was first read (its chunks come one stream each). */
+const SERVED_CACHE_MS = 30_000
 /** Recomputing a cut that others signed differently: at most this often (it costs a pass over the engine). */
 const RECOMPUTE_MS = 5_000
 
@@ -168,9 +170,17 @@ export class CheckpointService {
     return m == null ? null : { at: m.at, height: m.height, time: m.time, state: m.state, body: m.body, tailFrom: m.tailFrom, bytes: m.bytes }
   }
 
+  /** The package being served, read once for all its chunks (S30: a joiner asks one chunk per stream). */
+  private served: { at: number, bytes: Promise<Uint8Array | null>, until: number } | null = null
+
   private async packageBytes (at: number): Promise<Uint8Array | null> {
-    const newest = await this.o.checkpoints.newest()
-    return newest?.meta.at === at ? newest.bytes : null
+    const now = this.o.now()
+    if (this.served == null || this.served.at !== at || this.served.until < now) {
+      const bytes = this.o.checkpoints.newest().then(n => n?.meta.at === at ? n.bytes : null)
+      this.served = { at, bytes, until: now + SERVED_CACHE_MS }
+      bytes.catch(() => { this.served = null })
+    }
+    return await this.served.bytes
   }
 
   // ---- signing duty (S18, S21) ----
@@ -302,6 +312,7 @@ export class CheckpointService {
     const tailFrom = await this.tailFrom(cut.c)
     const meta: CheckpointMeta = { alliance: this.o.ctx.allianceId, at: cut.c.at, height: cut.c.body.height, time: cut.c.body.time, state: cut.c.body.state, body: cut.hash, tailFrom, bytes: bytes.byteLength }
     await this.o.checkpoints.put({ meta, bytes })
+    this.served = null
     this.o.log?.(`checkpoint at ${new Date(meta.at).toISOString()}: ${meta.height} blocks, ${cut.sigs.size} signatures, ${(meta.bytes / 1024).toFixed(0)} KiB`)
     this.cut = null
     this.held.delete(cut.c.at)
@@ -387,15 +398,17 @@ export class CheckpointService {
   }
 
   private async join (client: CheckpointClient, info: CheckpointInfo, peerId: string): Promise<void> {
+    const t0 = Date.now()
     let bytes: Uint8Array | null
     try {
-      bytes = await client.get(info.at, info.bytes)
+      bytes = await client.download(info)
     } catch (err) {
       if (err instanceof AllianceError) this.refuse(peerId, err.code)
       else this.o.log?.(`checkpoint download from ${peerId} failed: ${(err as Error).message}`)
       return
     }
     if (bytes == null) return
+    const t1 = Date.now()
     let engine: LedgerEngine
     let pkg: CheckpointPackage
     try {
@@ -405,6 +418,7 @@ export class CheckpointService {
       this.refuse(peerId, err instanceof AllianceError ? err.code : CheckpointWireCode.BAD)
       return
     }
+    const t2 = Date.now()
     const body = joinedFrom(engine) as CheckpointBody
     const hash = bodyHash(body)
     if (hash !== info.body || body.height !== info.height) { this.refuse(peerId, CheckpointWireCode.BAD); return }
@@ -412,9 +426,10 @@ export class CheckpointService {
     if (!await this.isFresh()) return
     const meta: CheckpointMeta = { alliance: this.o.ctx.allianceId, at: info.at, height: body.height, time: body.time, state: body.state, body: hash, tailFrom: 0, bytes: bytes.byteLength }
     await this.o.checkpoints.put({ meta, bytes })
+    this.served = null
     this.base = { meta, bytes: retainedBytes(pkg) }
     this.host.replaceEngine(engine)
-    this.o.log?.(`joined from a checkpoint of ${body.height} blocks (${(bytes.byteLength / 1024).toFixed(0)} KiB) from ${peerId}`)
+    this.o.log?.(`joined from a checkpoint of ${body.height} blocks (${(bytes.byteLength / 1024).toFixed(0)} KiB) from ${peerId}: download ${t1 - t0} ms, verify and build ${t2 - t1} ms, store ${Date.now() - t2} ms`)
   }
 
   private refuse (peerId: string, code: string): void {

@@ -21,7 +21,9 @@ import { report } from './report.ts'
 const log = (line: string): void => { process.stderr.write(`[bench checkpoint-browser] ${line}\n`) }
 
 export async function chromiumCheckpointJoin (): Promise<void> {
-  for (const count of [10_000, 100_000]) {
+  // CKPT_COUNTS=10000 runs one size (a quick look while working); the bench runs both
+  const counts = (process.env.CKPT_COUNTS ?? '10000,100000').split(',').map(Number)
+  for (const count of counts) {
     let t0 = performance.now()
     const served = await servedLedger(count, 1000)
     log(`${count} blocks built and stored in ${((performance.now() - t0) / 1000).toFixed(0)} s; package ${(served.packageBytes / 2 ** 20).toFixed(1)} MiB`)
@@ -39,7 +41,9 @@ export async function chromiumCheckpointJoin (): Promise<void> {
     const stack = await launch(await startApp(relay.multiaddrs, (_req, relays) => ({ relays, alliance: { genesis, operator: server.did, name: 'checkpoint server' } })))
     try {
       t0 = performance.now()
-      const tab = await openPeer(stack.context, stack.app.url, `join${count}`)
+      const page = await stack.context.newPage()
+      if (process.env.CKPT_TRACE != null) page.on('console', (m) => { log(`tab +${((performance.now() - t0) / 1000).toFixed(2)} s: ${m.text().slice(0, 200)}`) })
+      const tab = await openPeer(stack.context, stack.app.url, `join${count}`, process.env.CKPT_TRACE != null ? '&log=1' : '', page)
       let directAt: number | null = null
       for (;;) {
         const s = await tab.evaluate((hash) => ({
