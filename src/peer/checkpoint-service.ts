@@ -32,6 +32,8 @@ import {
 } from '../net/checkpoint-protocol.ts'
 import type { CheckpointInfo, CheckpointSigMessage } from '../net/checkpoint-protocol.ts'
 import type { MessageStream } from '@libp2p/interface'
+import { defaultStateHasher } from './state-hash.ts'
+import type { StateHasher } from './state-hash.ts'
 
 /** The part of the mesh this module uses (the ledger service's `LedgerNet` has it). */
 export interface CheckpointNet {
@@ -68,6 +70,8 @@ export interface CheckpointServiceOptions {
   /** A cut is signed only when it holds at least this many blocks more than the package before it (S18). */
   readonly minBlocks?: number
   readonly tickMs?: number
+  /** Hashes a downloaded package's state (S31); default Web Workers in a tab, the calling thread elsewhere. */
+  readonly hasher?: StateHasher
   readonly log?: (line: string) => void
 }
 
@@ -136,6 +140,7 @@ export class CheckpointService {
       prune: true,
       minBlocks: CHECKPOINT_MIN_BLOCKS,
       tickMs: 2_000,
+      hasher: defaultStateHasher(),
       ...opts
     }
     if (opened != null) this.base = { meta: opened.meta, bytes: retainedBytes(opened.pkg) }
@@ -409,11 +414,15 @@ export class CheckpointService {
     }
     if (bytes == null) return
     const t1 = Date.now()
+    // S31: the state's LtHash runs in workers while this thread decodes and checks the rest;
+    // a package refused for its signatures wastes at most that one hash (its peer is not asked again)
+    const hashing = this.o.hasher.offThread ? this.o.hasher.commitment(bytes) : null
+    hashing?.catch(() => {})
     let engine: LedgerEngine
     let pkg: CheckpointPackage
     try {
       pkg = decodeCheckpointPackage(bytes)
-      engine = joinFromCheckpoint(this.o.ctx, pkg, { now: this.o.now() })
+      engine = joinFromCheckpoint(this.o.ctx, pkg, { now: this.o.now(), ...(hashing != null ? { stateCommitment: await hashing } : {}) })
     } catch (err) {
       this.refuse(peerId, err instanceof AllianceError ? err.code : CheckpointWireCode.BAD)
       return
