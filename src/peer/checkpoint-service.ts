@@ -99,12 +99,17 @@ export interface OpenedLedger {
  * S22 start-up: the newest stored package plus the stored tail after it (never the history
  * below it), else the snapshot path (L38). A package that no longer verifies is skipped.
  */
-export async function openLedgerWithCheckpoints (store: LedgerStore, checkpoints: CheckpointStore, ctx: LedgerContext, opts: { now: number, onProgress?: (loaded: number, total: number) => void, log?: (line: string) => void }): Promise<OpenedLedger> {
+export async function openLedgerWithCheckpoints (store: LedgerStore, checkpoints: CheckpointStore, ctx: LedgerContext, opts: { now: number, onProgress?: (loaded: number, total: number) => void, log?: (line: string) => void, hasher?: StateHasher }): Promise<OpenedLedger> {
   const stored = await checkpoints.newest().catch((err: unknown) => { opts.log?.(`checkpoint store: ${(err as Error).message}`); return undefined })
   if (stored != null) {
     try {
+      // S31: the state's LtHash in workers while this thread decodes
+      const hasher = opts.hasher ?? defaultStateHasher()
+      const hashing = hasher.offThread ? hasher.commitment(stored.bytes) : null
+      hashing?.catch(() => {})
       const pkg = decodeCheckpointPackage(stored.bytes)
-      const loaded = await openFromCheckpoint(store, ctx, pkg, { now: opts.now, tailFrom: stored.meta.tailFrom, onProgress: opts.onProgress })
+      const stateCommitment = await hashing?.catch(() => undefined)
+      const loaded = await openFromCheckpoint(store, ctx, pkg, { now: opts.now, tailFrom: stored.meta.tailFrom, onProgress: opts.onProgress, ...(stateCommitment != null ? { stateCommitment } : {}) })
       return { engine: loaded.engine, base: { meta: stored.meta, pkg } }
     } catch (err) {
       if (!(err instanceof CheckpointError)) throw err
