@@ -23,8 +23,10 @@ import {
   isCutTime, joinedFrom, latestCutTime, packageOfCut, quorumOfSet, signCheckpoint
 } from '../core/ledger/index.ts'
 import type { BlockId, CheckpointBody, CheckpointCut, CheckpointPackage, LedgerContext, LedgerEngine } from '../core/ledger/index.ts'
+import { LedgerStoreError, LedgerStoreErrorCode } from '../store/ledger.ts'
 import type { LedgerStore } from '../store/ledger.ts'
 import { loadLedger, openFromCheckpoint } from '../store/ledger-loader.ts'
+import { DEFAULT_DISK_HORIZON, pruneToHorizon } from './ledger-horizon.ts'
 import type { CheckpointMeta, CheckpointStore } from '../store/checkpoints.ts'
 import {
   CHECKPOINT_MAX_INBOUND_STREAMS, CHECKPOINT_PROTOCOL, CheckpointClient, CheckpointWireCode, checkpointSigTopic, decodeCheckpointSig, encodeCheckpointSig,
@@ -69,6 +71,8 @@ export interface CheckpointServiceOptions {
   readonly prune?: boolean
   /** A cut is signed only when it holds at least this many blocks more than the package before it (S18). */
   readonly minBlocks?: number
+  /** Stored blocks kept below the oldest kept package's tail (S40); Infinity keeps all. */
+  readonly diskHorizon?: number
   readonly tickMs?: number
   /** Hashes a downloaded package's state (S31); default Web Workers in a tab, the calling thread elsewhere. */
   readonly hasher?: StateHasher
@@ -100,11 +104,14 @@ export interface OpenedLedger {
  * below it), else the snapshot path (L38). A package that no longer verifies is skipped.
  */
 export async function openLedgerWithCheckpoints (store: LedgerStore, checkpoints: CheckpointStore, ctx: LedgerContext, opts: { now: number, onProgress?: (loaded: number, total: number) => void, log?: (line: string) => void, hasher?: StateHasher }): Promise<OpenedLedger> {
-  const stored = await checkpoints.newest().catch((err: unknown) => { opts.log?.(`checkpoint store: ${(err as Error).message}`); return undefined })
-  if (stored != null) {
+  const kept = await checkpoints.list().catch((err: unknown) => { opts.log?.(`checkpoint store: ${(err as Error).message}`); return [] })
+  const hasher = opts.hasher ?? defaultStateHasher()
+  // newest first; an older kept one when the newest no longer verifies (S40: the history below may be gone)
+  for (const meta of [...kept].reverse()) {
+    const stored = await checkpoints.get(meta.at).catch((err: unknown) => { opts.log?.(`checkpoint store: ${(err as Error).message}`); return undefined })
+    if (stored == null) continue
     try {
       // S31: the state's LtHash in workers while this thread decodes
-      const hasher = opts.hasher ?? defaultStateHasher()
       const hashing = hasher.offThread ? hasher.commitment(stored.bytes) : null
       hashing?.catch(() => {})
       const pkg = decodeCheckpointPackage(stored.bytes)
@@ -113,9 +120,11 @@ export async function openLedgerWithCheckpoints (store: LedgerStore, checkpoints
       return { engine: loaded.engine, base: { meta: stored.meta, pkg } }
     } catch (err) {
       if (!(err instanceof CheckpointError)) throw err
-      opts.log?.(`stored checkpoint refused (${err.code}): opening from the blocks`)
+      opts.log?.(`stored checkpoint at ${new Date(meta.at).toISOString()} refused (${err.code})`)
     }
   }
+  const first = await store.firstPosition()
+  if (first > 0) throw new LedgerStoreError(LedgerStoreErrorCode.PRUNED, `the stored history starts at position ${first} (pruned, S40) and no stored checkpoint opens`)
   return { engine: (await loadLedger(store, ctx, { now: opts.now, onProgress: opts.onProgress })).engine, base: null }
 }
 
@@ -144,6 +153,7 @@ export class CheckpointService {
       ripeMs: g.maxParentAgeMs + g.maxClockSkewMs + 60_000,
       prune: true,
       minBlocks: CHECKPOINT_MIN_BLOCKS,
+      diskHorizon: DEFAULT_DISK_HORIZON,
       tickMs: 2_000,
       hasher: defaultStateHasher(),
       ...opts
@@ -164,6 +174,19 @@ export class CheckpointService {
     }
     this.timer = setInterval(() => { void this.tick() }, this.o.tickMs)
     void this.tick()
+    // a package stored in an earlier run may have a horizon due (S40)
+    if (this.base != null) void this.pruneDisk()
+  }
+
+  /** S40: the store forgets history past the horizon below the kept packages' tails. */
+  private async pruneDisk (): Promise<void> {
+    try {
+      await this.host.whenWritten()
+      const first = await pruneToHorizon(this.o.store, this.o.checkpoints, this.o.diskHorizon)
+      if (first != null) this.o.log?.(`stored history below position ${first} forgotten (horizon ${this.o.diskHorizon} blocks)`)
+    } catch (err) {
+      if (!this.closed) this.o.log?.(`could not prune stored history: ${(err as Error).message}`)
+    }
   }
 
   async stop (): Promise<void> {
@@ -326,8 +349,12 @@ export class CheckpointService {
     this.o.log?.(`checkpoint at ${new Date(meta.at).toISOString()}: ${meta.height} blocks, ${cut.sigs.size} signatures, ${(meta.bytes / 1024).toFixed(0)} KiB`)
     this.cut = null
     this.held.delete(cut.c.at)
-    if (this.o.prune) await this.pruneTo(pkg, meta)
-    else this.base = { meta, bytes: retainedBytes(pkg) }
+    if (this.o.prune) {
+      await this.pruneTo(pkg, meta)
+      await this.pruneDisk()
+    } else {
+      this.base = { meta, bytes: retainedBytes(pkg) }
+    }
   }
 
   /**

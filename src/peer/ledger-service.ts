@@ -97,6 +97,8 @@ export interface LedgerServiceOptions {
   checkpointRipeMs?: number
   checkpointMinBlocks?: number
   prune?: boolean
+  /** Stored blocks kept below the kept packages' tails (S40, ledger-horizon.ts); Infinity keeps all. */
+  diskHorizon?: number
 }
 
 export class LedgerClosedError extends AllianceError {
@@ -126,7 +128,7 @@ const RECENT_MAX = 400
 export class LedgerService implements LedgerApi {
   /** Replaced only by a checkpoint join or prune (`replaceEngine`). */
   engine: LedgerEngine
-  private readonly o: Required<Omit<LedgerServiceOptions, 'onChange' | 'log' | 'checkpoints' | 'checkpointIntervalMs' | 'checkpointRipeMs' | 'checkpointMinBlocks' | 'prune'>> & Pick<LedgerServiceOptions, 'onChange' | 'log' | 'checkpoints' | 'checkpointIntervalMs' | 'checkpointRipeMs' | 'checkpointMinBlocks' | 'prune'>
+  private readonly o: Required<Omit<LedgerServiceOptions, 'onChange' | 'log' | 'checkpoints' | 'checkpointIntervalMs' | 'checkpointRipeMs' | 'checkpointMinBlocks' | 'prune' | 'diskHorizon'>> & Pick<LedgerServiceOptions, 'onChange' | 'log' | 'checkpoints' | 'checkpointIntervalMs' | 'checkpointRipeMs' | 'checkpointMinBlocks' | 'prune' | 'diskHorizon'>
   /** Checkpoints (S18–S22), when the service has a checkpoint store. */
   readonly checkpoints: CheckpointService | null
   private readonly desk: AdmissionDesk
@@ -175,7 +177,8 @@ export class LedgerService implements LedgerApi {
         ...(opts.checkpointIntervalMs != null ? { intervalMs: opts.checkpointIntervalMs } : {}),
         ...(opts.checkpointRipeMs != null ? { ripeMs: opts.checkpointRipeMs } : {}),
         ...(opts.checkpointMinBlocks != null ? { minBlocks: opts.checkpointMinBlocks } : {}),
-        ...(opts.prune != null ? { prune: opts.prune } : {})
+        ...(opts.prune != null ? { prune: opts.prune } : {}),
+        ...(opts.diskHorizon != null ? { diskHorizon: opts.diskHorizon } : {})
       }, base)
   }
 
@@ -591,8 +594,11 @@ export class LedgerService implements LedgerApi {
   private syncSource (): SyncSource {
     return {
       // one range read each (S11), not a request per block
-      inventory: async (from, limit) => {
-        const [total, ids] = await Promise.all([this.o.store.blockCount(), this.o.store.blockIdsFrom(from, limit)])
+      inventory: async (asked, limit) => {
+        // below a pruned part (S40) the inventory starts at the first held block
+        const [total, first] = await Promise.all([this.o.store.blockCount(), this.o.store.firstPosition()])
+        const from = Math.max(asked, first)
+        const ids = await this.o.store.blockIdsFrom(from, limit)
         return { ids, next: from + ids.length < total ? from + ids.length : null, total }
       },
       getBlocks: async (ids) => (await this.o.store.getBlocksBytes(ids)).filter((b): b is Uint8Array => b != null)

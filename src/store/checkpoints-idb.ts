@@ -6,7 +6,7 @@
  * (the bytes). A put writes both and deletes the alliance's older packages past `keep` in one
  * transaction; errors come out typed (quota only shows on the transaction).
  */
-import type { DBSchema, IDBPDatabase } from 'idb'
+import type { DBSchema, IDBPDatabase, IDBPTransaction } from 'idb'
 import { IdbTransactions, openIdb } from './idb-open.ts'
 import type { StoreErrorMaker } from './idb-open.ts'
 import { parseProfileName } from '../core/profile.ts'
@@ -22,6 +22,7 @@ export interface CheckpointsSchema extends DBSchema {
   packages: { key: Key, value: Uint8Array }
 }
 type Db = IDBPDatabase<CheckpointsSchema>
+type ReadTx = IDBPTransaction<CheckpointsSchema, Array<'meta' | 'packages'>, 'readonly'>
 
 export function checkpointsDbName (profile: string): string {
   return `alliance/${parseProfileName(profile)}/checkpoints`
@@ -78,11 +79,23 @@ export class IdbCheckpointStore implements CheckpointStore {
     return await this.#tx.run(['meta', 'packages'], 'readonly', async (tx) => {
       const cursor = await tx.objectStore('meta').openCursor(this.#range(), 'prev')
       if (cursor == null) return undefined
-      const meta = checkCheckpointMeta(cursor.value, CheckpointStoreErrorCode.CORRUPT)
-      const bytes = await tx.objectStore('packages').get(cursor.key)
-      if (!(bytes instanceof Uint8Array) || bytes.byteLength !== meta.bytes) throw new CheckpointStoreError(CheckpointStoreErrorCode.CORRUPT, 'a stored checkpoint package is damaged')
-      return { meta, bytes }
+      return await this.#read(tx, cursor.key, cursor.value)
     })
+  }
+
+  async get (at: number): Promise<StoredCheckpointPackage | undefined> {
+    return await this.#tx.run(['meta', 'packages'], 'readonly', async (tx) => {
+      const key: Key = [this.alliance, at]
+      const value = await tx.objectStore('meta').get(key)
+      return value == null ? undefined : await this.#read(tx, key, value)
+    })
+  }
+
+  async #read (tx: ReadTx, key: Key, value: unknown): Promise<StoredCheckpointPackage> {
+    const meta = checkCheckpointMeta(value, CheckpointStoreErrorCode.CORRUPT)
+    const bytes = await tx.objectStore('packages').get(key)
+    if (!(bytes instanceof Uint8Array) || bytes.byteLength !== meta.bytes) throw new CheckpointStoreError(CheckpointStoreErrorCode.CORRUPT, 'a stored checkpoint package is damaged')
+    return { meta, bytes }
   }
 
   async list (): Promise<CheckpointMeta[]> {

@@ -41,6 +41,8 @@ export interface CheckpointStore {
   newestMeta (): Promise<CheckpointMeta | undefined>
   /** The newest package. */
   newest (): Promise<StoredCheckpointPackage | undefined>
+  /** The package cut at `at`, if kept (start-up falls back to an older one, S40). */
+  get (at: number): Promise<StoredCheckpointPackage | undefined>
   /** Metas, oldest first. */
   list (): Promise<CheckpointMeta[]>
   close (): Promise<void>
@@ -102,6 +104,11 @@ export class MemoryCheckpointStore implements CheckpointStore {
   async newest (): Promise<StoredCheckpointPackage | undefined> {
     this.#open()
     const at = Math.max(-1, ...this.#items.keys())
+    return this.#items.get(at)
+  }
+
+  async get (at: number): Promise<StoredCheckpointPackage | undefined> {
+    this.#open()
     return this.#items.get(at)
   }
 

@@ -12,7 +12,7 @@ import type { StoreErrorMaker } from './idb-open.ts'
 import { parseProfileName } from '../core/profile.ts'
 import type { BlockId } from '../core/ledger/types.ts'
 import {
-  abortedError, checkCheckpoint, checkRange, checkOrphan, describeBlock, LedgerStoreError, LedgerStoreErrorCode
+  abortedError, checkCheckpoint, checkPosition, checkRange, checkOrphan, describeBlock, LedgerStoreError, LedgerStoreErrorCode
 } from './ledger.ts'
 import type {
   BlockBytes, LedgerCheckpoint, LedgerStore, LedgerWrite, StoreCallOptions, StoredBlock, StoredOrphan
@@ -71,8 +71,8 @@ export interface LedgerSchema extends DBSchema {
   tips: { key: string, value: { id: string } }
   orphans: { key: string, value: OrphanRecord, indexes: { missing: string } }
   checkpoints: { key: number, value: CheckpointRecord }
-  /** 'count': blocks stored so far (the next `n`). */
-  meta: { key: 'count', value: number }
+  /** 'count': blocks stored so far (the next `n`); 'base': the first position still held (S40, absent: 0). */
+  meta: { key: 'count' | 'base', value: number }
 }
 
 type Db = IDBPDatabase<LedgerSchema>
@@ -331,6 +331,39 @@ export class IdbLedgerStore implements LedgerStore {
     return await this.run(['meta'], 'readonly', async tx => (await tx.objectStore('meta').get('count')) ?? 0)
   }
 
+  async firstPosition (): Promise<number> {
+    return await this.run(['meta'], 'readonly', async tx => (await tx.objectStore('meta').get('base')) ?? 0)
+  }
+
+  /**
+   * S40: whole segments below the one holding `position` (or the newest block) go, with
+   * their tips, in one transaction; the first position held is kept in the meta.
+   */
+  async pruneBelow (position: number, opts: StoreCallOptions = {}): Promise<number> {
+    checkPosition(position)
+    return await this.run(['segmentIds', 'segmentBytes', 'tips', 'meta'], 'readwrite', async (tx) => {
+      const meta = tx.objectStore('meta')
+      const segIds = tx.objectStore('segmentIds')
+      const [count, base] = await Promise.all([meta.get('count'), meta.get('base')])
+      const held = base ?? 0
+      const cut = Math.min(position, (count ?? 0) - 1)
+      if (cut <= held) return held
+      const at = await segIds.openCursor(IDBKeyRange.upperBound(cut), 'prev')
+      const first = at?.value.n ?? held
+      if (first <= held) return held
+      const below = IDBKeyRange.upperBound(first, true)
+      const gone = await segIds.getAll(below)
+      const tips = tx.objectStore('tips')
+      await Promise.all([
+        segIds.delete(below),
+        tx.objectStore('segmentBytes').delete(below),
+        ...gone.flatMap(s => s.ids.map(async id => { await tips.delete(id) })),
+        meta.put(first, 'base')
+      ])
+      return first
+    }, opts.signal)
+  }
+
   /**
    * The segments that hold positions `from` … `from + limit - 1`, in order: the one that
    * starts at or before `from` (one cursor step back), then a key range of the rest.
@@ -351,7 +384,8 @@ export class IdbLedgerStore implements LedgerStore {
 
   async * iterateBlocks (opts: { readonly from?: number, readonly pageSize?: number } = {}): AsyncIterable<StoredBlock> {
     const pageSize = Math.max(1, opts.pageSize ?? 500)
-    let at = Math.max(0, opts.from ?? 0)
+    // from the first held position on (S40): a page range below it would read as the end
+    let at = Math.max(0, opts.from ?? 0, await this.firstPosition())
     for (;;) {
       // one short transaction per page: a consumer awaiting other work between pages would
       // otherwise let the transaction auto-commit under it
@@ -372,7 +406,8 @@ export class IdbLedgerStore implements LedgerStore {
     const segs = await this.run(['segmentIds', 'segmentBytes'], 'readonly', async tx => await this.segmentsFor(tx, from, limit, false))
     const out: BlockId[] = []
     for (const s of segs) {
-      for (let k = Math.max(0, from - s.ids.n); k < s.ids.ids.length && out.length < limit; k++) out.push(s.ids.ids[k] as BlockId)
+      // by position, not by count: below a pruned part (S40) `from` may lie before the first segment
+      for (let k = Math.max(0, from - s.ids.n); k < s.ids.ids.length && s.ids.n + k < from + limit; k++) out.push(s.ids.ids[k] as BlockId)
     }
     return out
   }

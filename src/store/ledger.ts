@@ -91,6 +91,17 @@ export interface LedgerStore {
   /** Removes and returns the orphans waiting for `id`, in one transaction. */
   takeOrphans (id: string): Promise<StoredOrphan[]>
   listOrphans (): Promise<StoredOrphan[]>
+  /**
+   * The first position still held: 0 unless history was pruned (S40). Positions below it
+   * read as absent everywhere; `blockCount` still counts them (it is the next position).
+   */
+  firstPosition (): Promise<number>
+  /**
+   * Forgets the blocks below `position` (S40: history below a signed checkpoint and a
+   * horizon). May keep a few more (whole storage runs): returns the first position held
+   * after. Never forgets the newest block; orphans and checkpoints are untouched.
+   */
+  pruneBelow (position: number, opts?: StoreCallOptions): Promise<number>
   /** Replaces the checkpoint (the previous one is kept as a fallback). */
   putCheckpoint (cp: LedgerCheckpoint, opts?: StoreCallOptions): Promise<void>
   /** The newest checkpoint, if any. */
@@ -110,7 +121,9 @@ export const LedgerStoreErrorCode = {
   /** The store is closed. */
   CLOSED: 'ERR_STORE_CLOSED',
   /** A stored record is damaged. */
-  CORRUPT: 'ERR_STORE_CORRUPT'
+  CORRUPT: 'ERR_STORE_CORRUPT',
+  /** History below a checkpoint was pruned (S40) and no stored checkpoint opens: the ledger cannot be rebuilt from this store. */
+  PRUNED: 'ERR_STORE_PRUNED'
 } as const
 export type LedgerStoreErrorCode = typeof LedgerStoreErrorCode[keyof typeof LedgerStoreErrorCode]
 
@@ -138,6 +151,10 @@ export function describeBlock (b: BlockBytes, n: number): StoredBlock {
 }
 
 /** `blockIdsFrom` arguments: a position and a positive count. */
+export function checkPosition (position: number): void {
+  if (!Number.isSafeInteger(position) || position < 0) throw new RangeError('position must be a non-negative integer')
+}
+
 export function checkRange (from: number, limit: number): void {
   if (!Number.isSafeInteger(from) || from < 0) throw new RangeError('from must be a non-negative integer')
   if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError('limit must be a positive integer')

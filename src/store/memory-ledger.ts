@@ -5,14 +5,16 @@
  */
 import type { BlockId } from '../core/ledger/types.ts'
 import {
-  abortedError, checkCheckpoint, checkRange, checkOrphan, describeBlock, LedgerStoreError, LedgerStoreErrorCode
+  abortedError, checkCheckpoint, checkPosition, checkRange, checkOrphan, describeBlock, LedgerStoreError, LedgerStoreErrorCode
 } from './ledger.ts'
 import type {
   BlockBytes, LedgerCheckpoint, LedgerStore, LedgerWrite, StoreCallOptions, StoredBlock, StoredOrphan
 } from './ledger.ts'
 
 export class MemoryLedgerStore implements LedgerStore {
+  /** The held blocks: `blocks[i]` is at position `base + i` (S40: below `base` was pruned). */
   private blocks: StoredBlock[] = []
+  private base = 0
   private byId = new Map<string, StoredBlock>()
   private bySlot = new Map<string, StoredBlock[]>()
   private childrenOf = new Map<string, Set<BlockId>>()
@@ -33,7 +35,7 @@ export class MemoryLedgerStore implements LedgerStore {
     const seen = new Set<string>()
     for (const b of w.blocks ?? []) {
       if (this.byId.has(b?.id) || seen.has(b?.id)) continue
-      staged.push(describeBlock(b, this.blocks.length + staged.length))
+      staged.push(describeBlock(b, this.base + this.blocks.length + staged.length))
       seen.add(b.id)
     }
     const orphans = (w.orphans ?? []).map(checkOrphan)
@@ -78,7 +80,41 @@ export class MemoryLedgerStore implements LedgerStore {
 
   async blockCount (): Promise<number> {
     this.open()
-    return this.blocks.length
+    return this.base + this.blocks.length
+  }
+
+  async firstPosition (): Promise<number> {
+    this.open()
+    return this.base
+  }
+
+  async pruneBelow (position: number, opts: StoreCallOptions = {}): Promise<number> {
+    this.open()
+    checkPosition(position)
+    // never the newest block: it may be all that tells where the next position is
+    const cut = Math.min(position, this.base + this.blocks.length - 1)
+    await Promise.resolve()
+    if (isAborted(opts.signal)) throw abortedError()
+    if (cut <= this.base) return this.base
+    const gone = this.blocks.slice(0, cut - this.base)
+    this.blocks = this.blocks.slice(cut - this.base)
+    this.base = cut
+    for (const b of gone) {
+      this.byId.delete(b.id)
+      this.tipSet.delete(b.id)
+      // as the IndexedDB store's scan: a forgotten block is nobody's child any more, while a
+      // forgotten parent still lists the held blocks that reference it
+      for (const r of b.refs) {
+        const set = this.childrenOf.get(r)
+        set?.delete(b.id)
+        if (set?.size === 0) this.childrenOf.delete(r)
+      }
+      const slot = `${b.issuer}|${b.seq}`
+      const left = (this.bySlot.get(slot) ?? []).filter(x => x.id !== b.id)
+      if (left.length > 0) this.bySlot.set(slot, left)
+      else this.bySlot.delete(slot)
+    }
+    return this.base
   }
 
   async * iterateBlocks (opts: { readonly from?: number, readonly pageSize?: number } = {}): AsyncIterable<StoredBlock> {
@@ -86,7 +122,8 @@ export class MemoryLedgerStore implements LedgerStore {
     let at = Math.max(0, opts.from ?? 0)
     for (;;) {
       this.open()
-      const page = this.blocks.slice(at, at + pageSize)
+      at = Math.max(at, this.base)
+      const page = this.blocks.slice(at - this.base, at - this.base + pageSize)
       if (page.length === 0) return
       for (const b of page) yield copyBlock(b)
       at += page.length
@@ -96,7 +133,8 @@ export class MemoryLedgerStore implements LedgerStore {
   async blockIdsFrom (from: number, limit: number): Promise<BlockId[]> {
     this.open()
     checkRange(from, limit)
-    return this.blocks.slice(from, from + limit).map(b => b.id)
+    const start = Math.max(from, this.base)
+    return this.blocks.slice(start - this.base, from + limit - this.base).map(b => b.id)
   }
 
   async getBlocksBytes (ids: readonly string[]): Promise<Array<Uint8Array | undefined>> {

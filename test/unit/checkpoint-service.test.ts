@@ -43,10 +43,10 @@ async function filledStore (): Promise<MemoryLedgerStore> {
   return store
 }
 
-async function peer (mesh: FakeLedgerMesh, n: number, store: MemoryLedgerStore, checkpoints = new MemoryCheckpointStore(ctx.allianceId), start = true): Promise<{ ledger: LedgerService, store: MemoryLedgerStore, checkpoints: MemoryCheckpointStore, did: ReturnType<typeof key>['did'] }> {
+async function peer (mesh: FakeLedgerMesh, n: number, store: MemoryLedgerStore, checkpoints = new MemoryCheckpointStore(ctx.allianceId), start = true, diskHorizon?: number): Promise<{ ledger: LedgerService, store: MemoryLedgerStore, checkpoints: MemoryCheckpointStore, did: ReturnType<typeof key>['did'] }> {
   const k = key(n)
   const ledger = await LedgerService.open({
-    ctx, store, did: k.did, seed: () => k.seed, miner: inThreadMiner, checkpoints,
+    ctx, store, did: k.did, seed: () => k.seed, miner: inThreadMiner, checkpoints, ...(diskHorizon != null ? { diskHorizon } : {}),
     checkpointIntervalMs: INTERVAL, checkpointRipeMs: 0, checkpointMinBlocks: 100, witnessIntervalMs: 3_600_000, syncIntervalMs: 3_600_000
   })
   running.push(ledger)
@@ -94,6 +94,53 @@ describe('checkpoint service', () => {
     const again = await peer(mesh, BASE, first.store, first.checkpoints, false)
     expect(again.ledger.engine.stats().blocks).toBe(first.ledger.engine.stats().blocks)
     expect(again.ledger.stats().stateHash).toBe(full.stateHash())
+  })
+
+  it('[S40] with a horizon of 0 the store forgets history below the package tail; the peer reopens from package + tail, serves the tail to a fresh peer and takes new blocks', async () => {
+    const mesh = new FakeLedgerMesh()
+    const peers: Array<Awaited<ReturnType<typeof peer>>> = []
+    for (let i = 0; i < 3; i++) peers.push(await peer(mesh, BASE + i, await filledStore(), undefined, true, 0))
+    await until('every peer pruned its store', async () => (await Promise.all(peers.map(async p => await p.store.firstPosition()))).every(f => f > 0))
+    for (const p of peers) {
+      const meta = await p.checkpoints.newestMeta()
+      const first = await p.store.firstPosition()
+      expect(meta).toBeDefined()
+      expect(first).toBeLessThanOrEqual(meta?.tailFrom ?? 0)
+      expect(await p.store.blockCount()).toBeGreaterThanOrEqual(dag.length) // the count goes on (their own blocks too)
+      expect(await p.store.hasBlock(dag[0].id)).toBe(false)
+      expect(p.ledger.stats().stateHash).toBe(full.stateHash())
+    }
+    // a restart opens from the package and what is left on disk
+    const first = peers[0]
+    await first.ledger.stop()
+    const again = await peer(mesh, BASE, first.store, first.checkpoints, true, 0)
+    expect(again.ledger.stats().stateHash).toBe(full.stateHash())
+    // a fresh peer joins from it: package, then the tail from the first held position on
+    const fresh = await peer(mesh, 250, createMemoryLedgerStore())
+    mesh.link(again.did, fresh.did)
+    await until('the fresh peer has the tail', () => fresh.ledger.stats().stateHash === full.stateHash() && fresh.ledger.engine.has(dag[dag.length - 1].id))
+    expect(Object.keys(fresh.ledger.stats().rejectedInputs)).toEqual([])
+    // the pruned peers still validate and take new blocks
+    for (const p of peers.slice(1)) mesh.link(again.did, p.did)
+    const id = await peers[1].ledger.submit([])
+    await until('the new block reached the reopened peer', () => again.ledger.engine.has(id))
+    expect(mesh.reports).toEqual([])
+  })
+
+  it('[S40] a pruned store whose packages no longer open is refused typed (ERR_STORE_PRUNED), never rebuilt from the blocks left', async () => {
+    const store = await filledStore()
+    await store.pruneBelow(100)
+    const checkpoints = new MemoryCheckpointStore(ctx.allianceId)
+    const served = servedPackage([0, 1, 2])
+    // a package that no longer verifies (a damaged signature set: too little weight)
+    const weak = servedPackage([0])
+    await checkpoints.put({ meta: { alliance: ctx.allianceId, at: served.at, height: weak.height, time: 0, state: 'ab'.repeat(32), body: weak.body, tailFrom: weak.tailFrom, bytes: weak.bytes.byteLength }, bytes: weak.bytes })
+    await expect(peer(new FakeLedgerMesh(), BASE, store, checkpoints, false)).rejects.toMatchObject({ code: 'ERR_STORE_PRUNED' })
+    // with an older package that still opens, start-up falls back to it
+    await checkpoints.put({ meta: { alliance: ctx.allianceId, at: served.at - INTERVAL, height: served.height, time: 0, state: 'ab'.repeat(32), body: served.body, tailFrom: served.tailFrom, bytes: served.bytes.byteLength }, bytes: served.bytes })
+    expect((await checkpoints.list()).length).toBe(2)
+    const opened = await peer(new FakeLedgerMesh(), BASE, store, checkpoints, false)
+    expect(opened.ledger.stats().stateHash).toBe(full.stateHash())
   })
 
   it('[S20][S22] a fresh peer joins from a served package, syncs only the tail, agrees on the state hash; the pruned server still serves the tail', async () => {
