@@ -34,6 +34,8 @@ import {
 } from '../net/checkpoint-protocol.ts'
 import type { CheckpointInfo, CheckpointSigMessage } from '../net/checkpoint-protocol.ts'
 import type { MessageStream } from '@libp2p/interface'
+import { defaultStateHasher } from './state-hash.ts'
+import type { StateHasher } from './state-hash.ts'
 
 /** The part of the mesh this module uses (the ledger service's `LedgerNet` has it). */
 export interface CheckpointNet {
@@ -72,6 +74,8 @@ export interface CheckpointServiceOptions {
   /** Stored blocks kept below the oldest kept package's tail (S40); Infinity keeps all. */
   readonly diskHorizon?: number
   readonly tickMs?: number
+  /** Hashes a downloaded package's state (S31); default Web Workers in a tab, the calling thread elsewhere. */
+  readonly hasher?: StateHasher
   readonly log?: (line: string) => void
 }
 
@@ -79,6 +83,8 @@ export interface CheckpointServiceOptions {
 export const CHECKPOINT_INTERVAL_MS = 10 * 60_000
 /** Default S18 step: a package costs a pass over the engine and megabytes; fewer new blocks are not worth one. */
 export const CHECKPOINT_MIN_BLOCKS = 1000
+/** A served package stays in memory this long after it was first read (its chunks come one stream each). */
+const SERVED_CACHE_MS = 30_000
 /** Recomputing a cut that others signed differently: at most this often (it costs a pass over the engine). */
 const RECOMPUTE_MS = 5_000
 
@@ -97,15 +103,20 @@ export interface OpenedLedger {
  * S22 start-up: the newest stored package plus the stored tail after it (never the history
  * below it), else the snapshot path (L38). A package that no longer verifies is skipped.
  */
-export async function openLedgerWithCheckpoints (store: LedgerStore, checkpoints: CheckpointStore, ctx: LedgerContext, opts: { now: number, onProgress?: (loaded: number, total: number) => void, log?: (line: string) => void }): Promise<OpenedLedger> {
+export async function openLedgerWithCheckpoints (store: LedgerStore, checkpoints: CheckpointStore, ctx: LedgerContext, opts: { now: number, onProgress?: (loaded: number, total: number) => void, log?: (line: string) => void, hasher?: StateHasher }): Promise<OpenedLedger> {
   const kept = await checkpoints.list().catch((err: unknown) => { opts.log?.(`checkpoint store: ${(err as Error).message}`); return [] })
+  const hasher = opts.hasher ?? defaultStateHasher()
   // newest first; an older kept one when the newest no longer verifies (S40: the history below may be gone)
   for (const meta of [...kept].reverse()) {
     const stored = await checkpoints.get(meta.at).catch((err: unknown) => { opts.log?.(`checkpoint store: ${(err as Error).message}`); return undefined })
     if (stored == null) continue
     try {
+      // S31: the state's LtHash in workers while this thread decodes
+      const hashing = hasher.offThread ? hasher.commitment(stored.bytes) : null
+      hashing?.catch(() => {})
       const pkg = decodeCheckpointPackage(stored.bytes)
-      const loaded = await openFromCheckpoint(store, ctx, pkg, { now: opts.now, tailFrom: stored.meta.tailFrom, onProgress: opts.onProgress })
+      const stateCommitment = await hashing?.catch(() => undefined)
+      const loaded = await openFromCheckpoint(store, ctx, pkg, { now: opts.now, tailFrom: stored.meta.tailFrom, onProgress: opts.onProgress, ...(stateCommitment != null ? { stateCommitment } : {}) })
       return { engine: loaded.engine, base: { meta: stored.meta, pkg } }
     } catch (err) {
       if (!(err instanceof CheckpointError)) throw err
@@ -144,6 +155,7 @@ export class CheckpointService {
       minBlocks: CHECKPOINT_MIN_BLOCKS,
       diskHorizon: DEFAULT_DISK_HORIZON,
       tickMs: 2_000,
+      hasher: defaultStateHasher(),
       ...opts
     }
     if (opened != null) this.base = { meta: opened.meta, bytes: retainedBytes(opened.pkg) }
@@ -191,9 +203,17 @@ export class CheckpointService {
     return m == null ? null : { at: m.at, height: m.height, time: m.time, state: m.state, body: m.body, tailFrom: m.tailFrom, bytes: m.bytes }
   }
 
+  /** The package being served, read once for all its chunks (S30: a joiner asks one chunk per stream). */
+  private served: { at: number, bytes: Promise<Uint8Array | null>, until: number } | null = null
+
   private async packageBytes (at: number): Promise<Uint8Array | null> {
-    const newest = await this.o.checkpoints.newest()
-    return newest?.meta.at === at ? newest.bytes : null
+    const now = this.o.now()
+    if (this.served == null || this.served.at !== at || this.served.until < now) {
+      const bytes = this.o.checkpoints.newest().then(n => n?.meta.at === at ? n.bytes : null)
+      this.served = { at, bytes, until: now + SERVED_CACHE_MS }
+      bytes.catch(() => { this.served = null })
+    }
+    return await this.served.bytes
   }
 
   // ---- signing duty (S18, S21) ----
@@ -325,6 +345,7 @@ export class CheckpointService {
     const tailFrom = await this.tailFrom(cut.c)
     const meta: CheckpointMeta = { alliance: this.o.ctx.allianceId, at: cut.c.at, height: cut.c.body.height, time: cut.c.body.time, state: cut.c.body.state, body: cut.hash, tailFrom, bytes: bytes.byteLength }
     await this.o.checkpoints.put({ meta, bytes })
+    this.served = null
     this.o.log?.(`checkpoint at ${new Date(meta.at).toISOString()}: ${meta.height} blocks, ${cut.sigs.size} signatures, ${(meta.bytes / 1024).toFixed(0)} KiB`)
     this.cut = null
     this.held.delete(cut.c.at)
@@ -414,24 +435,36 @@ export class CheckpointService {
   }
 
   private async join (client: CheckpointClient, info: CheckpointInfo, peerId: string): Promise<void> {
+    const t0 = Date.now()
     let bytes: Uint8Array | null
     try {
-      bytes = await client.get(info.at, info.bytes)
+      bytes = await client.download(info)
     } catch (err) {
       if (err instanceof AllianceError) this.refuse(peerId, err.code)
       else this.o.log?.(`checkpoint download from ${peerId} failed: ${(err as Error).message}`)
       return
     }
     if (bytes == null) return
+    const t1 = Date.now()
+    // S31: the state's LtHash runs in workers while this thread decodes and checks the rest;
+    // a package refused for its signatures wastes at most that one hash (its peer is not asked again)
+    const hashing = this.o.hasher.offThread ? this.o.hasher.commitment(bytes) : null
+    hashing?.catch(() => {})
     let engine: LedgerEngine
     let pkg: CheckpointPackage
+    let decoded = t1
+    let hashed = t1
     try {
       pkg = decodeCheckpointPackage(bytes)
-      engine = joinFromCheckpoint(this.o.ctx, pkg, { now: this.o.now() })
+      decoded = Date.now()
+      const stateCommitment = hashing != null ? await hashing : undefined
+      hashed = Date.now()
+      engine = joinFromCheckpoint(this.o.ctx, pkg, { now: this.o.now(), ...(stateCommitment != null ? { stateCommitment } : {}) })
     } catch (err) {
       this.refuse(peerId, err instanceof AllianceError ? err.code : CheckpointWireCode.BAD)
       return
     }
+    const t2 = Date.now()
     const body = joinedFrom(engine) as CheckpointBody
     const hash = bodyHash(body)
     if (hash !== info.body || body.height !== info.height) { this.refuse(peerId, CheckpointWireCode.BAD); return }
@@ -439,9 +472,10 @@ export class CheckpointService {
     if (!await this.isFresh()) return
     const meta: CheckpointMeta = { alliance: this.o.ctx.allianceId, at: info.at, height: body.height, time: body.time, state: body.state, body: hash, tailFrom: 0, bytes: bytes.byteLength }
     await this.o.checkpoints.put({ meta, bytes })
+    this.served = null
     this.base = { meta, bytes: retainedBytes(pkg) }
     this.host.replaceEngine(engine)
-    this.o.log?.(`joined from a checkpoint of ${body.height} blocks (${(bytes.byteLength / 1024).toFixed(0)} KiB) from ${peerId}`)
+    this.o.log?.(`joined from a checkpoint of ${body.height} blocks (${(bytes.byteLength / 1024).toFixed(0)} KiB) from ${peerId}: download ${t1 - t0} ms, verify and build ${t2 - t1} ms (decode ${decoded - t1}, then waiting for the state hash ${hashed - decoded}, join ${t2 - hashed}), store ${Date.now() - t2} ms`)
   }
 
   private refuse (peerId: string, code: string): void {

@@ -12,6 +12,7 @@ import type { LedgerContext } from '../core/ledger/block.ts'
 import { decodeSnapshot, encodeSnapshot } from '../core/ledger/snapshot.ts'
 import { joinFromCheckpoint } from '../core/ledger/checkpoint-engine.ts'
 import type { CheckpointPackage } from '../core/ledger/checkpoint.ts'
+import type { StateCommitment } from '../core/ledger/state-commitment.ts'
 import type { BlockId, Genesis } from '../core/ledger/types.ts'
 import type { LedgerCheckpoint, LedgerStore, StoreCallOptions } from './ledger.ts'
 
@@ -115,6 +116,8 @@ export async function writeCheckpoint (store: LedgerStore, engine: LedgerEngine,
 export interface OpenFromCheckpointOptions extends LoadLedgerOptions {
   /** Store position of the first block outside the checkpoint's cut (what the tail starts at). */
   readonly tailFrom: number
+  /** The package state's LtHash, computed off the main thread by the caller (S31). */
+  readonly stateCommitment?: StateCommitment
 }
 
 /**

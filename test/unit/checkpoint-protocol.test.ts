@@ -2,9 +2,10 @@
 // malformed request, reply or message is a typed error, never a value; sizes are capped.
 import { describe, expect, it } from 'vitest'
 import { streamPair } from '@libp2p/utils'
-import { encode } from '../../src/core/codec.ts'
+import { decode, encode } from '../../src/core/codec.ts'
+import { readOneFrame, writeFrame } from '../../src/net/frames.ts'
 import {
-  CheckpointClient, decodeCheckpointSig, encodeCheckpointSig, parseCheckpointInfo, parseCheckpointRequest, serveCheckpoint
+  CHECKPOINT_CHUNKS_IN_FLIGHT, CHECKPOINT_CHUNK_BYTES, CHECKPOINT_CHUNK_RETRIES, CheckpointClient, decodeCheckpointSig, encodeCheckpointSig, parseCheckpointInfo, parseCheckpointRequest, serveCheckpoint
 } from '../../src/net/checkpoint-protocol.ts'
 import type { CheckpointInfo } from '../../src/net/checkpoint-protocol.ts'
 
@@ -12,7 +13,7 @@ const info: CheckpointInfo = { at: 20, height: 9, time: 19, state: 'a'.repeat(64
 const code = (f: () => unknown): string | undefined => { try { f() } catch (err) { return (err as { code?: string }).code } return undefined }
 
 describe('checkpoint wire', () => {
-  it('[S20] requests: info and get only, exact fields', () => {
+  it('[S20] requests: info and get, exact fields', () => {
     expect(parseCheckpointRequest({ t: 'info' })).toEqual({ t: 'info' })
     expect(parseCheckpointRequest({ t: 'get', at: 5 })).toEqual({ t: 'get', at: 5 })
     for (const bad of [null, 7, [], { t: 'get' }, { t: 'get', at: -1 }, { t: 'get', at: 1.5 }, { t: 'info', x: 1 }, { t: 'inv' }, { __proto__: { t: 'info' } }]) {
@@ -37,14 +38,97 @@ describe('checkpoint wire', () => {
     ]) expect(code(() => decodeCheckpointSig(bad))).toBe('ERR_BAD_CHECKPOINT_SIG')
   })
 
-  it('[S20] a package larger than its info said is refused on the length prefix', async () => {
-    const client = new CheckpointClient(async () => {
-      const [a, b] = await streamPair()
-      void serveCheckpoint(b, { info: async () => info, bytes: async () => new Uint8Array(100) }).catch(() => {})
-      return a
+  it('[S20] the whole-package get is still served (peers before S30), within its info size', async () => {
+    const [a, b] = await streamPair()
+    void serveCheckpoint(b, { info: async () => info, bytes: async () => new Uint8Array(100).fill(7) }).catch(() => {})
+    await writeFrame(a, encode({ t: 'get', at: 20 }))
+    expect(await readOneFrame(a, 100)).toEqual(new Uint8Array(100).fill(7))
+  })
+
+  it('[S30] chunk requests: exact fields; a chunk past the end is refused as malformed', async () => {
+    expect(parseCheckpointRequest({ t: 'chunk', at: 5, i: 2 })).toEqual({ t: 'chunk', at: 5, i: 2 })
+    for (const bad of [{ t: 'chunk', at: 5 }, { t: 'chunk', at: 5, i: -1 }, { t: 'chunk', at: 5, i: 0.5 }, { t: 'chunk', at: 5, i: 1, x: 0 }]) {
+      expect(code(() => parseCheckpointRequest(bad))).toBe('ERR_BAD_CHECKPOINT_WIRE')
+    }
+    const [a, b] = await streamPair()
+    const served = serveCheckpoint(b, { info: async () => info, bytes: async () => new Uint8Array(10) })
+    await writeFrame(a, encode({ t: 'chunk', at: 20, i: 1 }))
+    await expect(served).rejects.toMatchObject({ code: 'ERR_BAD_CHECKPOINT_WIRE' })
+  })
+
+  it('[S30] a package is downloaded in 1 MiB chunks, one stream each, and put back together byte for byte', async () => {
+    const pkg = pattern(2 * CHECKPOINT_CHUNK_BYTES + 12345)
+    const { client, asked } = server(pkg, async (req, bytes) => bytes.subarray(req.i * CHECKPOINT_CHUNK_BYTES, (req.i + 1) * CHECKPOINT_CHUNK_BYTES))
+    const got = await client.download({ ...info, bytes: pkg.byteLength })
+    expect(same(got, pkg)).toBe(true)
+    expect(asked.sort()).toEqual([0, 1, 2])
+  })
+
+  it('[S30] a chunk longer than its place is refused on its length prefix and ends the download (typed, no retry)', async () => {
+    const pkg = new Uint8Array(3 * CHECKPOINT_CHUNK_BYTES)
+    const { client, asked } = server(pkg, async (req) => new Uint8Array(req.i === 0 ? CHECKPOINT_CHUNK_BYTES + 1 : CHECKPOINT_CHUNK_BYTES))
+    await expect(client.download({ ...info, bytes: pkg.byteLength })).rejects.toMatchObject({ code: 'ERR_FRAME_TOO_LARGE' })
+    expect(asked.filter(i => i === 0)).toHaveLength(1)
+    expect(asked.length).toBeLessThanOrEqual(CHECKPOINT_CHUNKS_IN_FLIGHT)
+  })
+
+  it('[S30] a short chunk, or a last chunk padded past the announced size, is ERR_BAD_CHECKPOINT_WIRE', async () => {
+    const short = server(new Uint8Array(0), async () => new Uint8Array(10))
+    await expect(short.client.download({ ...info, bytes: CHECKPOINT_CHUNK_BYTES })).rejects.toMatchObject({ code: 'ERR_BAD_CHECKPOINT_WIRE' })
+    const padded = server(new Uint8Array(0), async () => new Uint8Array(600))
+    await expect(padded.client.download({ ...info, bytes: 500 })).rejects.toMatchObject({ code: 'ERR_FRAME_TOO_LARGE' })
+    await expect(padded.client.download({ ...info, bytes: 0 })).rejects.toMatchObject({ code: 'ERR_BAD_CHECKPOINT_WIRE' })
+  })
+
+  it('[S30] a lost chunk is asked again and the chunks already in are kept; a chunk lost every time ends it', async () => {
+    const pkg = pattern(2 * CHECKPOINT_CHUNK_BYTES)
+    let fails = 2
+    const flaky = server(pkg, async (req, bytes) => {
+      if (req.i === 1 && fails-- > 0) throw new Error('stream reset')
+      return bytes.subarray(req.i * CHECKPOINT_CHUNK_BYTES, (req.i + 1) * CHECKPOINT_CHUNK_BYTES)
     })
-    expect(await client.info()).toEqual(info)
-    await expect(client.get(20, 99)).rejects.toMatchObject({ code: 'ERR_FRAME_TOO_LARGE' })
-    expect((await client.get(20, 100))?.byteLength).toBe(100)
+    expect(same(await flaky.client.download({ ...info, bytes: pkg.byteLength }), pkg)).toBe(true)
+    expect(flaky.asked.sort()).toEqual([0, 1, 1, 1])
+    const dead = server(pkg, async (req, bytes) => {
+      if (req.i === 1) throw new Error('stream reset')
+      return bytes.subarray(req.i * CHECKPOINT_CHUNK_BYTES, (req.i + 1) * CHECKPOINT_CHUNK_BYTES)
+    })
+    await expect(dead.client.download({ ...info, bytes: pkg.byteLength })).rejects.toThrow()
+    expect(dead.asked.filter(i => i === 1)).toHaveLength(CHECKPOINT_CHUNK_RETRIES)
+  })
+
+  it('[S30] a server that no longer holds the cut answers empty: null', async () => {
+    const { client } = server(new Uint8Array(0), async () => new Uint8Array(0))
+    expect(await client.download({ ...info, bytes: 5 })).toBeNull()
   })
 })
+
+/** Bytes that differ from chunk to chunk (a misplaced chunk shows). */
+function pattern (n: number): Uint8Array {
+  const out = new Uint8Array(n)
+  for (let i = 0; i < n; i++) out[i] = (i * 31 + (i >> 20)) % 251
+  return out
+}
+
+/** Byte equality without a per-element deep compare (megabytes). */
+const same = (a: Uint8Array | null, b: Uint8Array): boolean => a != null && Buffer.compare(a, b) === 0
+
+/** A test server: each stream reads one chunk request and answers what `reply` gives (a throw aborts the stream). */
+function server (pkg: Uint8Array, reply: (req: { i: number }, bytes: Uint8Array) => Promise<Uint8Array>): { client: CheckpointClient, asked: number[] } {
+  const asked: number[] = []
+  const client = new CheckpointClient(async () => {
+    const [a, b] = await streamPair()
+    void (async () => {
+      const req = decode(await readOneFrame(b, 256)) as { t: string, i: number }
+      asked.push(req.i)
+      try {
+        await writeFrame(b, await reply(req, pkg))
+        await b.close()
+      } catch (err) {
+        b.abort(err as Error)
+      }
+    })().catch(() => {})
+    return a
+  })
+  return { client, asked }
+}

@@ -2,7 +2,26 @@
 // equal to the commitment computed from scratch, sensitive to every key and value.
 import { describe, expect, it } from 'vitest'
 import { COMMITMENT_BYTES, StateCommitment, encodeEntry } from '../../src/core/ledger/state-commitment.ts'
+import { chacha20 } from '@noble/ciphers/chacha.js'
+import { sha256 } from '@noble/hashes/sha2.js'
+import { utf8ToBytes } from '@noble/hashes/utils.js'
 import { prng } from '../fixtures/ledger-helpers.ts'
+
+/** The expansion as P7 defines it, with @noble/ciphers' ChaCha20 (what the fast path must equal). */
+function referenceLanes (entries: readonly Uint8Array[]): Uint8Array {
+  const domain = utf8ToBytes('alliance-net/state-commitment/v2\0')
+  const sum = new Uint16Array(1024)
+  for (const e of entries) {
+    const input = new Uint8Array(domain.length + e.length)
+    input.set(domain, 0)
+    input.set(e, domain.length)
+    const ks = chacha20(sha256(input), new Uint8Array(12), new Uint8Array(2048))
+    for (let i = 0; i < 1024; i++) sum[i] += ks[2 * i] | (ks[2 * i + 1] << 8)
+  }
+  const out = new Uint8Array(2048)
+  for (let i = 0; i < 1024; i++) { out[2 * i] = sum[i] & 0xff; out[2 * i + 1] = sum[i] >> 8 }
+  return out
+}
 
 describe('state commitment', () => {
   // computed independently with Python's hashlib and cryptography (sha256 of 2,048 zero
@@ -11,6 +30,16 @@ describe('state commitment', () => {
   it('[P7] known answers: the empty set, and one entry (pins the encoding and the expansion)', () => {
     expect(StateCommitment.empty().digest()).toBe('e5a00aa9991ac8a5ee3109844d84a55583bd20572ad3ffcd42792f3c36b183ad')
     expect(StateCommitment.of([['bal/did:key:z6Mk', 100]]).digest()).toBe('a292f530bdef20c44054089a9fdf56f9bde9234bda0d27fa8e3f0680f0f9a570')
+  })
+
+  it('[P7] the in-place keystream equals @noble/ciphers ChaCha20 for random entries, adding and removing (seeded)', () => {
+    const rnd = prng(30)
+    const entries = Array.from({ length: 40 }, (_, i) => encodeEntry(`k${i}/${rnd().toString(36)}`, { n: Math.floor(rnd() * 2 ** 40), s: 'x'.repeat(Math.floor(rnd() * 300)) }))
+    const c = StateCommitment.empty()
+    for (const e of entries) c.add(e)
+    expect(c.toBytes()).toEqual(referenceLanes(entries))
+    for (const e of entries.slice(0, 25)) c.remove(e)
+    expect(c.toBytes()).toEqual(referenceLanes(entries.slice(25)))
   })
 
   it('[P7] the order of entries does not matter; removing undoes adding', () => {

@@ -14,7 +14,8 @@ import { validateBlockBytes } from './block.ts'
 import type { LedgerContext, ValidatedBlock } from './block.ts'
 import { bitAdd } from './bitset.ts'
 import type { Bits } from './bitset.ts'
-import { CheckpointError, CheckpointErrorCode, verifyCheckpointPackage } from './checkpoint.ts'
+import { CheckpointError, CheckpointErrorCode, verifyCheckpointState } from './checkpoint.ts'
+import type { StateCommitment } from './state-commitment.ts'
 import type { CheckpointBody, CheckpointPackage, CheckpointSig, CutHead } from './checkpoint.ts'
 import { LedgerEngine } from './engine.ts'
 import type { LedgerEngineOptions } from './engine.ts'
@@ -133,6 +134,8 @@ export function engineState (engine: LedgerEngine): LedgerState {
 export interface JoinOptions extends LedgerEngineOptions {
   /** The clock, for the stateless check of the retained blocks. */
   readonly now: number
+  /** The LtHash of `pkg.state` computed by the caller (S31, `verifyCheckpointPackage`). */
+  readonly stateCommitment?: StateCommitment
 }
 
 /**
@@ -142,13 +145,15 @@ export interface JoinOptions extends LedgerEngineOptions {
  * its issuer's head is ERR_DUPLICATE (no fault). New blocks then go in as on any engine.
  */
 export function joinFromCheckpoint (ctx: LedgerContext, pkg: CheckpointPackage, opts: JoinOptions): LedgerEngine {
-  const body = verifyCheckpointPackage(ctx, pkg)
-  const engine = new LedgerEngine(ctx, opts)
+  const { stateCommitment, now, ...engineOpts } = opts
+  const { body, commitment } = verifyCheckpointState(ctx, pkg, stateCommitment != null ? { stateCommitment } : {})
+  const engine = new LedgerEngine(ctx, engineOpts)
   const g = guts(engine)
-  g.state = LedgerState.fromEntries(pkg.state)
+  // the verified commitment goes with the state: its first digest() would hash every entry again
+  g.state = LedgerState.fromEntries(pkg.state, commitment.clone())
   const full: Bits = []
   for (const bit of g.vbit.values()) bitAdd(full, bit)
-  const blocks: ValidatedBlock[] = pkg.retained.map(b => validateBlockBytes(b, ctx, { now: opts.now, trusted: true }))
+  const blocks: ValidatedBlock[] = pkg.retained.map(b => validateBlockBytes(b, ctx, { now, trusted: true }))
   // parents first: a block goes in once every retained block it names is in
   const pending = new Map(blocks.map(v => [v.id, v]))
   const standIns = new Map<BlockId, GutsNode>()

@@ -213,8 +213,16 @@ export function checkpointWeight (cp: SignedCheckpoint): number {
  * S15: everything a joiner checks before it trusts a checkpoint package, cheapest first:
  * shape and alliance, the epoch chain to the signing set, the signatures' weight (more than
  * two thirds of the set), the retained blocks' ids, and last the LtHash of the state.
+ * `stateCommitment`, when given, is that LtHash as the caller computed it from the same
+ * entries (S31: a tab hashes them in Web Workers while its main thread decodes); its digest
+ * is compared with the signed one exactly as the one computed here would be.
  */
-export function verifyCheckpointPackage (ctx: LedgerContext, pkg: CheckpointPackage): CheckpointBody {
+export function verifyCheckpointPackage (ctx: LedgerContext, pkg: CheckpointPackage, opts: { readonly stateCommitment?: StateCommitment } = {}): CheckpointBody {
+  return verifyCheckpointState(ctx, pkg, opts).body
+}
+
+/** `verifyCheckpointPackage`, also giving the state's verified commitment (a joined state starts from it, S31). */
+export function verifyCheckpointState (ctx: LedgerContext, pkg: CheckpointPackage, opts: { readonly stateCommitment?: StateCommitment } = {}): { body: CheckpointBody, commitment: StateCommitment } {
   const M = CheckpointErrorCode.MALFORMED
   if (pkg == null || pkg.checkpoint == null || !Array.isArray(pkg.checkpoint.sigs) || !Array.isArray(pkg.checkpoint.epochProofs) || !Array.isArray(pkg.state) || !Array.isArray(pkg.retained)) bad(M, 'checkpoint package shape')
   const body = parseCheckpointBody(pkg.checkpoint.body, ctx.allianceId)
@@ -231,8 +239,9 @@ export function verifyCheckpointPackage (ctx: LedgerContext, pkg: CheckpointPack
   for (const e of pkg.state) {
     if (!Array.isArray(e[1]) || !e[1].every(p => Array.isArray(p) && typeof p[0] === 'string') || !sortedUnique(e[1].map(p => p[0]))) bad(M, 'state keys: sorted, unique')
   }
-  if (StateCommitment.ofState(pkg.state).digest() !== body.state) bad(CheckpointErrorCode.STATE, 'the state does not hash to the signed digest')
-  return body
+  const commitment = opts.stateCommitment ?? StateCommitment.ofState(pkg.state)
+  if (commitment.digest() !== body.state) bad(CheckpointErrorCode.STATE, 'the state does not hash to the signed digest')
+  return { body, commitment }
 }
 
 export function encodeCheckpointPackage (pkg: CheckpointPackage): Uint8Array {

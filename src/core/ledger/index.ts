@@ -36,7 +36,7 @@ export type {
 export { encodeSnapshot, decodeSnapshot, SNAPSHOT_MAX_BYTES } from './snapshot.ts'
 export {
   CHECKPOINT_SIG_DOMAIN, CHECKPOINT_MAX_BYTES, CheckpointError, CheckpointErrorCode, checkpointSigningBytes, signCheckpoint, quorumOfSet,
-  parseCheckpointBody, verifyEpochChain, checkpointWeight, verifyCheckpointPackage, encodeCheckpointPackage, decodeCheckpointPackage
+  parseCheckpointBody, verifyEpochChain, checkpointWeight, verifyCheckpointPackage, verifyCheckpointState, encodeCheckpointPackage, decodeCheckpointPackage
 } from './checkpoint.ts'
 export type { CheckpointBody, CheckpointSig, CutHead, SignedCheckpoint, CheckpointPackage } from './checkpoint.ts'
 export { checkpointBodyOf, checkpointPackageOf, engineState, joinFromCheckpoint, joinedFrom, isRetained } from './checkpoint-engine.ts'

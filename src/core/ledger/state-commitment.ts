@@ -15,7 +15,6 @@
  * checkpoint signs its `digest()` (SPEC S14). A state entry is `encodeStateEntry(ns, key,
  * value)`. Pure: no I/O, no clock.
  */
-import { chacha20 } from '@noble/ciphers/chacha.js'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js'
 import { encode } from '../codec.ts'
@@ -24,18 +23,85 @@ export const COMMITMENT_LANES = 1024
 /** Bytes of a commitment's state (1,024 lanes of 2 bytes, little-endian). */
 export const COMMITMENT_BYTES = COMMITMENT_LANES * 2
 const DOMAIN = utf8ToBytes('alliance-net/state-commitment/v2\0')
-const NONCE = new Uint8Array(12)
-const ZEROS = new Uint8Array(2 * 1024)
 
-/** The lanes of one entry: ChaCha20(key = SHA-256(domain ‖ bytes), nonce 0, counter 0) keystream, 1,024 little-endian u16. */
-function expand (entry: Uint8Array): Uint16Array {
+/** The ChaCha20 input block's key words and counter (nonce 0), reused: expansion is the join's hot loop. */
+const KEYWORDS = new Uint32Array(8)
+
+/**
+ * Adds (`sign` 1) or subtracts (-1) the lanes of one entry in place: ChaCha20(key =
+ * SHA-256(domain ‖ bytes), nonce 0, counter 0) keystream as 1,024 little-endian u16. The 32
+ * keystream blocks are computed here word by word and summed straight into the lanes (a
+ * keystream word w is lanes 2i and 2i+1: w & 0xffff and w >>> 16): the same bytes as
+ * `chacha20(key, nonce, zeros)` of @noble/ciphers (tested against it) at a fraction of its
+ * cost, since a checkpoint join hashes every state entry once (S30).
+ */
+function accumulate (entry: Uint8Array, lanes: Uint16Array, sign: 1 | -1): void {
   const input = new Uint8Array(DOMAIN.length + entry.length)
   input.set(DOMAIN, 0)
   input.set(entry, DOMAIN.length)
-  const out = chacha20(sha256(input), NONCE, ZEROS)
-  const lanes = new Uint16Array(COMMITMENT_LANES)
-  for (let i = 0; i < COMMITMENT_LANES; i++) lanes[i] = out[2 * i] | (out[2 * i + 1] << 8)
-  return lanes
+  const key = sha256(input)
+  for (let i = 0; i < 8; i++) KEYWORDS[i] = key[4 * i] | (key[4 * i + 1] << 8) | (key[4 * i + 2] << 16) | (key[4 * i + 3] << 24)
+  const k0 = KEYWORDS[0] | 0; const k1 = KEYWORDS[1] | 0; const k2 = KEYWORDS[2] | 0; const k3 = KEYWORDS[3] | 0
+  const k4 = KEYWORDS[4] | 0; const k5 = KEYWORDS[5] | 0; const k6 = KEYWORDS[6] | 0; const k7 = KEYWORDS[7] | 0
+  // "expand 32-byte k"
+  const c0 = 0x61707865; const c1 = 0x3320646e; const c2 = 0x79622d32; const c3 = 0x6b206574
+  for (let block = 0; block < COMMITMENT_LANES / 32; block++) {
+    let x0 = c0; let x1 = c1; let x2 = c2; let x3 = c3
+    let x4 = k0; let x5 = k1; let x6 = k2; let x7 = k3
+    let x8 = k4; let x9 = k5; let x10 = k6; let x11 = k7
+    let x12 = block; let x13 = 0; let x14 = 0; let x15 = 0
+    for (let r = 0; r < 10; r++) {
+      // column rounds
+      x0 = (x0 + x4) | 0; x12 ^= x0; x12 = (x12 << 16) | (x12 >>> 16)
+      x8 = (x8 + x12) | 0; x4 ^= x8; x4 = (x4 << 12) | (x4 >>> 20)
+      x0 = (x0 + x4) | 0; x12 ^= x0; x12 = (x12 << 8) | (x12 >>> 24)
+      x8 = (x8 + x12) | 0; x4 ^= x8; x4 = (x4 << 7) | (x4 >>> 25)
+      x1 = (x1 + x5) | 0; x13 ^= x1; x13 = (x13 << 16) | (x13 >>> 16)
+      x9 = (x9 + x13) | 0; x5 ^= x9; x5 = (x5 << 12) | (x5 >>> 20)
+      x1 = (x1 + x5) | 0; x13 ^= x1; x13 = (x13 << 8) | (x13 >>> 24)
+      x9 = (x9 + x13) | 0; x5 ^= x9; x5 = (x5 << 7) | (x5 >>> 25)
+      x2 = (x2 + x6) | 0; x14 ^= x2; x14 = (x14 << 16) | (x14 >>> 16)
+      x10 = (x10 + x14) | 0; x6 ^= x10; x6 = (x6 << 12) | (x6 >>> 20)
+      x2 = (x2 + x6) | 0; x14 ^= x2; x14 = (x14 << 8) | (x14 >>> 24)
+      x10 = (x10 + x14) | 0; x6 ^= x10; x6 = (x6 << 7) | (x6 >>> 25)
+      x3 = (x3 + x7) | 0; x15 ^= x3; x15 = (x15 << 16) | (x15 >>> 16)
+      x11 = (x11 + x15) | 0; x7 ^= x11; x7 = (x7 << 12) | (x7 >>> 20)
+      x3 = (x3 + x7) | 0; x15 ^= x3; x15 = (x15 << 8) | (x15 >>> 24)
+      x11 = (x11 + x15) | 0; x7 ^= x11; x7 = (x7 << 7) | (x7 >>> 25)
+      // diagonal rounds
+      x0 = (x0 + x5) | 0; x15 ^= x0; x15 = (x15 << 16) | (x15 >>> 16)
+      x10 = (x10 + x15) | 0; x5 ^= x10; x5 = (x5 << 12) | (x5 >>> 20)
+      x0 = (x0 + x5) | 0; x15 ^= x0; x15 = (x15 << 8) | (x15 >>> 24)
+      x10 = (x10 + x15) | 0; x5 ^= x10; x5 = (x5 << 7) | (x5 >>> 25)
+      x1 = (x1 + x6) | 0; x12 ^= x1; x12 = (x12 << 16) | (x12 >>> 16)
+      x11 = (x11 + x12) | 0; x6 ^= x11; x6 = (x6 << 12) | (x6 >>> 20)
+      x1 = (x1 + x6) | 0; x12 ^= x1; x12 = (x12 << 8) | (x12 >>> 24)
+      x11 = (x11 + x12) | 0; x6 ^= x11; x6 = (x6 << 7) | (x6 >>> 25)
+      x2 = (x2 + x7) | 0; x13 ^= x2; x13 = (x13 << 16) | (x13 >>> 16)
+      x8 = (x8 + x13) | 0; x7 ^= x8; x7 = (x7 << 12) | (x7 >>> 20)
+      x2 = (x2 + x7) | 0; x13 ^= x2; x13 = (x13 << 8) | (x13 >>> 24)
+      x8 = (x8 + x13) | 0; x7 ^= x8; x7 = (x7 << 7) | (x7 >>> 25)
+      x3 = (x3 + x4) | 0; x14 ^= x3; x14 = (x14 << 16) | (x14 >>> 16)
+      x9 = (x9 + x14) | 0; x4 ^= x9; x4 = (x4 << 12) | (x4 >>> 20)
+      x3 = (x3 + x4) | 0; x14 ^= x3; x14 = (x14 << 8) | (x14 >>> 24)
+      x9 = (x9 + x14) | 0; x4 ^= x9; x4 = (x4 << 7) | (x4 >>> 25)
+    }
+    const o = block * 32
+    lane2(lanes, o, (x0 + c0) | 0, sign); lane2(lanes, o + 2, (x1 + c1) | 0, sign)
+    lane2(lanes, o + 4, (x2 + c2) | 0, sign); lane2(lanes, o + 6, (x3 + c3) | 0, sign)
+    lane2(lanes, o + 8, (x4 + k0) | 0, sign); lane2(lanes, o + 10, (x5 + k1) | 0, sign)
+    lane2(lanes, o + 12, (x6 + k2) | 0, sign); lane2(lanes, o + 14, (x7 + k3) | 0, sign)
+    lane2(lanes, o + 16, (x8 + k4) | 0, sign); lane2(lanes, o + 18, (x9 + k5) | 0, sign)
+    lane2(lanes, o + 20, (x10 + k6) | 0, sign); lane2(lanes, o + 22, (x11 + k7) | 0, sign)
+    lane2(lanes, o + 24, (x12 + block) | 0, sign); lane2(lanes, o + 26, x13, sign)
+    lane2(lanes, o + 28, x14, sign); lane2(lanes, o + 30, x15, sign)
+  }
+}
+
+/** One keystream word into lanes `i` and `i + 1` (a Uint16Array store wraps mod 2^16). */
+function lane2 (lanes: Uint16Array, i: number, w: number, sign: 1 | -1): void {
+  lanes[i] += sign * (w & 0xffff)
+  lanes[i + 1] += sign * (w >>> 16)
 }
 
 /** The canonical bytes of a state entry: dag-cbor of `[key, value]`. */
@@ -88,16 +154,14 @@ export class StateCommitment {
   /** Adds an entry's bytes (in place); returns this. */
   add (entry: Uint8Array): this {
     if (!(entry instanceof Uint8Array)) throw new TypeError('an entry is bytes')
-    const e = expand(entry)
-    for (let i = 0; i < COMMITMENT_LANES; i++) this.lanes[i] = (this.lanes[i] + e[i]) & 0xffff
+    accumulate(entry, this.lanes, 1)
     return this
   }
 
   /** Removes an entry's bytes (in place); removing what was never added is not detected. */
   remove (entry: Uint8Array): this {
     if (!(entry instanceof Uint8Array)) throw new TypeError('an entry is bytes')
-    const e = expand(entry)
-    for (let i = 0; i < COMMITMENT_LANES; i++) this.lanes[i] = (this.lanes[i] - e[i]) & 0xffff
+    accumulate(entry, this.lanes, -1)
     return this
   }
 

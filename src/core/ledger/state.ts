@@ -198,9 +198,11 @@ export class LedgerState implements StateView {
     return cidOf(this.entries()).toString()
   }
 
-  static fromEntries (entries: StateEntries): LedgerState {
+  /** A state of `entries`; `commitment`, when given, must be theirs (a checkpoint join verified it, S31). */
+  static fromEntries (entries: StateEntries, commitment?: StateCommitment): LedgerState {
     const s = new LedgerState()
     for (const [ns, pairs] of entries) s.spaces.set(ns, new Map(pairs))
+    if (commitment != null) s.lt = commitment
     return s
   }
 }
