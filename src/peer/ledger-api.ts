@@ -2,7 +2,7 @@
  * What the UI and the facade may ask of this peer's ledger. The ledger service implements it;
  * keeping it here, small, lets the UI be written and tested against it alone.
  */
-import type { BlockInfo, ClaimRecord, LedgerStats, Tx, TxStatus, Equivocation } from '../core/ledger/index.ts'
+import type { BlockInfo, ClaimRecord, LedgerStats, Tx, TxStatus, Equivocation, ValidatorProposal } from '../core/ledger/index.ts'
 import type { Did } from '../core/identity.ts'
 import type { AdmissionState, JoinRequestView } from './admission.ts'
 
@@ -73,14 +73,7 @@ export interface LedgerApi {
   voteValidator (action: 'add' | 'remove', did: string): Promise<string>
 }
 
-export interface ValidatorProposal {
-  readonly action: 'add' | 'remove'
-  readonly did: Did
-  readonly chain: string
-  readonly voters: readonly Did[]
-  readonly quorum: number
-  readonly epoch: number
-}
+export type { ValidatorProposal }
 
 export interface ValidatorChangeView {
   readonly action: 'add' | 'remove'

@@ -177,3 +177,13 @@ export interface LedgerSnapshot {
 }
 
 export type { TxStatus }
+
+/** A validator change being voted on (L46): who proposes what, and the votes so far. */
+export interface ValidatorProposal {
+  readonly action: 'add' | 'remove'
+  readonly did: Did
+  readonly chain: string
+  readonly voters: readonly Did[]
+  readonly quorum: number
+  readonly epoch: number
+}

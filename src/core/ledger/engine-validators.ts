@@ -11,20 +11,12 @@ import { bitCount, bitHas, bitIndices } from './bitset.ts'
 import { decidedProposal, highestEpoch, makeEpoch, mergeTallies, parseProposalKey, proposalKey, spanOf, splitVoters, withVote } from './epochs.ts'
 import type { Epoch, Tally, ValidatorChange, ValidatorVoteTx } from './epochs.ts'
 import type { BlockId, Genesis, Tx } from './types.ts'
+import type { ValidatorProposal } from './engine-types.ts'
 
 /** What `advance` reads of a referenced block. */
 export interface EpochRef {
   readonly epoch: Epoch
   readonly tally: Tally
-}
-
-export interface ValidatorProposal {
-  readonly action: 'add' | 'remove'
-  readonly did: Did
-  readonly chain: string
-  readonly voters: readonly Did[]
-  readonly quorum: number
-  readonly epoch: number
 }
 
 export class ValidatorEpochs {

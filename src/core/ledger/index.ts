@@ -31,7 +31,7 @@ export type { StateReader, StateView, StateEntries, UndoEntry } from './state.ts
 export { LedgerEngine, parseTxId, txIdOf, quotaGapMs, DEFAULT_MAX_ORPHANS, DEFAULT_MAX_ORPHAN_BYTES, MAX_STRANGER_ORPHANS, MAX_STRANGER_ORPHAN_BYTES } from './engine.ts'
 export type {
   LedgerEngineOptions, AddOptions, AddResult, BatchResult, StoredBlockRef, ParkedOrphan, BlockInfo, TxResult,
-  Equivocation, DoubleVote, LedgerStats, BlockTemplate, BlockRejectReason, LedgerSnapshot, SnapshotBlock
+  Equivocation, DoubleVote, LedgerStats, BlockTemplate, BlockRejectReason, LedgerSnapshot, SnapshotBlock, ValidatorProposal
 } from './engine-types.ts'
 export { encodeSnapshot, decodeSnapshot, SNAPSHOT_MAX_BYTES } from './snapshot.ts'
 export {
