@@ -58,7 +58,7 @@ export const UPGRADE_TIMEOUT_MS = 20_000
  * Of two peers, one is the first dialer (a bit of a hash of the pair, `dialsFirst` in mesh.ts);
  * the other dials only after this long without a direct connection or a handshake between
  * them. Short, because a dial from both sides at once is resolved by the handshake guard
- * (SPEC N3: the lower PeerId's dial wins) and only costs an RTCPeerConnection; the grace
+ * (SPEC N17: the first dialer's handshake wins) and only costs an RTCPeerConnection; the grace
  * covers a first dialer that is busy or already at its `targetDirect`. It was 15 s: the
  * highest PeerIds of a forming mesh then waited 15 s for every peer that was full.
  */
