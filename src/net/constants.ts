@@ -92,6 +92,14 @@ export const MAX_PEER_STORE_ENTRIES = 512
 /** Pubsub peer discovery re-announces this often (and at once on address changes). */
 export const DEFAULT_DISCOVERY_INTERVAL_MS = 10_000
 
+/**
+ * An announcement asked for by an event (our reservation gave us addresses, a peer new to us
+ * appeared) goes out this much later, so that the burst of address updates of one reservation
+ * (circuit address, then its /webrtc address) makes one record. It was 200 ms: twice on the
+ * path from a tab's reservation to a peer discovering it and being discovered back.
+ */
+export const ANNOUNCE_COALESCE_MS = 50
+
 /** Maintenance tick: upgrades, duplicate cleanup, RTT refresh, relay state checks. */
 export const MAINTENANCE_INTERVAL_MS = 1_000
 
