@@ -12,80 +12,31 @@
  * - frames from peers are size-capped and decoded at the boundary; rejections are counted by
  *   code and a peer that keeps sending garbage is hung up on and denied for a while.
  *
- * Browser: import from `src/net/index.ts`. Node: import `src/net/node.ts` (it installs the
- * Node 20 shims first).
+ * The libp2p configuration is in node-config.ts. Browser: import from `src/net/index.ts`.
+ * Node: import `src/net/node.ts` (it installs the Node 20 shims first).
  */
 import './polyfills.ts'
-import { createLibp2p } from 'libp2p'
-import { webSockets } from '@libp2p/websockets'
-import { circuitRelayTransport, RELAY_V2_HOP_CODEC } from '@libp2p/circuit-relay-v2'
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
-import { identify, identifyPush } from '@libp2p/identify'
-import { ping } from '@libp2p/ping'
-import { gossipsub } from '@libp2p/gossipsub'
-import { pubsubPeerDiscovery } from '@libp2p/pubsub-peer-discovery'
+import { RELAY_V2_HOP_CODEC } from '@libp2p/circuit-relay-v2'
 import { peerIdFromString } from '@libp2p/peer-id'
-import type { Connection, IdentifyResult, Libp2p, PeerDiscovery, PeerInfo, PrivateKey, Startable, Stream } from '@libp2p/interface'
-import type { GossipSub } from '@libp2p/gossipsub'
+import type { Connection, IdentifyResult, Libp2p, PeerInfo, PrivateKey, Startable, Stream } from '@libp2p/interface'
 import { prunePeerStore } from './peer-store-cap.ts'
-import { applicationValidator, discoveryValidator, gossipScoring, scoreTopics, topicScore, type GossipHandler } from './gossip-guard.ts'
-import type { Identify, IdentifyPush } from '@libp2p/identify'
-import type { Ping } from '@libp2p/ping'
+import { applicationValidator, discoveryValidator, scoreTopics, topicScore, type GossipHandler } from './gossip-guard.ts'
 import { didFromPeerId, peerIdStringFromDid } from '../core/identity.ts'
 import type { Did } from '../core/identity.ts'
 import { isAllianceError, InvalidInputError, TooLargeError } from '../core/errors.ts'
-import {
-  DEFAULT_DISCOVERY_INTERVAL_MS, DEFAULT_DISCOVERY_TOPIC, DEFAULT_MAX_CONNECTIONS, DEFAULT_TARGET_DIRECT,
-  DM_PROTOCOL, MAINTENANCE_INTERVAL_MS, MAX_GOSSIP_BYTES, MAX_PEER_STORE_ENTRIES, UPGRADE_TIMEOUT_MS
-} from './constants.ts'
+import { ANNOUNCE_COALESCE_MS, DM_PROTOCOL, MAINTENANCE_INTERVAL_MS, MAX_GOSSIP_BYTES, MAX_PEER_STORE_ENTRIES } from './constants.ts'
 import { NotDirectlyConnectedError, NotStartedError, PeerDeniedError } from './errors.ts'
-import { allianceGater } from './gater.ts'
 import { Mesh, isDirect } from './mesh.ts'
 import type { MeshStats } from './mesh.ts'
-import { MisbehaviourTracker } from './misbehaviour.ts'
-import type { MisbehaviourOptions, MisbehaviourStats } from './misbehaviour.ts'
-import { relayKeeper } from './relay-keeper.ts'
+import type { MisbehaviourTracker, MisbehaviourStats } from './misbehaviour.ts'
 import type { RelayKeeper, RelayState } from './relay-keeper.ts'
 import { DmService } from './dm.ts'
 import type { DmMessage } from './dm.ts'
-import { RtcBudget } from './rtc-budget.ts'
-import { guardedWebRTC } from './webrtc-guard.ts'
-import type { RtcBudgetState } from './rtc-budget.ts'
-import type { HandshakeView } from './webrtc-guard.ts'
+import type { RtcBudget, RtcBudgetState } from './rtc-budget.ts'
+import { buildNode } from './node-config.ts'
+import type { AllianceNetOptions, AllianceServices, Hooks, Internals } from './node-config.ts'
 
-export interface AllianceNetOptions {
-  /** The peer's Ed25519 libp2p key (`libp2pPrivateKey(seed)`), so PeerId == DID. */
-  privateKey: PrivateKey
-  /** Relay multiaddrs, each ending in `/p2p/<relay PeerId>`. */
-  relays: string[]
-  /** Direct connections to keep. Default 8. */
-  targetDirect?: number
-  /** Connection cap of libp2p (direct + relayed + relays). Default 64. */
-  maxConnections?: number
-  /**
-   * ICE servers (STUN and TURN), or a function asked before each handshake (so short-lived
-   * TURN credentials can be renewed). Default none: host candidates only. Setting them
-   * replaces libp2p's default STUN list, so list STUN servers too.
-   */
-  iceServers?: RTCIceServer[] | (() => RTCIceServer[] | Promise<RTCIceServer[]>)
-  /** Gossip topic of peer discovery; must match the relays'. */
-  discoveryTopic?: string
-  /** Re-announcement period of discovery. Default 10 s. */
-  discoveryIntervalMs?: number
-  /** Thresholds of the garbage detector (5 bad frames a minute, denied 2 minutes). */
-  misbehaviour?: MisbehaviourOptions
-  /** RTCPeerConnections this node may create (Chromium: ~500 per tab lifetime). Default 400. */
-  webrtcDialBudget?: number
-  /** A budget shared across nodes of one tab (the runtime keeps one over lock/unlock and
-   * reloads); overrides `webrtcDialBudget`. */
-  rtcBudget?: RtcBudget
-  /** Direct connections past which inbound WebRTC handshakes are refused. Default 2 × targetDirect, at least 4. */
-  maxDirect?: number
-  /** Inbound WebRTC handshakes running at once; more wait for a slot (webrtc-guard.ts). Default 4. */
-  maxInboundHandshakes?: number
-  log?: (line: string) => void
-}
+export type { AllianceNetOptions, AllianceServices } from './node-config.ts'
 
 export interface PeerView {
   did: Did
@@ -117,103 +68,10 @@ export interface ProtocolContext {
 export type ProtocolHandler = (stream: Stream, ctx: ProtocolContext) => void | Promise<void>
 export type { GossipHandler, GossipVerdict } from './gossip-guard.ts'
 
-export interface AllianceServices extends Record<string, unknown> {
-  identify: Identify
-  identifyPush: IdentifyPush
-  ping: Ping
-  pubsub: GossipSub
-  relayKeeper: RelayKeeper
-}
-
-interface Hooks {
-  onChange: () => void
-  discovery?: PeerDiscovery & { _broadcast?: () => void }
-}
-
 /** Builds the node (not started). */
 export async function createAllianceNet (opts: AllianceNetOptions): Promise<AllianceNet> {
-  if (opts.privateKey?.type !== 'Ed25519') throw new TypeError('privateKey must be an Ed25519 libp2p key')
-  if (!Array.isArray(opts.relays)) throw new TypeError('relays must be an array of multiaddrs')
-  const targetDirect = opts.targetDirect ?? DEFAULT_TARGET_DIRECT
-  if (!Number.isInteger(targetDirect) || targetDirect < 0) throw new RangeError('targetDirect must be a non-negative integer')
-  const log = opts.log ?? (() => {})
-  const budget = opts.rtcBudget ?? new RtcBudget({ limit: opts.webrtcDialBudget })
-  const iceServers = opts.iceServers ?? []
-  const webrtc = guardedWebRTC({
-    rtcConfiguration: async () => ({ iceServers: typeof iceServers === 'function' ? await iceServers() : iceServers })
-  }, { budget, maxDirect: opts.maxDirect ?? Math.max(4, 2 * targetDirect), maxInboundHandshakes: opts.maxInboundHandshakes, log })
-  const misbehaviour = new MisbehaviourTracker(opts.misbehaviour)
-  const hooks: Hooks = { onChange: () => {} }
-  const topic = opts.discoveryTopic ?? DEFAULT_DISCOVERY_TOPIC
-  let keeper: RelayKeeper | undefined
-
-  const node = await createLibp2p<AllianceServices>({
-    start: false,
-    privateKey: opts.privateKey,
-    addresses: { listen: ['/webrtc'] },
-    transports: [
-      webSockets(),
-      circuitRelayTransport({ reservationCompletionTimeout: 10_000 }),
-      webrtc.transport
-    ],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-    connectionGater: allianceGater({
-      relays: () => keeper?.configuredRelayAddrs() ?? [],
-      isDenied: peer => misbehaviour.isDenied(peer)
-    }),
-    connectionManager: {
-      maxConnections: opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
-      // a WebRTC upgrade under load takes seconds; libp2p's 6 s per address cut it off after
-      // it had spent its RTCPeerConnection (the mesh bounds each upgrade itself)
-      dialTimeout: UPGRADE_TIMEOUT_MS,
-      addressDialTimeout: UPGRADE_TIMEOUT_MS,
-      // and the recipient's side of the same handshake (default 10 s)
-      inboundUpgradeTimeout: UPGRADE_TIMEOUT_MS,
-      // every inbound WebRTC and relayed connection appears to come from the relay's host
-      inboundConnectionThreshold: 50
-    },
-    peerDiscovery: [
-      (components) => {
-        const discovery = pubsubPeerDiscovery({ topics: [topic], interval: opts.discoveryIntervalMs ?? DEFAULT_DISCOVERY_INTERVAL_MS })(components)
-        hooks.discovery = discovery
-        return discovery
-      }
-    ],
-    services: {
-      // not on relayed (limited) connections: between peers those only carry the WebRTC
-      // signaling, and an identify exchange there (a signed peer record each way, through
-      // the relay) competed with it for the first round trips of every upgrade
-      identify: identify({ runOnLimitedConnection: false }),
-      identifyPush: identifyPush({ runOnLimitedConnection: false }),
-      ping: ping(),
-      pubsub: gossipsub({
-        allowPublishToZeroTopicPeers: true,
-        floodPublish: true,
-        emitSelf: false,
-        maxInboundDataLength: MAX_GOSSIP_BYTES,
-        // P4 (invalid messages) on the discovery topic now, on each application topic as it
-        // is subscribed (gossip-guard.ts, SPEC N11)
-        ...gossipScoring([topic])
-      }),
-      relayKeeper: (components) => {
-        keeper = relayKeeper({ relays: opts.relays, onChange: () => { hooks.onChange() }, log })(components)
-        return keeper
-      }
-    }
-  })
-  return new AllianceNet(node, { ...opts, targetDirect, log, misbehaviour, hooks, topic, budget, handshakes: webrtc.view })
-}
-
-interface Internals {
-  privateKey: PrivateKey
-  targetDirect: number
-  log: (line: string) => void
-  misbehaviour: MisbehaviourTracker
-  hooks: Hooks
-  topic: string
-  budget: RtcBudget
-  handshakes: HandshakeView
+  const { node, internals } = await buildNode(opts)
+  return new AllianceNet(node, internals)
 }
 
 export class AllianceNet extends EventTarget implements Startable {
@@ -588,7 +446,7 @@ export class AllianceNet extends EventTarget implements Startable {
       } catch (err) {
         this.log(`net: discovery announcement failed: ${(err as Error).message}`)
       }
-    }, 200)
+    }, ANNOUNCE_COALESCE_MS)
   }
 
   private readonly onConnectionOpen = (evt: CustomEvent<Connection>): void => {

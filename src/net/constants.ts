@@ -58,7 +58,7 @@ export const UPGRADE_TIMEOUT_MS = 20_000
  * Of two peers, one is the first dialer (a bit of a hash of the pair, `dialsFirst` in mesh.ts);
  * the other dials only after this long without a direct connection or a handshake between
  * them. Short, because a dial from both sides at once is resolved by the handshake guard
- * (SPEC N3: the lower PeerId's dial wins) and only costs an RTCPeerConnection; the grace
+ * (SPEC N17: the first dialer's handshake wins) and only costs an RTCPeerConnection; the grace
  * covers a first dialer that is busy or already at its `targetDirect`. It was 15 s: the
  * highest PeerIds of a forming mesh then waited 15 s for every peer that was full.
  */
@@ -91,6 +91,14 @@ export const MAX_PEER_STORE_ENTRIES = 512
 
 /** Pubsub peer discovery re-announces this often (and at once on address changes). */
 export const DEFAULT_DISCOVERY_INTERVAL_MS = 10_000
+
+/**
+ * An announcement asked for by an event (our reservation gave us addresses, a peer new to us
+ * appeared) goes out this much later, so that the burst of address updates of one reservation
+ * (circuit address, then its /webrtc address) makes one record. It was 200 ms: twice on the
+ * path from a tab's reservation to a peer discovering it and being discovered back.
+ */
+export const ANNOUNCE_COALESCE_MS = 50
 
 /** Maintenance tick: upgrades, duplicate cleanup, RTT refresh, relay state checks. */
 export const MAINTENANCE_INTERVAL_MS = 1_000

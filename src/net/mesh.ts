@@ -9,8 +9,9 @@
  *   every peer dials about half of its pairs) dials as soon as it discovers the other; the
  *   other dials only if nothing happened after SECOND_DIALER_GRACE_MS (the first one may be
  *   busy or full) and no relayed connection from the peer (its dial on the way) is open.
- *   Should both dial at once anyway, the handshake guard lets the lower PeerId's dial win
- *   (SPEC N3); should two direct connections still result, both sides close both and only
+ *   Should both dial at once anyway, the handshake guard lets the first dialer's handshake
+ *   win (N17), and a dial of ours still running when the peer's handshake has given a direct
+ *   connection is aborted; should two direct connections still result, both sides close both and only
  *   the first dialer redials: gossipsub keeps one outbound stream per peer and would lose it
  *   if just one of the two connections closed.
  * - Dials start from events (a peer discovered, an upgrade ended, a connection closed), at
@@ -29,6 +30,7 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Connection, Libp2p, PeerId, PeerInfo } from '@libp2p/interface'
 import type { Ping } from '@libp2p/ping'
 import { didFromPeerId } from '../core/identity.ts'
+import { dialsFirst } from './dial-order.ts'
 import {
   DEFAULT_MAX_PARALLEL_UPGRADES, FIRST_DIAL_SPREAD_MS, MAX_KNOWN_PEERS, PEER_STALE_MS, SECOND_DIALER_GRACE_MS, UPGRADE_BACKOFF_MAX_MS,
   UPGRADE_BACKOFF_MIN_MS, UPGRADE_TIMEOUT_MS
@@ -37,6 +39,8 @@ import { NotDirectlyConnectedError, PeerDeniedError } from './errors.ts'
 import { RtcBudgetSpentError } from './rtc-budget.ts'
 import type { RtcBudget } from './rtc-budget.ts'
 import type { HandshakeView } from './webrtc-guard.ts'
+
+export { dialsFirst } from './dial-order.ts'
 
 interface Known {
   peerId: PeerId
@@ -97,28 +101,6 @@ function withPeer (ma: Multiaddr, peer: string): Multiaddr {
   return last?.name === 'p2p' ? ma : ma.encapsulate(`/p2p/${peer}`)
 }
 
-/** FNV-1a, 32 bits: cheap, and the same on every peer. */
-function fnv1a (text: string): number {
-  let h = 0x811c9dc5
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i)
-    h = Math.imul(h, 0x01000193) >>> 0
-  }
-  return h
-}
-
-/**
- * Whether `self` is the first dialer of the pair {self, other}; the two peers compute opposite
- * answers. A bit of a hash of the pair rather than "the lower PeerId": with that, the lowest
- * PeerId of a forming mesh dialed everyone (its dials queued behind one another) and the
- * highest dialed no one and waited out the grace for every peer that was full.
- */
-export function dialsFirst (self: string, other: string): boolean {
-  const [lo, hi] = self < other ? [self, other] : [other, self]
-  const loDials = (fnv1a(`${lo}/${hi}`) & 1) === 0
-  return loDials === (self === lo)
-}
-
 function relayIdOf (ma: Multiaddr): string | undefined {
   const c = ma.getComponents()
   const circuit = c.findIndex(x => x.name === 'p2p-circuit')
@@ -133,6 +115,8 @@ export class Mesh {
   /** Peers the second dialer must not dial before a time (after a duplicate was closed). */
   private readonly holdUntil = new Map<string, number>()
   private readonly dialing = new Map<string, Promise<Connection>>()
+  /** Aborts our running dial to a peer once its own handshake gave a direct connection (N17). */
+  private readonly dialAborts = new Map<string, AbortController>()
   private readonly rtts = new Map<string, number>()
   private readonly counters: MeshStats = { webrtcDialAttempts: 0, webrtcDialFailures: 0, duplicateConnectionsClosed: 0 }
   private readonly maxParallel: number
@@ -261,6 +245,13 @@ export class Mesh {
     const id = conn.remotePeer.toString()
     if (!isDirect(conn) || this.deps.isRelay(id)) return
     this.backoff.delete(id)
+    // the peer's handshake beat our dial to it: ours would only end in a refusal or a
+    // duplicate (both then closed), after spending CPU of both tabs on the way (N17)
+    const running = this.dialAborts.get(id)
+    if (conn.direction === 'inbound' && running != null) {
+      this.deps.log(`mesh: ${id} connected to us first; stopping our dial to it`)
+      running.abort(new NotDirectlyConnectedError(`${id} connected to us first`))
+    }
     this.measureRtt(id)
   }
 
@@ -412,33 +403,39 @@ export class Mesh {
     if (addrs.length === 0) throw new NotDirectlyConnectedError(`no relay address known for ${peer}`)
     if (this.deps.budget.state().spent) throw new RtcBudgetSpentError()
     let lastError: unknown
-    // one address at a time: each attempt creates an RTCPeerConnection, a scarce resource
-    for (const addr of addrs.slice(0, 2)) {
-      if (this.deps.handshakes?.handshaking(peer) === true) {
-        await this.deps.handshakes.inboundSettled(peer)
-        const made = this.directConnection(peer)
-        if (made != null) return made
+    const own = new AbortController()
+    this.dialAborts.set(peer, own)
+    try {
+      // one address at a time: each attempt creates an RTCPeerConnection, a scarce resource
+      for (const addr of addrs.slice(0, 2)) {
+        if (this.deps.handshakes?.handshaking(peer) === true) {
+          await this.deps.handshakes.inboundSettled(peer)
+          const made = this.directConnection(peer)
+          if (made != null) return made
+        }
+        this.counters.webrtcDialAttempts++
+        const started = Date.now()
+        this.deps.log(`mesh: dialing ${peer} via ${addr.toString()}`)
+        const timeout = AbortSignal.timeout(UPGRADE_TIMEOUT_MS)
+        try {
+          const conn = await this.deps.libp2p.dial(addr, { signal: AbortSignal.any([own.signal, timeout, ...(signal != null ? [signal] : [])]) })
+          if (!isDirect(conn)) throw new NotDirectlyConnectedError(`dial to ${addr.toString()} gave a limited connection`)
+          this.backoff.delete(peer)
+          this.deps.log(`mesh: direct connection to ${peer} in ${Date.now() - started} ms`)
+          return conn
+        } catch (err) {
+          lastError = err
+          // the peer's own handshake with us won the race (it refused ours as the first
+          // dialer, N17, or we stopped ours once its connection opened): use that connection
+          if (this.deps.handshakes?.handshaking(peer) === true) await this.deps.handshakes.inboundSettled(peer)
+          const made = this.directConnection(peer)
+          if (made != null) return made
+          this.counters.webrtcDialFailures++
+          if (signal?.aborted === true || own.signal.aborted || this.stopped || this.deps.budget.state().spent) break
+        }
       }
-      this.counters.webrtcDialAttempts++
-      const started = Date.now()
-      this.deps.log(`mesh: dialing ${peer} via ${addr.toString()}`)
-      const timeout = AbortSignal.timeout(UPGRADE_TIMEOUT_MS)
-      try {
-        const conn = await this.deps.libp2p.dial(addr, { signal: signal != null ? AbortSignal.any([signal, timeout]) : timeout })
-        if (!isDirect(conn)) throw new NotDirectlyConnectedError(`dial to ${addr.toString()} gave a limited connection`)
-        this.backoff.delete(peer)
-        this.deps.log(`mesh: direct connection to ${peer} in ${Date.now() - started} ms`)
-        return conn
-      } catch (err) {
-        lastError = err
-        // the peer's own handshake with us won the race (we are the higher PeerId and it
-        // refused ours): use the connection that handshake makes
-        if (this.deps.handshakes?.handshaking(peer) === true) await this.deps.handshakes.inboundSettled(peer)
-        const made = this.directConnection(peer)
-        if (made != null) return made
-        this.counters.webrtcDialFailures++
-        if (signal?.aborted === true || this.stopped || this.deps.budget.state().spent) break
-      }
+    } finally {
+      this.dialAborts.delete(peer)
     }
     const failures = (this.backoff.get(peer)?.failures ?? 0) + 1
     const delay = Math.min(UPGRADE_BACKOFF_MAX_MS, UPGRADE_BACKOFF_MIN_MS * 2 ** Math.min(failures - 1, 16) * (0.75 + Math.random() * 0.5))

@@ -15,9 +15,9 @@
  *   (`dial`) and inbound (a signaling stream), passes the budget, and so that no handshake
  *   starts towards a peer that is already being dialed, is dialing us, or (inbound) when the
  *   tab already holds `maxDirect` direct connections; concurrent handshakes are capped per
- *   direction. When both peers dial each other at the same instant, the dial of the lower
- *   PeerId wins (the mesh's tie-break): the lower side refuses the higher one's inbound
- *   handshake while its own dial is in flight.
+ *   direction. When both peers dial each other at the same instant, the first dialer's
+ *   handshake wins (`dialsFirst`, N17): it refuses the other one's inbound handshake while its
+ *   own dial is in flight.
  */
 import { AllianceError } from '../core/errors.ts'
 import { DEFAULT_WEBRTC_DIAL_BUDGET } from './constants.ts'

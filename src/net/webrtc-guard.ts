@@ -4,9 +4,13 @@
  * starts towards a peer that is already being dialed or is dialing us, or (inbound) when the
  * tab already holds `maxDirect` direct connections; concurrent handshakes are capped per
  * direction, and an inbound one past the cap waits for a slot (up to `maxQueuedInbound` of
- * them, within the inbound upgrade timeout) instead of being refused. When both peers dial each other at the same instant, the dial of the lower
- * PeerId wins (the mesh's tie-break): the lower side refuses the higher one's inbound
- * handshake while its own dial is in flight (SPEC N2, N3).
+ * them, within the inbound upgrade timeout) instead of being refused. When both peers dial
+ * each other at once, the first dialer's handshake wins (`dialsFirst`, the mesh's own order,
+ * N17): it refuses the other one's inbound handshake while its own dial is in flight, and the
+ * other side takes the first dialer's in (its own dial, usually seconds younger, is then
+ * refused or aborted by the mesh). An inbound handshake from a peer we already hold a direct
+ * connection to is refused (N3, N17): a dial that started before that connection existed
+ * would otherwise end in a duplicate, and both would be closed.
  *
  * It wraps the transport instance's `dial` and `_onProtocol` (the per-signaling-stream
  * handler that creates the inbound RTCPeerConnection); a version of the library without
@@ -19,6 +23,7 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 import { InvalidInputError } from '../core/errors.ts'
 import { DuplicateDialError, HandshakeLimitError, isTooManyPeerConnections } from './rtc-budget.ts'
 import type { RtcBudget } from './rtc-budget.ts'
+import { dialsFirst } from './dial-order.ts'
 
 export interface WebRtcGuardOptions {
   budget: RtcBudget
@@ -35,6 +40,8 @@ export interface WebRtcGuardOptions {
   /** Inbound handshakes from everyone per minute (N14). Default 60. */
   inboundPerMinute?: number
   log?: (line: string) => void
+  /** The transport guarded; default `webRTC(init)` (tests give a fake one). */
+  inner?: (components: WebRtcComponents) => Transport
 }
 
 /** What the mesh asks the guard. */
@@ -99,9 +106,10 @@ export function guardedWebRTC (init: WebRTCTransportInit, opts: WebRtcGuardOptio
   }
 
   const transport = (components: WebRtcComponents): Transport => {
-    const inner = webRTC(init)(components) as Transport & { _onProtocol?: OnProtocol }
+    const inner = (opts.inner ?? webRTC(init))(components) as Transport & { _onProtocol?: OnProtocol }
     const self = components.peerId.toString()
     const directCount = (): number => components.connectionManager.getConnections().filter(isDirectConn).length
+    const directTo = (peer: string): boolean => components.connectionManager.getConnections().some(c => c.remotePeer.toString() === peer && isDirectConn(c))
 
     const dial = inner.dial.bind(inner)
     inner.dial = async (ma, options) => {
@@ -113,9 +121,7 @@ export function guardedWebRTC (init: WebRTCTransportInit, opts: WebRtcGuardOptio
       }
       if (outbound.has(peer)) throw new DuplicateDialError(`a WebRTC dial to ${peer} is already running`)
       if (pending.has(peer)) throw new DuplicateDialError(`${peer} is dialing us right now`)
-      if (components.connectionManager.getConnections().some(c => c.remotePeer.toString() === peer && isDirectConn(c))) {
-        throw new DuplicateDialError(`already directly connected to ${peer}`)
-      }
+      if (directTo(peer)) throw new DuplicateDialError(`already directly connected to ${peer}`)
       if (outbound.size >= maxOut) throw new HandshakeLimitError(`${outbound.size} outbound WebRTC handshakes are running`)
       opts.budget.spend()
       outbound.add(peer)
@@ -146,8 +152,10 @@ export function guardedWebRTC (init: WebRTCTransportInit, opts: WebRtcGuardOptio
       try {
         for (;;) {
           if (opts.budget.state().spent) { refuse('RTCPeerConnection budget spent'); return }
-          // both dialed at once: the lower PeerId's dial wins
-          if (outbound.has(peer) && self < peer) { refuse('our own dial to it is running'); return }
+          // both dialed at once: the first dialer's handshake wins (N17)
+          if (outbound.has(peer) && dialsFirst(self, peer)) { refuse('our own dial to it is running'); return }
+          // its dial started before the connection we hold now (e.g. ours, or its first one)
+          if (directTo(peer)) { refuse('a direct connection to it is open'); return }
           if (directCount() >= maxDirect) { refuse(`${maxDirect} direct connections are open`); return }
           if (inbound.size < maxIn) break
           // busy: the dialer's offer waits here for a slot rather than being refused (a

@@ -34,6 +34,15 @@ export const DEFAULT_RELAY_KEY_FILE = '.data/relay.key'
  * each reservation costs little because relayed connections are capped by the default limits.
  */
 export const MAX_RESERVATIONS = 256
+/**
+ * The relay's gossipsub mesh on the discovery topic holds every subscriber up to this many
+ * (gossipsub's D, Dlo and Dhi). With the library's defaults (D 6, Dhi 12) the relay forwarded
+ * a peer's record to 6-12 of the others only: past 12 tabs it pruned the rest out of its mesh
+ * with a one-minute backoff, and those learned of newcomers only from the lazy IHAVE gossip
+ * of a later heartbeat or a re-announcement 10 s later, so 16 tabs did not form in 60 s
+ * (N16). Discovery is what the relay is for; a record is ~300 bytes every 10 s per peer.
+ */
+export const RELAY_DISCOVERY_MESH = MAX_RESERVATIONS
 /** Tag the circuit relay server puts on a peer when it grants it a reservation. */
 const RELAY_SOURCE_TAG = 'circuit-relay-source'
 
@@ -66,6 +75,9 @@ export interface RelayHandle {
   peerId: string
   /** Reservations refused by the per-IP and per-peer limits, by reason. */
   refused: () => Readonly<Record<string, number>>
+  /** Peers subscribed to the discovery topic, and how many of them the relay forwards
+   * records to (its gossipsub mesh; all of them, N16). */
+  discoveryPeers: () => { subscribers: number, mesh: number }
   stop(): Promise<void>
 }
 
@@ -157,6 +169,10 @@ export async function startRelay (opts: RelayOptions = {}): Promise<RelayHandle>
         emitSelf: false,
         canRelayMessage: false,
         allowedTopics: [topic],
+        // every subscriber in the mesh, so every record reaches every peer at once (N16)
+        D: RELAY_DISCOVERY_MESH,
+        Dlo: RELAY_DISCOVERY_MESH,
+        Dhi: RELAY_DISCOVERY_MESH,
         // Gossipsub's default penalises more than 10 peers sharing one IP address, and keeps
         // a gone peer's record for an hour: every tab of a local demo (and every phone behind
         // one NAT) shares an address, so past ~11 tabs the relay stopped forwarding discovery
@@ -196,6 +212,11 @@ export async function startRelay (opts: RelayOptions = {}): Promise<RelayHandle>
     multiaddrs,
     peerId: node.peerId.toString(),
     refused: () => ({ ...limiter.refused }),
+    discoveryPeers: () => ({
+      subscribers: node.services.pubsub.getSubscribers(topic).length,
+      // the implementation has getMeshPeers; the exported GossipSub interface does not
+      mesh: (node.services.pubsub as unknown as { getMeshPeers: (t: string) => string[] }).getMeshPeers(topic).length
+    }),
     async stop () {
       if (stopped) return
       stopped = true
