@@ -88,5 +88,5 @@ describe('a recipient at its inbound handshake cap', () => {
     expect(cb.limits).toBeUndefined()
     expect(a.stats().webrtcDialFailures + b.stats().webrtcDialFailures).toBe(0)
     expect(c.peers().filter(p => p.kind === 'direct').map(p => p.peerId).sort()).toEqual([a.peerId, b.peerId].sort())
-  })
+  }, 45_000) // the two upgrades run one after the other at the capped recipient: past vitest's 20 s under load, within the dials' own 30 s
 })
