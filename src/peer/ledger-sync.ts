@@ -223,6 +223,8 @@ export class LedgerSync {
       known: (id) => host.engine.has(id) || host.engine.isOrphan(id),
       prepare: async (blocks) => blocks.length < BULK_MIN_BLOCKS ? undefined : await defaultVerifyPool().check(host.ctx, blocks, host.now()),
       apply: async (blocks, verdicts) => { await host.ingest(blocks, did, peerId, verdicts) },
+      // a block the pool passed whole carries its id: no second hash of every block
+      idOf: (verdicts, k) => { const v = verdicts?.[k]; return v != null && v !== 'sig' ? v.id : undefined },
       onProgress: (done, total) => { if (signal?.aborted !== true) { this.progress = { done, total }; host.changed() } },
       stopped: () => host.closed()
     }, { from, ...(signal != null ? { signal } : {}) })
