@@ -50,6 +50,8 @@ export interface LedgerSyncHost {
   readonly closed: () => boolean
   readonly ingest: (blocks: Uint8Array[], from?: Did, peerId?: string, verdicts?: readonly PoolVerdict[]) => Promise<BatchResult>
   readonly changed: () => void
+  /** Called when the last running sync ended (the host catches up on deferred work, S25). */
+  readonly idle?: () => void
   readonly log?: (line: string) => void
 }
 
@@ -114,6 +116,11 @@ export class LedgerSync {
     this.retry.clear()
     for (const s of [...this.syncing.values(), ...this.fetching.values()]) s.abort.abort(new SyncAbortedError())
     await this.net?.unhandle(SYNC_PROTOCOL).catch(() => {})
+  }
+
+  /** A sync is running (with any peer). */
+  busy (): boolean {
+    return this.syncing.size > 0
   }
 
   directPeers (): Array<{ did: Did, peerId: string }> {
@@ -182,6 +189,7 @@ export class LedgerSync {
           this.syncing.delete(peerId)
           this.progress = null
         }
+        if (this.syncing.size === 0) this.host.idle?.()
         this.host.changed()
       })
     this.syncing.set(peerId, entry)

@@ -1,5 +1,6 @@
-// Sync orchestration (SPEC S23, S24): a reconnect syncs at once instead of waiting behind a
-// request on the dead connection; a serving `get` reads only about what it sends. The net is
+// Sync orchestration (SPEC S23–S25): a reconnect syncs at once instead of waiting behind a
+// request on the dead connection; a serving `get` reads only about what it sends; full
+// snapshots wait until the sync ends. The net is
 // a fake LedgerNet whose sync streams never answer (a connection that died without closing).
 import { describe, expect, it } from 'vitest'
 import type { MessageStream } from '@libp2p/interface'
@@ -43,7 +44,7 @@ function fakeNet (remote: { did: Did, peerId: string }): LedgerNet & { direct: b
 
 const tick = async (): Promise<void> => { await new Promise(resolve => setTimeout(resolve, 20)) }
 
-describe('[S23][S24] sync orchestration', () => {
+describe('[S23][S24][S25] sync orchestration', () => {
   it('[S23] a peer that drops and reconnects is synced again at once, not behind the request on the dead connection', async () => {
     const me = key(730)
     const remote = { did: key(731).did, peerId: 'remote-peer' }
@@ -87,5 +88,33 @@ describe('[S23][S24] sync orchestration', () => {
     // in the asked order, all of them when they fit
     const all = await storeSyncSource(store).getBlocks(ids)
     expect(all.length).toBe(256)
+  })
+
+  it('[S25] no full snapshot while a sync runs; one once it ended', async () => {
+    const me = key(732)
+    const remote = { did: key(733).did, peerId: 'remote-peer' }
+    const store = createMemoryLedgerStore()
+    const ledger = await LedgerService.open({ ctx, store, did: me.did, seed: () => me.seed, miner: inThreadMiner, checkpointEvery: 200, syncIntervalMs: 3_600_000, witnessIntervalMs: 3_600_000 })
+    const net = fakeNet(remote)
+    await ledger.start(net)
+    try {
+      net.direct = true
+      net.emit()
+      await tick()
+      expect(net.dials).toBe(1) // a sync runs (its request hangs)
+      const blocks = makeDag(ctx, 300, { issuers: 4, sign: true, keyBase: 720 }).map(b => b.bytes)
+      for (let i = 0; i < blocks.length; i += 100) await ledger.ingest(blocks.slice(i, i + 100))
+      await ledger.whenWritten()
+      expect(await store.blockCount()).toBe(300)
+      expect(await store.getCheckpoint()).toBeUndefined()
+      // the peer goes: its sync ends, and the snapshot skipped meanwhile is written
+      net.direct = false
+      net.emit()
+      await tick()
+      await ledger.whenWritten()
+      expect((await store.getCheckpoint())?.blockCount).toBe(300)
+    } finally {
+      await ledger.stop()
+    }
   })
 })
