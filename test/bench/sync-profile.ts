@@ -2,7 +2,8 @@
  * Where a Node-to-Node sync over real WebRTC spends its time (issue 10): two ledger peers, a
  * fresh one syncing N blocks from a filled one; the client's requests, the verify pool, the
  * engine and the store are timed by wrapping them (wall time, overlapping). Dev tool:
- * `npx tsx test/bench/sync-profile.ts [count]` (test difficulty, so the DAG is made in seconds).
+ * `npx tsx test/bench/sync-profile.ts [count]` (test difficulty, so the DAG is made in seconds);
+ * the window-start/end lines on stderr (µs, process.hrtime) cut a `node --cpu-prof` profile to the sync.
  */
 import { createLedgerContext } from '../../src/core/ledger/index.ts'
 import { createMemoryLedgerStore } from '../../src/store/memory-ledger.ts'
@@ -12,7 +13,7 @@ import { fillStore, makeDag } from './ledger-kernel.ts'
 
 const count = Number(process.argv[2] ?? 10_000)
 const ctx = createLedgerContext(dagGenesis(300, 8))
-console.error("making dag"); const blocks = makeDag(ctx, count, { issuers: 8, sign: true, keyBase: 300 }).map(b => b.bytes)
+const blocks = makeDag(ctx, count, { issuers: 8, sign: true, keyBase: 300 }).map(b => b.bytes)
 const bytes = blocks.reduce((s, b) => s + b.byteLength, 0)
 const t: Record<string, { n: number, ms: number, first: number, last: number }> = {}
 let T0 = 0
@@ -40,16 +41,16 @@ LedgerService.prototype.ingest = timed('service.ingest', function (this: typeof 
 const { startRelay } = await import('../../src/relay/relay.ts')
 const { startLedgerPeer, stopLedgerPeers } = await import('../integration/ledger-helpers.ts')
 const { waitFor } = await import('../integration/helpers.ts')
-console.error("dag made"); const relay = await startRelay({ port: 0, log: () => {} })
-console.error("relay up"); const store = createMemoryLedgerStore()
+const relay = await startRelay({ port: 0, log: () => {} })
+const store = createMemoryLedgerStore()
 const filled = await fillStore(ctx, blocks, store, { now: Date.now(), batch: 500, checkpointEvery: 1000 })
 const lastId = filled.blockIds().at(-1)!
-console.error("filled"); const a = await startLedgerPeer('prof-a', { ctx, relays: relay.multiaddrs, store })
+const a = await startLedgerPeer('prof-a', { ctx, relays: relay.multiaddrs, store })
 const sget = store.getBlocksBytes.bind(store)
 store.getBlocksBytes = timed('serve.getBlocksBytes', sget)
-console.error("a up"); T0 = performance.now(); console.error(`window-start-us ${process.hrtime.bigint() / 1000n}`)
+T0 = performance.now(); console.error(`window-start-us ${process.hrtime.bigint() / 1000n}`)
 const b = await startLedgerPeer('prof-b', { ctx, relays: relay.multiaddrs })
-console.error("b up"); const started = performance.now() - T0
+const started = performance.now() - T0
 let directAt = 0
 await waitFor('direct', () => b.net.peers().some(p => p.kind === 'direct'), 60_000, 5)
 directAt = performance.now() - T0
