@@ -51,6 +51,12 @@ export interface SyncSink<P> {
    * may settle later: up to `writesInFlight` are left pending at once.
    */
   readonly apply: (blocks: Uint8Array[], prepared: P) => Promise<void>
+  /**
+   * The id of `blocks[k]` when `prepare` already computed it (the verify pool's verdicts
+   * carry it), else undefined: the pipeline then hashes the bytes itself. Only to match the
+   * reply against the asked ids (the engine computes its own).
+   */
+  readonly idOf?: (prepared: P, k: number) => string | undefined
   readonly onProgress?: (done: number, total: number) => void
   /** True once the ledger closed: stop asking. */
   readonly stopped?: () => boolean
@@ -218,7 +224,7 @@ export async function pipelinedSync<P> (peer: SyncPeer, sink: SyncSink<P>, opts:
       // were cut off and cost none. Counting places (not the last id that came) keeps a stray
       // extra block, sent unasked, from charging every id before it. A reply with none of the
       // asked charges them all: after a few such asks an id is given up (lacked or withheld).
-      const got = new Set(r.blocks.map(b => blockIdOfSafe(b)))
+      const got = new Set(r.blocks.map((b, k) => sink.idOf?.(r.prepared, k) ?? blockIdOfSafe(b)))
       let gotAsked = 0
       for (const id of r.ids) if (got.has(id)) gotAsked++
       const again: string[] = []

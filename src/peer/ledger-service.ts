@@ -13,9 +13,9 @@
  * - Incoming blocks (gossip or sync) go through the engine in batches; rejections are counted
  *   by code and reported against the sending peer, which the mesh hangs up on when they
  *   pile up; nothing stored changes on a rejection.
- * - Sync: with every new direct peer, and every 30 s with one of them, fetch the block ids
- *   it has that we lack, in its storage order, then the blocks in batches (one store
- *   transaction per batch). Orphans parked from gossip fetch their missing parents at once.
+ * - Sync (ledger-sync.ts): with every new direct peer, and every 30 s with one of them, fetch
+ *   the block ids it has that we lack, in its storage order, then the blocks in batches (one
+ *   store transaction per batch). Orphans parked from gossip fetch their missing parents at once.
  */
 import type { MessageStream } from '@libp2p/interface'
 import type { Did } from '../core/identity.ts'
@@ -27,15 +27,12 @@ import {
 import type { BatchResult, BlockId, BlockInfo, ClaimRecord, DoubleVote, LedgerContext, Tx, TxStatus, Equivocation, LedgerStats } from '../core/ledger/index.ts'
 import type { LedgerStore } from '../store/ledger.ts'
 import { loadLedger, persistBatches, writeCheckpoint } from '../store/ledger-loader.ts'
-import { SYNC_PROTOCOL, SYNC_GET_LIMIT, SyncClient, serveSync } from '../net/sync.ts'
-import type { SyncSource } from '../net/sync.ts'
-import { pipelinedSync, SyncWithheldError } from '../net/sync-pipeline.ts'
 import type { PipelineResult, SyncPeer } from '../net/sync-pipeline.ts'
 import type { Miner } from './miner.ts'
-import { addUntrustedBlocks, applyVerdicts, BULK_MIN_BLOCKS } from './bulk-ingest.ts'
+import { addUntrustedBlocks, applyVerdicts } from './bulk-ingest.ts'
 import { defaultVerifyPool } from './verify-pool.ts'
 import type { PoolVerdict } from './verify-pool.ts'
-import { SyncRetry } from './sync-retry.ts'
+import { LedgerSync } from './ledger-sync.ts'
 import type { LedgerApi, LedgerProgress, LedgerTxEntry, ValidatorChangeView, ValidatorProposal } from './ledger-api.ts'
 import { concernsMe } from './history.ts'
 import { blocksTopic, chainForNewMember } from './alliance.ts'
@@ -117,11 +114,6 @@ function mergeBatches (parts: BatchResult[]): BatchResult {
   }
 }
 
-/**
- * Concurrent inbound sync streams per connection. A peer asks one at a time per remote (one
- * sync and one orphan fetch at most); more streams than this are reset by libp2p.
- */
-const SYNC_MAX_INBOUND_STREAMS = 16
 const HISTORY_MAX = 500
 const RECENT_MAX = 400
 
@@ -139,16 +131,13 @@ export class LedgerService implements LedgerApi {
   private producing: Promise<unknown> = Promise.resolve()
   private writing: Promise<unknown> = Promise.resolve()
   private powProgress: number | null = null
-  private syncProgress: { done: number, total: number } | null = null
   private readonly rejectedInputs: Record<string, number> = {}
   /** The transactions that concern this peer (history.ts maps them into rows): txId → block time. */
   private readonly historyIndex = new Map<string, number>()
   private readonly mySessions = new Set<string>()
   private readonly recent: BlockId[] = []
-  private readonly syncedPeers = new Set<string>()
-  private readonly syncing = new Map<string, Promise<void>>()
-  private readonly syncCursor = new Map<string, number>()
-  private readonly syncRetry = new SyncRetry()
+  /** Whom to sync with and when, serving sync, orphan fetches (ledger-sync.ts). */
+  private readonly sync: LedgerSync
   private lastCheckpoint = 0
   private lastOwnBlockAt = 0
   private closed = false
@@ -170,6 +159,22 @@ export class LedgerService implements LedgerApi {
       ...opts
     }
     this.desk = this.makeDesk(null)
+    const engineOf = (): LedgerEngine => this.engine
+    const checkpointsOf = (): CheckpointService | null => this.checkpoints
+    this.sync = new LedgerSync({
+      // read at each use: a checkpoint join or prune replaces the engine
+      get engine () { return engineOf() },
+      ctx: opts.ctx,
+      store: opts.store,
+      get checkpoints () { return checkpointsOf() },
+      now: this.o.now,
+      random: this.o.random,
+      closed: () => this.closed,
+      ingest: async (blocks, from, peerId, verdicts) => await this.ingest(blocks, from, peerId, verdicts),
+      changed: () => { this.changed() },
+      idle: () => { this.syncIdle() },
+      log: opts.log
+    }, this.o.syncIntervalMs)
     this.checkpoints = opts.checkpoints == null
       ? null
       : new CheckpointService(this, {
@@ -267,7 +272,7 @@ export class LedgerService implements LedgerApi {
   doubleVotes (): DoubleVote[] { return this.engine.doubleVotes() }
   status (txId: string): TxStatus | 'unknown' { return this.engine.status(txId) ?? 'unknown' }
   equivocations (): Equivocation[] { return this.engine.equivocations() }
-  progress (): LedgerProgress { return { pow: this.powProgress, sync: this.syncProgress } }
+  progress (): LedgerProgress { return { pow: this.powProgress, sync: this.sync.progress } }
 
   stats (): LedgerStats & { stateHash: string, rejectedInputs: Record<string, number> } {
     const stats = this.engine.stats()
@@ -320,8 +325,17 @@ export class LedgerService implements LedgerApi {
   }
 
   async syncNow (): Promise<void> {
-    const peers = this.net?.peers().filter((p) => p.kind === 'direct') ?? []
-    await Promise.all(peers.map(async (p) => { await this.syncWith(p.did, p.peerId) }))
+    await this.sync.syncNow()
+  }
+
+  /** Fetches everything `did` has that this peer lacks (ledger-sync.ts). */
+  async syncWith (did: Did, peerId: string): Promise<void> {
+    await this.sync.syncWith(did, peerId)
+  }
+
+  /** Everything `peer` lists from `from` that this peer lacks, through the sync pipeline (ledger-sync.ts). */
+  async pull (peer: SyncPeer, from = 0, did?: Did, peerId?: string): Promise<PipelineResult> {
+    return await this.sync.pull(peer, from, did, peerId)
   }
 
   // ---- life cycle ----
@@ -335,19 +349,11 @@ export class LedgerService implements LedgerApi {
     if (net != null) {
       this.unsubscribe.push(net.subscribe(blocksTopic(this.o.ctx), async (data, from) => await this.onGossip(data, from)))
       this.unsubscribe.push(net.subscribe(admissionTopic(this.o.ctx), (data, from) => { this.onJoinRequest(data, from) }))
-      // A bad request makes serveSync throw a typed (AllianceError) error, which the net
-      // counts against the peer (AllianceNet.handle). Reporting it here as well counted every
-      // bad request twice, so a peer was hung up on after 3 instead of 5.
-      await net.handle(SYNC_PROTOCOL, async (stream) => {
-        await serveSync(stream, this.syncSource())
-      }, { maxInboundStreams: SYNC_MAX_INBOUND_STREAMS })
-      this.unsubscribe.push(net.on('change', () => { this.onPeersChanged() }))
-      this.timers.push(setInterval(() => { this.syncWithOne() }, this.o.syncIntervalMs))
     }
     this.timers.push(setInterval(() => { this.witness() }, this.o.witnessIntervalMs))
     await this.checkpoints?.start(net)
     this.witness()
-    this.onPeersChanged()
+    if (net != null) await this.sync.start(net)
   }
 
   async stop (): Promise<void> {
@@ -357,7 +363,7 @@ export class LedgerService implements LedgerApi {
     for (const u of this.unsubscribe) u()
     this.timers = []
     this.unsubscribe = []
-    await this.net?.unhandle(SYNC_PROTOCOL).catch(() => {})
+    await this.sync.stop()
     await this.checkpoints?.stop()
     await this.producing.catch(() => {})
     await this.writing.catch(() => {})
@@ -449,7 +455,7 @@ export class LedgerService implements LedgerApi {
         return
       }
     }
-    if (this.engine.promotionDue(this.o.did, now, 20_000) && this.directPeers().length > 0) {
+    if (this.engine.promotionDue(this.o.did, now, 20_000) && this.sync.directPeers().length > 0) {
       this.submit([]).catch((err: unknown) => { this.o.log?.(`promotion failed: ${(err as Error).message}`) })
     }
   }
@@ -524,7 +530,7 @@ export class LedgerService implements LedgerApi {
     await Promise.all(parts.map(async (part) => { await this.afterBatch(part) }))
     if (result.parked.length > 0 && from != null && peerId != null && this.peerIdOf(from) === peerId) {
       // ask the author for the missing parents (one fetch per peer at a time, see below)
-      this.fetchMissingSoon(from, peerId)
+      this.sync.fetchMissingSoon(from, peerId)
     }
     return result
   }
@@ -558,12 +564,9 @@ export class LedgerService implements LedgerApi {
       const done = this.writing.then(async () => {
         this.pendingWrite = null
         await persistBatches(this.o.store, results)
-        const blocks = this.engine.stats().blocks
-        // full snapshots only until signed checkpoints take over (S22): a snapshot of a pruned engine is not one of the ledger
-        if (this.checkpoints?.newest() == null && blocks - this.lastCheckpoint >= this.o.checkpointEvery) {
-          this.lastCheckpoint = blocks
-          await writeCheckpoint(this.o.store, this.engine)
-        }
+        // S25: not while a sync runs (each full snapshot re-encodes the whole state: a 10,000-block
+        // catch-up wrote ten of them); one after it (syncIdle)
+        if (!this.sync.busy()) await this.checkpointIfDue()
       })
       group = { results, done }
       this.pendingWrite = group
@@ -571,6 +574,23 @@ export class LedgerService implements LedgerApi {
     }
     group.results.push(result)
     await group.done
+  }
+
+  /** A full snapshot every `checkpointEvery` blocks (L36). */
+  private async checkpointIfDue (): Promise<void> {
+    const blocks = this.engine.stats().blocks
+    // full snapshots only until signed checkpoints take over (S22): a snapshot of a pruned engine is not one of the ledger
+    if (this.checkpoints?.newest() == null && blocks - this.lastCheckpoint >= this.o.checkpointEvery) {
+      this.lastCheckpoint = blocks
+      await writeCheckpoint(this.o.store, this.engine)
+    }
+  }
+
+  /** Every sync ended: the snapshot skipped meanwhile, behind the queued writes (S25). */
+  private syncIdle (): void {
+    if (this.closed) return
+    const done = this.writing.then(async () => { await this.checkpointIfDue() })
+    this.writing = done.catch((err: unknown) => { this.o.log?.(`ledger checkpoint failed: ${(err as Error).message}`) })
   }
 
   /** The write that has not started yet, which new batches join. */
@@ -589,140 +609,8 @@ export class LedgerService implements LedgerApi {
     }
   }
 
-  // ---- sync ----
-
-  private syncSource (): SyncSource {
-    return {
-      // one range read each (S11), not a request per block
-      inventory: async (asked, limit) => {
-        // below a pruned part (S40) the inventory starts at the first held block
-        const [total, first] = await Promise.all([this.o.store.blockCount(), this.o.store.firstPosition()])
-        const from = Math.max(asked, first)
-        const ids = await this.o.store.blockIdsFrom(from, limit)
-        return { ids, next: from + ids.length < total ? from + ids.length : null, total }
-      },
-      getBlocks: async (ids) => (await this.o.store.getBlocksBytes(ids)).filter((b): b is Uint8Array => b != null)
-    }
-  }
-
-  private directPeers (): Array<{ did: Did, peerId: string }> {
-    return this.net?.peers().filter((p) => p.kind === 'direct') ?? []
-  }
-
   private peerIdOf (did: Did): string | undefined {
     return this.net?.peers().find((p) => p.did === did)?.peerId
-  }
-
-  private onPeersChanged (): void {
-    const direct = this.directPeers()
-    const now = new Set(direct.map((p) => p.peerId))
-    for (const p of direct) {
-      if (!this.syncedPeers.has(p.peerId)) {
-        this.syncedPeers.add(p.peerId)
-        void this.syncWith(p.did, p.peerId)
-      }
-    }
-    for (const id of this.syncedPeers) if (!now.has(id)) this.syncedPeers.delete(id)
-  }
-
-  private syncWithOne (): void {
-    const peers = this.directPeers()
-    if (peers.length === 0) return
-    const p = peers[Math.floor(this.o.random() * peers.length)]
-    void this.syncWith(p.did, p.peerId)
-  }
-
-  /** Fetches everything `did` has that this peer lacks. One sync per peer at a time. */
-  async syncWith (did: Did, peerId: string): Promise<void> {
-    const running = this.syncing.get(peerId)
-    if (running != null) return await running
-    const run = this.doSync(did, peerId)
-      .then(() => { this.syncRetry.succeeded(peerId) }, (err: unknown) => {
-        this.o.log?.(`sync with ${peerId} failed: ${(err as Error).message}`)
-        // S13: a sync cut short (a connection replaced or dropped mid-request) is tried again
-        // within seconds while the peer is still direct, not at the next periodic tick
-        this.syncRetry.failed(peerId, () => {
-          if (!this.closed && this.directPeers().some((p) => p.peerId === peerId)) void this.syncWith(did, peerId)
-        })
-      })
-      .finally(() => { this.syncing.delete(peerId); this.syncProgress = null; this.changed() })
-    this.syncing.set(peerId, run)
-    await run
-  }
-
-  private client (did: Did): SyncClient {
-    const net = this.net
-    if (net == null) throw new LedgerClosedError()
-    return new SyncClient(async (signal) => await net.dialProtocol(did, SYNC_PROTOCOL, { signal }))
-  }
-
-  /** S10–S12: pipelined inventory and block fetches (sync-pipeline.ts), verified in the pool. */
-  private async doSync (did: Did, peerId: string): Promise<void> {
-    let r: PipelineResult
-    try {
-      r = await this.pull(this.client(did), this.syncCursor.get(peerId) ?? (await this.checkpoints?.syncFrom(did, peerId)) ?? 0, did, peerId)
-    } catch (err) {
-      // S12: a remote that lists blocks and keeps withholding them is held to account
-      if (err instanceof SyncWithheldError) this.net?.reportMisbehaviour(peerId, err.code)
-      throw err
-    }
-    // the cursor moves only once everything listed is known: a sync cut short used to leave
-    // the rest unfetched from this peer for good
-    if (r.complete) this.syncCursor.set(peerId, r.cursor)
-    await this.fetchMissing(did, peerId)
-  }
-
-  /**
-   * Everything `peer` lists from position `from` that this peer lacks, through the same
-   * pipeline sync uses (replies verified in the pool while earlier ones go through the engine
-   * and the store). `did`/`peerId`: whom rejections are held against (none for a local source).
-   */
-  async pull (peer: SyncPeer, from = 0, did?: Did, peerId?: string): Promise<PipelineResult> {
-    return await pipelinedSync<readonly PoolVerdict[] | undefined>(peer, {
-      known: (id) => this.engine.has(id) || this.engine.isOrphan(id),
-      prepare: async (blocks) => blocks.length < BULK_MIN_BLOCKS ? undefined : await defaultVerifyPool().check(this.o.ctx, blocks, this.o.now()),
-      apply: async (blocks, verdicts) => { await this.ingest(blocks, did, peerId, verdicts) },
-      onProgress: (done, total) => { this.syncProgress = { done, total }; this.changed() },
-      stopped: () => this.closed
-    }, { from })
-  }
-
-  /**
-   * Runs `fetchMissing` for a gossiped orphan, one run per peer at a time. Every gossiped
-   * block with unknown parents used to start its own run: a peer catching up (say 10,000
-   * blocks) while the other peer kept gossiping opened more concurrent sync streams than the
-   * remote accepts (SYNC_MAX_INBOUND_STREAMS); the extra streams were reset, the remote
-   * counted the cut requests as garbage (ERR_DECODE) and hung up on an honest peer. A run
-   * reads `engine.missing()` afresh each round, so orphans parked meanwhile are served by
-   * the running one or by one more run right after it (never more than one queued).
-   */
-  private fetchMissingSoon (did: Did, peerId: string): void {
-    // a full sync with this peer ends with fetchMissing anyway
-    if (this.syncing.has(peerId)) return
-    if (this.fetching.has(peerId)) { this.fetchAgain.add(peerId); return }
-    const run = this.fetchMissing(did, peerId)
-      // never unhandled: the dial can fail (no direct connection to the author yet, WebRTC
-      // upgrade timeout), which in Node would end the process; periodic sync catches up
-      .catch((err: unknown) => { this.o.log?.(`fetching missing parents from ${peerId} failed: ${(err as Error).message}`) })
-      .finally(() => {
-        this.fetching.delete(peerId)
-        if (this.fetchAgain.delete(peerId) && !this.closed) this.fetchMissingSoon(did, peerId)
-      })
-    this.fetching.set(peerId, run)
-  }
-
-  private readonly fetching = new Map<string, Promise<void>>()
-  private readonly fetchAgain = new Set<string>()
-
-  /** Asks `did` for the parents that parked orphans wait for, a few rounds deep. */
-  private async fetchMissing (did: Did, peerId: string): Promise<void> {
-    for (let round = 0; round < 16 && !this.closed; round++) {
-      const missing = this.engine.missing().slice(0, SYNC_GET_LIMIT)
-      if (missing.length === 0) return
-      const blocks = await this.client(did).getBlocks(missing)
-      if (blocks.length === 0) return
-      await this.ingest(blocks, did, peerId)
-    }
   }
 
   private changed (): void {

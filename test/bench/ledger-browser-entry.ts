@@ -30,7 +30,11 @@ export interface LedgerBenchApi {
    * rate of the same page before and after.
    */
   validateAndStore: (url: string, profile: string, count: number, verifyWorkerUrl: string) => Promise<{ service: IngestFigures, pull: IngestFigures, engine: IngestFigures, split: IngestSplit, fine: ServiceSplit, verifyBefore: number, verifyAfter: number, webcrypto: number, poolSize: number }>
-  /** Stores all blocks into profile `profile` as its own peer would have (trusted, checkpoints). */
+  /**
+   * Stores all blocks into profile `profile` as its own peer would have (trusted, checkpoints),
+   * in the database the app opens for that profile and the bench alliance (one per alliance:
+   * the profile's bare database is not the one its ledger reads).
+   */
   fill: (url: string, profile: string) => Promise<{ blocks: number, stateHash: string, lastId: string, ms: number }>
   /** PoW ms per block through the app's PoW worker (`workerUrl`: its built asset). */
   pow: (workerUrl: string, n: number) => Promise<Distribution>
@@ -79,7 +83,7 @@ window.ledgerBench = {
   fill: async (url, profile) => {
     const ctx = benchAlliance()
     const blocks = await fetchBlocks(url)
-    const store = await openIdbLedgerStore(profile)
+    const store = await openIdbLedgerStore(profile, { alliance: ctx.allianceId })
     try {
       const t0 = performance.now()
       const engine = await fillStore(ctx, blocks, store, { now: Date.now(), batch: 500, checkpointEvery: 1000 })

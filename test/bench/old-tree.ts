@@ -22,12 +22,16 @@ export interface OldTree {
   remove: () => void
 }
 
-let cached: OldTree | null = null
+const cached = new Map<string, OldTree>()
 
-/** Extracts the old src/ once per process; null (with the reason on stderr) if git cannot. */
-export function oldTree (): OldTree | null {
-  if (cached != null) return cached
-  const commit = process.env.TRUST_BENCH_OLD_COMMIT ?? OLD_COMMIT_DEFAULT
+/**
+ * Extracts the old src/ once per process and commit (default: the pre-trust one above; other
+ * benches name their own "before"); null (with the reason on stderr) if git cannot.
+ */
+export function oldTree (at?: string): OldTree | null {
+  const commit = at ?? process.env.TRUST_BENCH_OLD_COMMIT ?? OLD_COMMIT_DEFAULT
+  const hit = cached.get(commit)
+  if (hit != null) return hit
   let full: string
   try {
     full = execFileSync('git', ['rev-parse', '--verify', `${commit}^{commit}`], { encoding: 'utf8' }).trim()
@@ -48,6 +52,6 @@ export function oldTree (): OldTree | null {
     remove: () => { rmSync(dir, { recursive: true, force: true }) }
   }
   process.on('exit', () => { tree.remove() })
-  cached = tree
+  cached.set(commit, tree)
   return tree
 }
