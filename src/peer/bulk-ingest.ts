@@ -6,6 +6,12 @@
  * passed, and the engine's full check for the rest (which gives the typed rejection). The
  * pool's WebCrypto Ed25519 is strict RFC 8032, a subset of what the engine's check accepts,
  * so this never lets in a block another peer would refuse.
+ *
+ * A batch goes through in runs of `RUN_BLOCKS` (P8): every run is posted to the pool at
+ * once, and each is added to the engine (and handed to `onRun`, which queues its store
+ * write) as soon as its verdicts are back, while the workers still check the later runs.
+ * Waiting for the whole batch first left the main thread idle for the pool's whole time and
+ * the workers idle for the engine's and the store's.
  */
 import type { BatchResult, LedgerContext, LedgerEngine, ValidatedBlock } from '../core/ledger/index.ts'
 import type { PoolVerdict, VerifyPool } from './verify-pool.ts'
@@ -13,10 +19,32 @@ import type { PoolVerdict, VerifyPool } from './verify-pool.ts'
 /** Below this many blocks, the engine's own check beats a round trip to the pool. */
 export const BULK_MIN_BLOCKS = 4
 
-export async function addUntrustedBlocks (engine: LedgerEngine, ctx: LedgerContext, pool: VerifyPool, blocks: readonly Uint8Array[], now: number): Promise<BatchResult[]> {
-  if (blocks.length < BULK_MIN_BLOCKS) return [engine.addMany(blocks, { now })]
-  const verdicts = await pool.check(ctx, blocks, now)
-  return applyVerdicts(engine, blocks, verdicts, now)
+/** Blocks per run of a streamed batch: small enough that the engine starts early, big enough that a job's post and context cost little per block. */
+export const RUN_BLOCKS = 64
+
+/**
+ * `onRun` gets each run's results right after the engine took them, in engine order (the
+ * caller queues the store write there, so writing overlaps checking the later runs).
+ */
+export async function addUntrustedBlocks (engine: LedgerEngine, ctx: LedgerContext, pool: VerifyPool, blocks: readonly Uint8Array[], now: number, onRun?: (results: readonly BatchResult[]) => void): Promise<BatchResult[]> {
+  if (blocks.length < BULK_MIN_BLOCKS) {
+    const r = [engine.addMany(blocks, { now })]
+    onRun?.(r)
+    return r
+  }
+  const runs = pool.checkRuns(ctx, blocks, now, RUN_BLOCKS)
+  // every run's promise gets a handler now: a later one failing must not surface as unhandled while an earlier one is awaited
+  for (const r of runs) r.catch(() => {})
+  const results: BatchResult[] = []
+  let at = 0
+  for (const run of runs) {
+    const verdicts = await run
+    const part = applyVerdicts(engine, blocks.slice(at, at + verdicts.length), verdicts, now)
+    at += verdicts.length
+    onRun?.(part)
+    results.push(...part)
+  }
+  return results
 }
 
 type Kind = 'whole' | 'sig' | 'none'
