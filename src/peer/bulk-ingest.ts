@@ -26,13 +26,13 @@ export const RUN_BLOCKS = 64
  * `onRun` gets each run's results right after the engine took them, in engine order (the
  * caller queues the store write there, so writing overlaps checking the later runs).
  */
-export async function addUntrustedBlocks (engine: LedgerEngine, ctx: LedgerContext, pool: VerifyPool, blocks: readonly Uint8Array[], now: number, onRun?: (results: readonly BatchResult[]) => void): Promise<BatchResult[]> {
+export async function addUntrustedBlocks (engine: LedgerEngine, ctx: LedgerContext, pool: VerifyPool, blocks: readonly Uint8Array[], now: number, onRun?: (results: readonly BatchResult[]) => void, runBlocks = RUN_BLOCKS): Promise<BatchResult[]> {
   if (blocks.length < BULK_MIN_BLOCKS) {
     const r = [engine.addMany(blocks, { now })]
     onRun?.(r)
     return r
   }
-  const runs = pool.checkRuns(ctx, blocks, now, RUN_BLOCKS)
+  const runs = pool.checkRuns(ctx, blocks, now, runBlocks)
   // every run's promise gets a handler now: a later one failing must not surface as unhandled while an earlier one is awaited
   for (const r of runs) r.catch(() => {})
   const results: BatchResult[] = []
