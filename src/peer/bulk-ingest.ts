@@ -7,11 +7,12 @@
  * pool's WebCrypto Ed25519 is strict RFC 8032, a subset of what the engine's check accepts,
  * so this never lets in a block another peer would refuse.
  *
- * A batch goes through in runs of `RUN_BLOCKS` (P8): every run is posted to the pool at
- * once, and each is added to the engine (and handed to `onRun`, which queues its store
- * write) as soon as its verdicts are back, while the workers still check the later runs.
- * Waiting for the whole batch first left the main thread idle for the pool's whole time and
- * the workers idle for the engine's and the store's.
+ * A batch goes through in runs (P8): every run is posted to the pool at once, and each is
+ * added to the engine (and handed to `onRun`, which queues its store write) as soon as its
+ * verdicts are back, while the workers still check the later runs. By default a run is the
+ * pool's chunk per worker: runs of 64 (four round trips per batch of 256) were slower on the
+ * loaded 2-core bench machine (issue 10's A/B: 1,158 and 1,300 blocks/s against 1,238 and
+ * 1,520 with one worker, same run), so smaller runs are the caller's choice (`runBlocks`).
  */
 import type { BatchResult, LedgerContext, LedgerEngine, ValidatedBlock } from '../core/ledger/index.ts'
 import type { PoolVerdict, VerifyPool } from './verify-pool.ts'
@@ -19,14 +20,11 @@ import type { PoolVerdict, VerifyPool } from './verify-pool.ts'
 /** Below this many blocks, the engine's own check beats a round trip to the pool. */
 export const BULK_MIN_BLOCKS = 4
 
-/** Blocks per run of a streamed batch: small enough that the engine starts early, big enough that a job's post and context cost little per block. */
-export const RUN_BLOCKS = 64
-
 /**
  * `onRun` gets each run's results right after the engine took them, in engine order (the
  * caller queues the store write there, so writing overlaps checking the later runs).
  */
-export async function addUntrustedBlocks (engine: LedgerEngine, ctx: LedgerContext, pool: VerifyPool, blocks: readonly Uint8Array[], now: number, onRun?: (results: readonly BatchResult[]) => void, runBlocks = RUN_BLOCKS): Promise<BatchResult[]> {
+export async function addUntrustedBlocks (engine: LedgerEngine, ctx: LedgerContext, pool: VerifyPool, blocks: readonly Uint8Array[], now: number, onRun?: (results: readonly BatchResult[]) => void, runBlocks = 0): Promise<BatchResult[]> {
   if (blocks.length < BULK_MIN_BLOCKS) {
     const r = [engine.addMany(blocks, { now })]
     onRun?.(r)

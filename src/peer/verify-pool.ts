@@ -33,6 +33,7 @@ export interface VerifyPool {
    * The same verdicts as `check`, as one promise per run of `chunk` blocks in input order, all
    * posted at once over the workers: the caller applies the first run while the workers
    * still check the later ones (bulk-ingest.ts streams a batch into the engine so).
+   * `chunk` 0: `check`'s cut (one run per worker).
    */
   checkRuns: (ctx: LedgerContext, blocks: readonly Uint8Array[], now: number, chunk: number) => Array<Promise<PoolVerdict[]>>
   /** Jobs that a worker failed and the calling thread ran instead. */
@@ -110,6 +111,12 @@ export function createVerifyPool (opts: VerifyPoolOptions): VerifyPool {
     return 'error' in reply ? job.blocks.map(() => null) : reply.outcomes
   }
 
+  /** `check`'s cut: one chunk per worker, of at least `minChunk` blocks. */
+  const perWorker = (n: number): number => {
+    const chunks = size === 0 || closed ? 1 : Math.max(1, Math.min(size, Math.floor(n / minChunk)))
+    return Math.max(1, Math.ceil(n / chunks))
+  }
+
   /** One job per `per` blocks, spread over the least busy workers; verdicts per job, in input order. */
   const runs = (ctx: LedgerContext, blocks: readonly Uint8Array[], now: number, per: number): Array<Promise<PoolVerdict[]>> => {
     if (blocks.length === 0) return []
@@ -135,11 +142,9 @@ export function createVerifyPool (opts: VerifyPoolOptions): VerifyPool {
   return {
     get fallbacks () { return fallbacks },
     check: async (ctx, blocks, now) => {
-      if (blocks.length === 0) return []
-      const chunks = size === 0 || closed ? 1 : Math.max(1, Math.min(size, Math.floor(blocks.length / minChunk)))
-      return (await Promise.all(runs(ctx, blocks, now, Math.ceil(blocks.length / chunks)))).flat()
+      return (await Promise.all(runs(ctx, blocks, now, perWorker(blocks.length)))).flat()
     },
-    checkRuns: (ctx, blocks, now, chunk) => runs(ctx, blocks, now, size === 0 || closed ? blocks.length : Math.max(1, Math.floor(chunk))),
+    checkRuns: (ctx, blocks, now, chunk) => runs(ctx, blocks, now, size === 0 || closed ? blocks.length : chunk > 0 ? Math.floor(chunk) : perWorker(blocks.length)),
     close: () => {
       closed = true
       for (const s of slots) { s.worker?.terminate(); s.worker = null }
@@ -152,14 +157,13 @@ export function createVerifyPool (opts: VerifyPoolOptions): VerifyPool {
 let shared: VerifyPool | null = null
 
 /**
- * Workers for a page: one per core, 2 to 4. The main thread mostly waits for the pool while
- * a batch is checked (its own part, the engine, is ~1/15 of a block's time: issue 10's
- * split), so "one per core but one" left a 2-core phone with a single worker and one core
- * idle; two workers there cut the pool's wall time by nearly half.
+ * Workers for a page: one per core but one (the main thread has its own work), 1 to 4. Two
+ * workers on the shared 2-core bench machine were slower than one (issue 10's A/B: 1,143 and
+ * 1,042 blocks/s against 1,238 and 1,520, same run): the cores are not free there.
  */
 export function browserPoolSize (): number {
   const cores = typeof navigator !== 'undefined' ? navigator.hardwareConcurrency ?? 2 : 2
-  return Math.min(4, Math.max(2, cores))
+  return Math.min(4, Math.max(1, cores - 1))
 }
 
 /** The process-wide pool: Web Workers where there are any, else the calling thread. */

@@ -62,7 +62,7 @@ describe('verify pool runs', () => {
     const pool = createVerifyPool({ size: 2, makeWorker: w.make })
     const viaRuns = new LedgerEngine(ctx)
     const seen: BatchResult[][] = []
-    // runs of 4 (the service's are RUN_BLOCKS)
+    // runs of 4 (the service takes the pool's chunk per worker)
     const done = addUntrustedBlocks(viaRuns, ctx, pool, input, NOW, (r) => { seen.push([...r]) }, 4)
     expect(w.jobs.length).toBe(3)
     await w.release(w.jobs[0].id)
