@@ -41,6 +41,7 @@ import type { AdmissionState, JoinRequestView } from './admission.ts'
 import type { InvitationToken } from '../core/invitation.ts'
 import type { CheckpointStore } from '../store/checkpoints.ts'
 import { CheckpointService, openLedgerWithCheckpoints } from './checkpoint-service.ts'
+import { SNAPSHOT_IDLE_MS, SNAPSHOT_MAX_LAG, SnapshotTiming } from './snapshot-timing.ts'
 import type { OpenedLedger } from './checkpoint-service.ts'
 
 /** The part of the mesh the ledger uses (AllianceNet has it; tests may pass their own). */
@@ -138,7 +139,8 @@ export class LedgerService implements LedgerApi {
   private readonly recent: BlockId[] = []
   /** Whom to sync with and when, serving sync, orphan fetches (ledger-sync.ts). */
   private readonly sync: LedgerSync
-  private lastCheckpoint = 0
+  /** When the full snapshot is written (P9, S25); made once the ledger is open. */
+  private snapshots: SnapshotTiming | null = null
   private lastOwnBlockAt = 0
   private closed = false
   private receiving = false
@@ -227,7 +229,7 @@ export class LedgerService implements LedgerApi {
       ? await openLedgerWithCheckpoints(opts.store, opts.checkpoints, opts.ctx, { now: now(), onProgress: opts.onLoadProgress, log: opts.log })
       : { engine: (await loadLedger(opts.store, opts.ctx, { now: now(), onProgress: opts.onLoadProgress })).engine, base: null }
     const service = new LedgerService(loaded.engine, opts, loaded.base)
-    service.lastCheckpoint = loaded.engine.stats().blocks
+    service.snapshots = service.snapshotTiming(loaded.engine.stats().blocks)
     const ids = loaded.engine.blockIds()
     service.recent.push(...ids.slice(-RECENT_MAX))
     for (const id of ids) service.indexHistory(id)
@@ -359,6 +361,7 @@ export class LedgerService implements LedgerApi {
   async stop (): Promise<void> {
     if (this.closed) return
     this.closed = true
+    this.snapshots?.stop()
     for (const t of this.timers) clearInterval(t)
     for (const u of this.unsubscribe) u()
     this.timers = []
@@ -515,9 +518,18 @@ export class LedgerService implements LedgerApi {
    * held against the peer, since it becomes acceptable later (L13).
    */
   async ingest (blocks: Uint8Array[], from?: Did, peerId?: string, verdicts?: readonly PoolVerdict[], opts: { report?: boolean } = {}): Promise<BatchResult> {
+    // Each part's store write is queued as soon as the engine took it, in engine order
+    // (afterBatch chains it synchronously), so no other batch can slip between them, and a
+    // streamed batch's first runs are written while the pool checks the later ones (P8).
+    const writes: Array<Promise<void>> = []
+    const queue = (done: readonly BatchResult[]): void => {
+      for (const part of done) { const w = this.afterBatch(part); w.catch(() => {}); writes.push(w) }
+    }
     // with the verdicts at hand (sync prepared them), the engine takes the blocks right now,
     // in call order, before anything is awaited
-    const parts = verdicts != null && verdicts.length === blocks.length ? applyVerdicts(this.engine, blocks, verdicts, this.o.now()) : await this.addUntrusted(blocks)
+    const prepared = verdicts != null && verdicts.length === blocks.length
+    const parts = prepared ? applyVerdicts(this.engine, blocks, verdicts, this.o.now()) : await this.addUntrusted(blocks, queue)
+    if (prepared) queue(parts)
     const result = mergeBatches(parts)
     for (const r of result.results) {
       if (r.kind !== 'rejected') continue
@@ -525,9 +537,7 @@ export class LedgerService implements LedgerApi {
       this.rejectedInputs[r.error.code] = (this.rejectedInputs[r.error.code] ?? 0) + 1
       if (peerId != null && opts.report !== false && r.error.code !== LedgerErrorCode.FUTURE_TIME) this.net?.reportMisbehaviour(peerId, r.error.code)
     }
-    // Each part's store write is queued at once, in engine order (afterBatch chains it
-    // synchronously), so no other batch can slip between them.
-    await Promise.all(parts.map(async (part) => { await this.afterBatch(part) }))
+    await Promise.all(writes)
     if (result.parked.length > 0 && from != null && peerId != null && this.peerIdOf(from) === peerId) {
       // ask the author for the missing parents (one fetch per peer at a time, see below)
       this.sync.fetchMissingSoon(from, peerId)
@@ -536,8 +546,8 @@ export class LedgerService implements LedgerApi {
   }
 
   /** Validates and adds untrusted blocks: the stateless rules in the verify pool (bulk-ingest.ts). */
-  private async addUntrusted (blocks: Uint8Array[]): Promise<BatchResult[]> {
-    return await addUntrustedBlocks(this.engine, this.o.ctx, defaultVerifyPool(), blocks, this.o.now())
+  private async addUntrusted (blocks: Uint8Array[], onRun: (results: readonly BatchResult[]) => void): Promise<BatchResult[]> {
+    return await addUntrustedBlocks(this.engine, this.o.ctx, defaultVerifyPool(), blocks, this.o.now(), onRun)
   }
 
   private async afterBatch (result: BatchResult): Promise<void> {
@@ -564,9 +574,9 @@ export class LedgerService implements LedgerApi {
       const done = this.writing.then(async () => {
         this.pendingWrite = null
         await persistBatches(this.o.store, results)
-        // S25: not while a sync runs (each full snapshot re-encodes the whole state: a 10,000-block
-        // catch-up wrote ten of them); one after it (syncIdle)
-        if (!this.sync.busy()) await this.checkpointIfDue()
+        // P9, S25: due snapshots wait for idle writes and for the end of every sync (a full
+        // snapshot re-encodes the whole state: a 10,000-block catch-up wrote ten of them)
+        await this.snapshots?.afterWrite()
       })
       group = { results, done }
       this.pendingWrite = group
@@ -576,21 +586,24 @@ export class LedgerService implements LedgerApi {
     await group.done
   }
 
-  /** A full snapshot every `checkpointEvery` blocks (L36). */
-  private async checkpointIfDue (): Promise<void> {
-    const blocks = this.engine.stats().blocks
-    // full snapshots only until signed checkpoints take over (S22): a snapshot of a pruned engine is not one of the ledger
-    if (this.checkpoints?.newest() == null && blocks - this.lastCheckpoint >= this.o.checkpointEvery) {
-      this.lastCheckpoint = blocks
-      await writeCheckpoint(this.o.store, this.engine)
-    }
+  /** Every sync ended: the snapshot deferred meanwhile is queued behind the writes now (S25). */
+  private syncIdle (): void {
+    if (!this.closed) this.snapshots?.idle()
   }
 
-  /** Every sync ended: the snapshot skipped meanwhile, behind the queued writes (S25). */
-  private syncIdle (): void {
-    if (this.closed) return
-    const done = this.writing.then(async () => { await this.checkpointIfDue() })
-    this.writing = done.catch((err: unknown) => { this.o.log?.(`ledger checkpoint failed: ${(err as Error).message}`) })
+  /** P9: full snapshots off the hot path (snapshot-timing.ts), behind the queued writes. */
+  private snapshotTiming (at: number): SnapshotTiming {
+    return new SnapshotTiming({
+      every: this.o.checkpointEvery,
+      maxLag: SNAPSHOT_MAX_LAG * this.o.checkpointEvery,
+      idleMs: SNAPSHOT_IDLE_MS,
+      // full snapshots only until signed checkpoints take over (S22): a snapshot of a pruned engine is not one of the ledger
+      write: async () => { if (this.checkpoints?.newest() == null) await writeCheckpoint(this.o.store, this.engine) },
+      enqueue: async (task) => { const run = this.writing.then(task); this.writing = run.catch(() => {}); await run },
+      busy: () => this.pendingWrite != null || this.sync.busy(),
+      blocks: () => this.engine.stats().blocks,
+      log: this.o.log
+    }, at)
   }
 
   /** The write that has not started yet, which new batches join. */

@@ -8,10 +8,11 @@
  * it itself and gives the typed rejection, so a bad block is refused for the same reason and
  * counted the same way whichever thread looked at it first.
  */
-import { createLedgerContext, defaultTxRegistry, signingBytes, validateBlockBytes } from '../core/ledger/index.ts'
+import { createLedgerContext, defaultTxRegistry, validateBlockBytes } from '../core/ledger/index.ts'
 import type { Block, Genesis, LedgerContext } from '../core/ledger/index.ts'
 import { verifyBlockSignatures, verifySignatures } from './bulk-verify.ts'
 import { appTxRegistry } from './alliance.ts'
+import { signingBytesOf } from './signing-bytes.ts'
 
 /** The registries a job can name (a worker rebuilds them; functions do not cross postMessage). */
 export type JobRegistry = 'default' | 'app'
@@ -52,7 +53,8 @@ export async function runVerifyJob (job: VerifyJob): Promise<VerifyJobReply> {
     }
     // every stateless rule first (one decode per block), then the signatures over the
     // decoded blocks' signing bytes in bulk: decoding each block a second time for the
-    // signature cost as much as the PoW check
+    // signature cost as much as the PoW check; the signing bytes are cut out of the checked
+    // bytes, not encoded again (signing-bytes.ts)
     const ctx = contextOf(job.genesis, job.allianceId, job.registry)
     const validated = job.blocks.map((bytes) => {
       try {
@@ -61,7 +63,7 @@ export async function runVerifyJob (job: VerifyJob): Promise<VerifyJobReply> {
         return null // the engine's own check gives the typed reason
       }
     })
-    const sigs = await verifySignatures(validated.map(v => v == null ? null : { issuer: v.block.issuer, message: signingBytes(v.block), sig: v.block.sig }))
+    const sigs = await verifySignatures(validated.map(v => v == null ? null : { issuer: v.block.issuer, message: signingBytesOf(v.bytes, v.block), sig: v.block.sig }))
     const outcomes = validated.map((v, i): VerifyOutcome => v == null || sigs[i] !== 'valid' ? null : { id: v.id, block: v.block, crossChain: v.crossChain })
     return { id: job.id, outcomes }
   } catch (err) {

@@ -29,6 +29,13 @@ export type PoolVerdict = ValidatedBlock | 'sig' | null
 
 export interface VerifyPool {
   check: (ctx: LedgerContext, blocks: readonly Uint8Array[], now: number) => Promise<PoolVerdict[]>
+  /**
+   * The same verdicts as `check`, as one promise per run of `chunk` blocks in input order, all
+   * posted at once over the workers: the caller applies the first run while the workers
+   * still check the later ones (bulk-ingest.ts streams a batch into the engine so).
+   * `chunk` 0: `check`'s cut (one run per worker).
+   */
+  checkRuns: (ctx: LedgerContext, blocks: readonly Uint8Array[], now: number, chunk: number) => Array<Promise<PoolVerdict[]>>
   /** Jobs that a worker failed and the calling thread ran instead. */
   readonly fallbacks: number
   close: () => void
@@ -104,30 +111,40 @@ export function createVerifyPool (opts: VerifyPoolOptions): VerifyPool {
     return 'error' in reply ? job.blocks.map(() => null) : reply.outcomes
   }
 
+  /** `check`'s cut: one chunk per worker, of at least `minChunk` blocks. */
+  const perWorker = (n: number): number => {
+    const chunks = size === 0 || closed ? 1 : Math.max(1, Math.min(size, Math.floor(n / minChunk)))
+    return Math.max(1, Math.ceil(n / chunks))
+  }
+
+  /** One job per `per` blocks, spread over the least busy workers; verdicts per job, in input order. */
+  const runs = (ctx: LedgerContext, blocks: readonly Uint8Array[], now: number, per: number): Array<Promise<PoolVerdict[]>> => {
+    if (blocks.length === 0) return []
+    // the job rebuilds the context from the genesis with a registry it knows by name (the
+    // default or the app's); any other registry gets the signature checked there and the
+    // rest in the engine. The app's used to be such an other: every app block's stateless
+    // rules ran on the main thread again (issue 10's split)
+    const registry: JobRegistry | null = ctx.registry === defaultTxRegistry ? 'default' : ctx.registry === appTxRegistry() ? 'app' : null
+    const free = [...slots].sort((a, b) => a.busy - b.busy)
+    const parts: Array<Promise<PoolVerdict[]>> = []
+    for (let at = 0, c = 0; at < blocks.length; at += per, c++) {
+      const part = blocks.slice(at, at + per)
+      const job: VerifyJob = { id: ++ids, genesis: ctx.genesis, allianceId: ctx.allianceId, now, blocks: part, registry }
+      parts.push(runOn(size === 0 ? null : free[c % free.length], job).then(outcomes => outcomes.map((o, i): PoolVerdict => {
+        if (o == null) return null
+        if ('sig' in o) return 'sig'
+        return { id: o.id as ValidatedBlock['id'], bytes: part[i], block: o.block, crossChain: o.crossChain }
+      })))
+    }
+    return parts
+  }
+
   return {
     get fallbacks () { return fallbacks },
     check: async (ctx, blocks, now) => {
-      if (blocks.length === 0) return []
-      // the job rebuilds the context from the genesis with a registry it knows by name (the
-      // default or the app's); any other registry gets the signature checked there and the
-      // rest in the engine. The app's used to be such an other: every app block's stateless
-      // rules ran on the main thread again (issue 10's split)
-      const registry: JobRegistry | null = ctx.registry === defaultTxRegistry ? 'default' : ctx.registry === appTxRegistry() ? 'app' : null
-      const chunks = size === 0 || closed ? 1 : Math.max(1, Math.min(size, Math.floor(blocks.length / minChunk)))
-      const per = Math.ceil(blocks.length / chunks)
-      const parts: Array<Promise<VerifyOutcome[]>> = []
-      const free = [...slots].sort((a, b) => a.busy - b.busy)
-      for (let c = 0; c < chunks; c++) {
-        const job: VerifyJob = { id: ++ids, genesis: ctx.genesis, allianceId: ctx.allianceId, now, blocks: blocks.slice(c * per, (c + 1) * per), registry }
-        parts.push(runOn(size === 0 ? null : free[c % free.length], job))
-      }
-      const outcomes = (await Promise.all(parts)).flat()
-      return outcomes.map((o, i): PoolVerdict => {
-        if (o == null) return null
-        if ('sig' in o) return 'sig'
-        return { id: o.id as ValidatedBlock['id'], bytes: blocks[i], block: o.block, crossChain: o.crossChain }
-      })
+      return (await Promise.all(runs(ctx, blocks, now, perWorker(blocks.length)))).flat()
     },
+    checkRuns: (ctx, blocks, now, chunk) => runs(ctx, blocks, now, size === 0 || closed ? blocks.length : chunk > 0 ? Math.floor(chunk) : perWorker(blocks.length)),
     close: () => {
       closed = true
       for (const s of slots) { s.worker?.terminate(); s.worker = null }
@@ -139,7 +156,11 @@ export function createVerifyPool (opts: VerifyPoolOptions): VerifyPool {
 
 let shared: VerifyPool | null = null
 
-/** Workers for a page: one per core but one (the main thread has its own work), 1 to 4. */
+/**
+ * Workers for a page: one per core but one (the main thread has its own work), 1 to 4. Two
+ * workers on the shared 2-core bench machine were slower than one (issue 10's A/B: 1,143 and
+ * 1,042 blocks/s against 1,238 and 1,520, same run): the cores are not free there.
+ */
 export function browserPoolSize (): number {
   const cores = typeof navigator !== 'undefined' ? navigator.hardwareConcurrency ?? 2 : 2
   return Math.min(4, Math.max(1, cores - 1))
