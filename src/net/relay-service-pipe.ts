@@ -15,11 +15,14 @@
  *
  * Why batches and few acknowledgements (SPEC B1, B2): on a loaded browser every
  * `RTCDataChannel.send` and every `message` event costs a cross-thread hop that dwarfs the
- * bytes it carries, and a relay provider pays it on both hops. So a sender puts up to
- * `RELAY_BATCH_BYTES` of frames in one stream write, the relay's streams carry WebRTC messages
- * of up to `RELAY_MESSAGE_BYTES` (libp2p's default is 16 KiB for go/rust peers, which never
- * speak this protocol), and a receiver acknowledges once a quarter of its window is consumed,
- * or `ACK_DELAY_MS` after it consumed less (so a sender waiting in `flushed()` is answered).
+ * bytes it carries, and a relay provider pays it on both hops. So a sender puts a batch of
+ * frames in one stream write, the relay's streams carry WebRTC messages as wide as the SCTP
+ * association allows, up to `RELAY_MESSAGE_MAX_BYTES` (libp2p's default is 16 KiB for go/rust
+ * peers, which never speak this protocol; `RELAY_MESSAGE_BYTES` when the transport does not
+ * say), a batch fills one message but at most a quarter of the send window (so a window still
+ * holds four batches in flight), and a receiver acknowledges once a quarter of its window is
+ * consumed, or `ACK_DELAY_MS` after it consumed less (so a sender waiting in `flushed()` is
+ * answered).
  */
 import type { Stream } from '@libp2p/interface'
 import { AllianceError } from '../core/errors.ts'
@@ -30,15 +33,21 @@ export const RELAY_CHUNK_BYTES = 16 * 1024 - 64
 export const RELAY_FRAME_MAX_BYTES = RELAY_CHUNK_BYTES + 1
 /** Default receive window of an endpoint that is not metered (the target, the payer). */
 export const DEFAULT_RELAY_WINDOW = 1024 * 1024
-/** Data frames a sender puts in one stream write (and so in one WebRTC message). */
+/** Data frames of a batch on a stream that does not say how wide its messages may be. */
 const BATCH_FRAMES = 4
-/** Data bytes in one stream write: four full frames. */
+/** Data bytes in one stream write on a stream without a transport message limit: four full frames. */
 export const RELAY_BATCH_BYTES = BATCH_FRAMES * RELAY_CHUNK_BYTES
 /**
- * Largest WebRTC message on a relay stream: RFC 8841's default `max-message-size`, which every
- * current browser and node-datachannel accept (Chromium and libdatachannel offer 256 KiB).
+ * WebRTC message on a relay stream when the transport does not report its limit: RFC 8841's
+ * default `max-message-size`, which every current browser and node-datachannel accept.
  */
 export const RELAY_MESSAGE_BYTES = 64 * 1024
+/**
+ * Widest WebRTC message on a relay stream when the SCTP association allows it (Chromium and
+ * libdatachannel offer 256 KiB): a quarter of the messages, so a quarter of the per-message
+ * send and receive work on each hop, which is what bounds a browser provider (SPEC B1).
+ */
+export const RELAY_MESSAGE_MAX_BYTES = 256 * 1024
 /**
  * A receiver that consumed less than a quarter of its window acknowledges after this long:
  * long enough that a stream arriving slowly is not acknowledged frame by frame (the bench saw
@@ -82,6 +91,12 @@ export class RelayPipe {
   readonly recvWindow: number
   /** Largest data chunk this side sends. */
   readonly chunk: number
+  /** Full data frames in one stream write (SPEC B1). */
+  readonly #batchFrames: number
+  /** The stream copies what it sends before `send` returns (our @libp2p/webrtc patch). */
+  readonly #copiesOnSend: boolean
+  /** A batch buffer to reuse, when the stream copies what it sends. */
+  #spare: Uint8Array | null = null
   readonly #frames: AsyncIterator<Uint8Array>
   readonly #queue: Uint8Array[] = []
   #held = 0
@@ -117,12 +132,17 @@ export class RelayPipe {
     this.recvWindow = recvWindow
     this.chunk = Math.min(RELAY_CHUNK_BYTES, sendWindow)
     this.#ackEvery = Math.max(1, Math.floor(recvWindow / 4))
-    widenMessages(stream)
+    this.#copiesOnSend = (stream as Stream & { copiesOnSend?: boolean }).copiesOnSend === true
+    const message = widenMessages(stream) ?? RELAY_MESSAGE_BYTES - MESSAGE_OVERHEAD
+    const frame = this.chunk + FRAME_HEADER_MAX
+    this.#batchFrames = Math.max(1, Math.floor(Math.min(message, Math.max(BATCH_FRAMES * frame, this.sendWindow / 4)) / frame))
     this.#readDone = new Promise((resolve) => { this.#dataDone = resolve })
     this.#closed = this.#pump()
   }
 
   get sent (): number { return this.#sent }
+  /** Data bytes in one full batch (one stream write, one WebRTC message). */
+  get batchBytes (): number { return this.#batchFrames * this.chunk }
   get received (): number { return this.#received }
 
   /** Resolves when the remote has ended its data (or the stream failed). */
@@ -248,33 +268,42 @@ export class RelayPipe {
     this.#write(frame).catch(() => {})
   }
 
-  /** Writes already framed bytes. */
-  async #write (framed: Uint8Array): Promise<void> {
+  /**
+   * Writes already framed bytes. Resolves true when the stream is done with `framed` (it
+   * copied it into what it sent), so the caller may write into that buffer again.
+   */
+  async #write (framed: Uint8Array): Promise<boolean> {
     if (this.stream.writeStatus !== 'writable') throw new RelayError(RelayRejection.CLOSED, 'the relay stream is closed for writing')
-    if (!this.stream.send(framed)) await this.stream.onDrain()
+    const more = this.stream.send(framed)
+    const copied = this.#copiesOnSend && this.stream.writeBufferLength === 0
+    if (!more) await this.stream.onDrain()
+    return copied
   }
 
   /**
    * Sends `bytes` (one array or several) in frames of at most `chunk` bytes, up to
-   * RELAY_BATCH_BYTES per stream write, waiting for window credit; throws once the stream
+   * `batchBytes` per stream write, waiting for window credit; throws once the stream
    * failed or ended. The bytes are copied into the batch, so the caller may reuse its buffers.
    */
   async send (bytes: Uint8Array | readonly Uint8Array[]): Promise<void> {
     const parts = bytes instanceof Uint8Array ? [bytes] : bytes
-    // four full frames with their headers: 65,296 bytes, one message (RELAY_MESSAGE_BYTES)
-    const size = BATCH_FRAMES * (RELAY_CHUNK_BYTES + FRAME_HEADER_MAX)
-    let batch = new Uint8Array(size)
+    // full frames with their headers: one WebRTC message
+    const size = this.#batchFrames * (this.chunk + FRAME_HEADER_MAX)
+    // this call's batch buffer: the pipe's spare one unless another send holds it
+    let batch = this.#spare ?? new Uint8Array(size)
+    this.#spare = null
     let at = 0
     let batched = 0
     const flush = async (): Promise<void> => {
       if (batched === 0) return
-      // a fresh buffer per write: the stream may hold this one until it drains
       const out = batch.subarray(0, at)
       const n = batched
-      batch = new Uint8Array(size)
       at = 0
       batched = 0
-      await this.#write(out)
+      // the same buffer again once the stream copied it (a fresh 64-256 KiB buffer per
+      // write cost a browser provider more than the copy), else a fresh one: the stream
+      // holds this one until it drains
+      if (!await this.#write(out)) batch = new Uint8Array(size)
       this.#sent += n
     }
     for (const part of parts) {
@@ -299,6 +328,7 @@ export class RelayPipe {
       }
     }
     await flush()
+    this.#spare = batch
   }
 
   #checkWritable (): void {
@@ -321,7 +351,7 @@ export class RelayPipe {
     if (!this.#localEnded) {
       this.#localEnded = true
       this.#flushAck()
-      this.#ending = this.#write(Uint8Array.of(1, END)).catch(() => {})
+      this.#ending = this.#write(Uint8Array.of(1, END)).then(() => {}, () => {})
       this.#notify()
       this.#maybeClose()
     }
@@ -349,12 +379,19 @@ function writeDataHeader (into: Uint8Array, at: number, n: number): number {
 }
 
 /**
- * Lets a relay stream carry WebRTC messages of up to RELAY_MESSAGE_BYTES (libp2p's WebRTC
- * streams split writes at 16 KiB; `maxMessageSize` is the public knob it reads per write).
- * Streams without a message limit (in-memory ones, yamux) are left alone.
+ * Lets a relay stream carry WebRTC messages as wide as its SCTP association accepts, at most
+ * RELAY_MESSAGE_MAX_BYTES, or RELAY_MESSAGE_BYTES when the transport does not say (libp2p's
+ * WebRTC streams split writes at 16 KiB; `maxMessageSize` is the public knob it reads per
+ * write, `transportMaxMessageSize` comes from our @libp2p/webrtc patch). Returns the payload a
+ * message may carry, or null for streams without a message limit (in-memory ones, yamux),
+ * which are left alone.
  */
-function widenMessages (stream: Stream): void {
-  const s = stream as Stream & { maxMessageSize?: number }
-  const widest = RELAY_MESSAGE_BYTES - MESSAGE_OVERHEAD
-  if (typeof s.maxMessageSize === 'number' && s.maxMessageSize < widest) s.maxMessageSize = widest
+function widenMessages (stream: Stream): number | null {
+  const s = stream as Stream & { maxMessageSize?: number, transportMaxMessageSize?: number }
+  if (typeof s.maxMessageSize !== 'number') return null
+  const transport = s.transportMaxMessageSize
+  const message = typeof transport === 'number' && transport >= RELAY_MESSAGE_BYTES ? Math.min(transport, RELAY_MESSAGE_MAX_BYTES) : RELAY_MESSAGE_BYTES
+  const widest = message - MESSAGE_OVERHEAD
+  if (s.maxMessageSize < widest) s.maxMessageSize = widest
+  return widest
 }

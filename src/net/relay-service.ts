@@ -23,7 +23,7 @@ import { isDid, peerIdStringFromDid } from '../core/identity.ts'
 import type { Did } from '../core/identity.ts'
 import { readFrames, writeFrame } from './frames.ts'
 import {
-  DEFAULT_RELAY_WINDOW, RELAY_BATCH_BYTES, RELAY_FRAME_MAX_BYTES, RelayError, RelayPipe, RelayRejection
+  DEFAULT_RELAY_WINDOW, RELAY_FRAME_MAX_BYTES, RelayError, RelayPipe, RelayRejection
 } from './relay-service-pipe.ts'
 import type { PayerMeter, RemotePeer, ServiceGate } from './session-protocol.ts'
 import { SessionEndedError } from './session-protocol.ts'
@@ -182,7 +182,7 @@ export class RelayChannel extends RelayedStream {
     if (!(bytes instanceof Uint8Array)) throw new TypeError('write(bytes) needs a Uint8Array')
     let off = 0
     while (off < bytes.byteLength) {
-      const n = this.#meter.reserve(Math.min(RELAY_BATCH_BYTES, bytes.byteLength - off))
+      const n = this.#meter.reserve(Math.min(this.pipe.batchBytes, bytes.byteLength - off))
       if (n === 0) throw new SessionEndedError(`the session ended after ${off} of ${bytes.byteLength} bytes`)
       await this.pipe.send(bytes.subarray(off, off + n))
       off += n
@@ -412,7 +412,7 @@ export class RelayService {
 
 /**
  * Forwards `from` → `to` through the gate (which may pause at a trial edge or end the session),
- * a batch at a time: what has arrived, up to RELAY_BATCH_BYTES, is granted and written
+ * a batch at a time: what has arrived, up to the next hop's `batchBytes`, is granted and written
  * together, so the gate and the stream are asked once per batch rather than once per frame
  * (SPEC B1). On the remote's end or the session's stop, ends `to` after what was granted.
  */
@@ -423,7 +423,8 @@ async function forward (from: RelayPipe, to: RelayPipe, gate: ServiceGate, halte
       if (first === 'halt' || first === null) break
       const batch = [first]
       let total = first.byteLength
-      for (let next = total < RELAY_BATCH_BYTES ? from.poll() : undefined; next !== undefined; next = total < RELAY_BATCH_BYTES ? from.poll() : undefined) {
+      const most = to.batchBytes
+      for (let next = total < most ? from.poll() : undefined; next !== undefined; next = total < most ? from.poll() : undefined) {
         batch.push(next)
         total += next.byteLength
       }

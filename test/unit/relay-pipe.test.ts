@@ -109,6 +109,48 @@ describe('relay pipe', () => {
     r.abort(new Error('done'))
   })
 
+  it('[B1] over a transport that allows 256 KiB messages a batch fills one, at most a quarter of the send window', async () => {
+    const [s, r] = await streamPair()
+    const wide = s as Stream & { maxMessageSize?: number, transportMaxMessageSize?: number }
+    wide.maxMessageSize = 16 * 1024 - 8
+    Object.defineProperty(wide, 'transportMaxMessageSize', { value: 256 * 1024 })
+    const frames = (window: number): number => new RelayPipe(s, readFrames(s, RELAY_FRAME_MAX_BYTES)[Symbol.asyncIterator](), window, MIB).batchBytes / (16 * 1024 - 64)
+    expect(frames(MIB)).toBe(16)
+    expect(frames(512 * 1024)).toBe(8)
+    // never under the 64 KiB batch, however small the window
+    expect(frames(64 * 1024)).toBe(4)
+    expect(wide.maxMessageSize).toBe(256 * 1024 - 32)
+    // a transport that does not say: 64 KiB messages, four frames
+    const [t, u] = await streamPair()
+    const plain = t as Stream & { maxMessageSize?: number }
+    plain.maxMessageSize = 16 * 1024 - 8
+    expect(new RelayPipe(t, readFrames(t, RELAY_FRAME_MAX_BYTES)[Symbol.asyncIterator](), MIB, MIB).batchBytes).toBe(RELAY_BATCH_BYTES)
+    for (const x of [s, r, t, u]) x.abort(new Error('done'))
+  })
+
+  it('[B1] a sender reuses its batch buffer only on a stream that copies what it sends', async () => {
+    for (const copies of [true, false]) {
+      const [s, r] = await streamPair()
+      const buffers = new Set<ArrayBufferLike>()
+      const send = s.send.bind(s)
+      // a stream that copies on send, as the patched WebRTC stream does
+      s.send = (data) => { const d = data.subarray(); buffers.add(d.buffer); return send(copies ? d.slice() : d) }
+      if (copies) Object.defineProperty(s, 'copiesOnSend', { value: true })
+      const a = new RelayPipe(s, readFrames(s, RELAY_FRAME_MAX_BYTES)[Symbol.asyncIterator](), MIB, MIB)
+      const b = new RelayPipe(r, readFrames(r, RELAY_FRAME_MAX_BYTES)[Symbol.asyncIterator](), MIB, MIB)
+      const reading = readAll(b)
+      const data = pattern(MIB, 9)
+      await a.send(data)
+      await a.end()
+      expect(sha256(await reading)).toEqual(sha256(data))
+      // 17 batches of 64 KiB: a fresh buffer each unless the stream copied the write (then a
+      // fresh one only after a write the stream kept for its drain), and the end frame's
+      if (copies) expect(buffers.size).toBeLessThanOrEqual(8)
+      else expect(buffers.size).toBeGreaterThan(16)
+      await b.end()
+    }
+  })
+
   it('[B2] a sender past the announced window is cut off with ERR_RELAY_WINDOW', async () => {
     const [s, r] = await streamPair()
     const violations: string[] = []
