@@ -16,6 +16,7 @@ import { decodeProviderFrame, encodePayerFrame, SESSION_FRAME_MAX_BYTES, Session
 import type { OpenFrame, PayerFrame, ProviderFrame } from './session-wire.ts'
 import { FrameChannel, guard, keepalive } from './session-channel.ts'
 import type { EndReason, PayerMeter, SessionRuntime } from './session-channel.ts'
+import { StopListeners } from './stop-listeners.ts'
 
 // ---------------------------------------------------------------------------------------------
 // Payer
@@ -91,7 +92,7 @@ export class PayerSession implements PayerMeter {
   readonly #machine: SessionMachine<PayerState, PayerAction>
   readonly #init: PayerSessionInit
   readonly #channel: PayerChannel
-  readonly #stopListeners = new Set<() => void>()
+  readonly #stopListeners = new StopListeners(() => this.stopped)
   #newest: SignedVoucher | null = null
   #signed = 0
   #lateUnits = 0
@@ -166,12 +167,7 @@ export class PayerSession implements PayerMeter {
   }
 
   onStop (listener: () => void): () => void {
-    if (this.stopped) {
-      listener()
-      return () => {}
-    }
-    this.#stopListeners.add(listener)
-    return () => { this.#stopListeners.delete(listener) }
+    return this.#stopListeners.add(listener)
   }
 
   /** Step 8: the payer stops now. */
@@ -281,10 +277,7 @@ export class PayerSession implements PayerMeter {
       case 'ended': {
         const reason: EndReason = this.#override ?? (a.reason === 'stopped-by-provider' && isEndReason(this.#providerReason) ? this.#providerReason : a.reason)
         this.#endReason = reason
-        for (const l of [...this.#stopListeners]) {
-          this.#stopListeners.delete(l)
-          try { l() } catch { /* a listener must not break the session */ }
-        }
+        this.#stopListeners.fire()
         if (a.reason === 'budget' || a.reason === 'stopped-by-payer') {
           this.#channel.send(encodePayerFrame({ t: 'stop' }))
           void this.#close()

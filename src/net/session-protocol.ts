@@ -34,6 +34,7 @@ import { decodePayerFrame, encodeProviderFrame, SESSION_OPEN_MAX_BYTES, SessionP
 import type { IncomingPayerFrame, OpenFrame, ProviderFrame } from './session-wire.ts'
 import { codeOf, FrameChannel, guard, keepalive, messageOf, SessionEndedError } from './session-channel.ts'
 import type { EndReason, RemotePeer, ServiceGate, SessionRuntime, Timers } from './session-channel.ts'
+import { StopListeners } from './stop-listeners.ts'
 
 export { SESSION_PROTOCOL } from './session-wire.ts'
 export { DEFAULT_SESSION_TIMING, SessionEndedError, systemTimers } from './session-channel.ts'
@@ -97,7 +98,7 @@ export class ProviderSession implements ServiceGate {
   readonly #machine: SessionMachine<ProviderState, ProviderAction>
   readonly #init: ProviderSessionInit
   readonly #waiters = new Set<() => void>()
-  readonly #stopListeners = new Set<() => void>()
+  readonly #stopListeners = new StopListeners(() => this.stopped)
   #vouchers = 0
   #rejected: Record<string, number> = {}
   #endReason: EndReason | null = null
@@ -168,12 +169,7 @@ export class ProviderSession implements ServiceGate {
   }
 
   onStop (listener: () => void): () => void {
-    if (this.stopped) {
-      listener()
-      return () => {}
-    }
-    this.#stopListeners.add(listener)
-    return () => { this.#stopListeners.delete(listener) }
+    return this.#stopListeners.add(listener)
   }
 
   #armEdge (round: number): void {
@@ -271,10 +267,7 @@ export class ProviderSession implements ServiceGate {
       case 'ended': {
         this.#endReason = this.#override ?? a.reason
         this.#init.send({ t: 'ended', reason: this.#endReason, delivered: a.delivered, paidRounds: a.paidRounds })
-        for (const l of [...this.#stopListeners]) {
-          this.#stopListeners.delete(l)
-          try { l() } catch { /* a listener must not break the session */ }
-        }
+        this.#stopListeners.fire()
         this.#init.hooks.ended(this)
       }
     }
