@@ -44,6 +44,21 @@ describe('ledger finality under attack (property)', () => {
     ), 8)
   }, 240_000)
 
+  it('[L52][L31][L30] under the v3 state rules (taken claims deleted) honest peers converge on one state hash and credits are conserved', () => {
+    check('v3 rules', fc.property(
+      fc.integer({ min: 1, max: 2 ** 31 - 1 }),
+      fc.constantFrom<Byzantine>('equivocate', 'double-vote', 'silent'),
+      fc.boolean(),
+      (seed, byzantine, equivocatingMember) => {
+        const o = runAdversary({ seed, validators: 4, byzantine, members: 4, rounds: 70, equivocatingMember, stateRules: 3 })
+        expect(o.reverted).toEqual([])
+        expect(new Set(o.hashes).size).toBe(1)
+        for (const t of o.totals) expect(t).toBe(o.supply)
+        expect(o.forgotten).toBeGreaterThan(0)
+      }
+    ), 4)
+  }, 240_000)
+
   it('[L23][L48] with f validators silent and no equivocation, every honest transfer is decided, across a validator change too', () => {
     check('liveness', fc.property(
       fc.integer({ min: 1, max: 2 ** 31 - 1 }),

@@ -35,8 +35,8 @@ interface World {
   settle: (deposit: string, round: number, opts?: { time?: number, first?: boolean }) => string
 }
 
-function world (): World {
-  const n = new EscrowNet()
+function world (stateRules: 2 | 3 = 2): World {
+  const n = new EscrowNet(stateRules)
   const body = offerBody(n.did('provider'), n.did('v2'))
   n.issue('provider', [txOf({ type: 'offer.publish', offer: body })])
   n.witness()
@@ -124,6 +124,33 @@ describe('escrowed settlement on the ledger', () => {
     n.witness()
     expect(n.status(first)).toBe('confirmed')
     expect(n.status(again)).toBe('rejected')
+    expect(n.engine.totalCredits()).toBe(4000)
+  })
+
+  it('[L52][C9][C6] under the v3 state rules a settlement deletes the escrow it closes; a later one is refused; the session record stays', () => {
+    const w = world(3); const n = w.n
+    const dep = w.lock(50, n.clock + DAY)
+    n.witness()
+    const st = w.settle(dep, 3)
+    n.witness()
+    expect(n.status(st)).toBe('confirmed')
+    expect(escrowOf(n.engine.stateView, dep)).toBeUndefined()
+    expect(n.engine.stateView.keys('escrow')).toEqual([])
+    expect(readSession(n.engine.stateView, w.session)).toMatchObject({ charged: 30, settled: 30, closed: true, lastSettle: st })
+    expect(n.engine.totalCredits()).toBe(4000)
+    // the payer takes its refund claim: it leaves the state too
+    const rc = n.issue('payer', [txOf({ type: 'receive', claims: [`${st}:1`] })])
+    n.witness()
+    expect(n.status(`${rc.id}/0`)).toBe('confirmed')
+    expect(claimOf(n.engine.stateView, `${st}:1`)).toBeUndefined()
+    expect(n.engine.balance(n.did('payer'))).toBe(970)
+    // a second settlement of the deleted deposit (the provider's own chain orders it after the
+    // first, so it is no conflict member) is refused at apply and moves nothing
+    const again = w.settle(dep, 4, { first: false })
+    n.witness()
+    expect(n.engine.txResult(again)).toEqual({ status: 'rejected', reason: 'ERR_BAD_TX' })
+    expect(n.engine.balance(n.did('payer'))).toBe(970)
+    expect(n.engine.balance(n.did('provider'))).toBe(1024)
     expect(n.engine.totalCredits()).toBe(4000)
   })
 

@@ -62,7 +62,8 @@ const CONFIRMED = 1
  * block may still name it: its issuer's head (a `prev`), recent enough to be a parent
  * (within twice maxParentAgeMs of the cut's newest block, L41), or carrying a transaction a
  * later one may read and whose object is still open (an admission of a non-member, a claim
- * not received, an open deposit; types this module does not know are kept).
+ * not received, an open deposit; types this module does not know are kept). The same test
+ * serves both state rules (L52): v3 deletes a taken claim and a closed escrow, v2 marks them.
  */
 export function isRetained (tx: Tx, txId: string, state: StateReader): boolean {
   switch (tx.type) {

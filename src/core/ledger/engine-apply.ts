@@ -1,7 +1,8 @@
 /**
  * How the ledger engine writes confirmed blocks into the state (SPEC L26): each
  * transaction through its type's `apply`, all or nothing per transaction (a failing one is
- * undone and recorded under `NS.rejected` with its code, the block stays confirmed), and the
+ * undone and recorded under `NS.rejected` with its code under both state rules, L52: it is
+ * consensus for dependents; the block stays confirmed), and the
  * replay order from genesis that a full rebuild uses (a block after its prev and the blocks it
  * reads). The engine owns the state; these functions only act on what they are given.
  */

@@ -11,6 +11,9 @@ export function readerOf (state: LedgerState): StateReader {
   return { get: (ns, key) => state.get(ns, key), has: (ns, key) => state.has(ns, key), keys: ns => state.keys(ns), size: ns => state.size(ns) }
 }
 
+// Both state rules (L52): v3 deletes a taken claim and a closed escrow, v2 marks them
+// (`received`, `closedBy`), so "no marker" reads right under either.
+
 /** Claims for `did` that it has not received yet, with their keys (what its wallet receives). */
 export function claimsFor (state: StateReader, did: string): Array<{ readonly key: string, readonly claim: ClaimRecord }> {
   const out: Array<{ key: string, claim: ClaimRecord }> = []

@@ -2,13 +2,25 @@
  * The genesis: an alliance is the CID of its genesis block, which fixes its chains, its
  * proof-of-work difficulty, its validators (the founders) and so its quorum, its cross-chain
  * rule, its supply (each founder's allocation), its admission rule and its quotas.
- * `parseGenesis` checks an untrusted genesis; `foundGenesis` makes a new one.
+ * `parseGenesis` checks an untrusted genesis; `foundGenesis` makes a new one. Its `v` is also
+ * the version of the state rules (L52): `forgetsClosed` says which.
  */
 import { cidOfBytes, encode, decode } from '../codec.ts'
 import { fail, LedgerErrorCode } from './errors.ts'
 import { CHAIN_NAME, expectDid, expectInt, expectRecord, expectString } from './check.ts'
 import type { Did } from '../identity.ts'
-import type { AllianceId, Founder, Genesis } from './types.ts'
+import type { AllianceId, Founder, Genesis, StateRules } from './types.ts'
+
+/** The state rules new alliances are founded with (L52): closed objects leave the state. */
+export const STATE_RULES_NEW: StateRules = 3
+
+/**
+ * L52: true when the alliance's state forgets closed objects (a received claim, a settled or
+ * refunded escrow); false for v2 alliances, which replay exactly as before.
+ */
+export function forgetsClosed (genesis: Genesis): boolean {
+  return genesis.v >= 3
+}
 
 /** Limits of a genesis; beyond them a peer could be made to allocate or loop without bound. */
 export const GENESIS_LIMITS = {
@@ -29,7 +41,7 @@ const GENESIS_KEYS = ['v', 'kind', 'name', 'chains', 'difficulty', 'crossChainAp
 /** Checks an untrusted value as a genesis and returns it typed; throws LedgerError(ERR_MALFORMED). */
 export function parseGenesis (value: unknown): Genesis {
   const g = expectRecord(value, 'genesis', GENESIS_KEYS, ['credentialIssuers'])
-  if (g.v !== 2) fail(LedgerErrorCode.MALFORMED, 'genesis.v must be 2')
+  if (g.v !== 2 && g.v !== 3) fail(LedgerErrorCode.MALFORMED, 'genesis.v must be 2 or 3')
   if (g.kind !== 'alliance-genesis') fail(LedgerErrorCode.MALFORMED, 'genesis.kind must be "alliance-genesis"')
   const name = expectString(g.name, 'genesis.name', 64)
   if (!Array.isArray(g.chains) || g.chains.length < 1 || g.chains.length > GENESIS_LIMITS.maxChains) {
@@ -72,7 +84,7 @@ export function parseGenesis (value: unknown): Genesis {
   const maxClockSkewMs = expectInt(g.maxClockSkewMs, 'genesis.maxClockSkewMs', 0, GENESIS_LIMITS.maxClockSkewMs)
   const time = expectInt(g.time, 'genesis.time', 0, Number.MAX_SAFE_INTEGER)
   return {
-    v: 2, kind: 'alliance-genesis', name, chains, difficulty, crossChainApprovals, allocation, admission: g.admission, admitVotes,
+    v: g.v, kind: 'alliance-genesis', name, chains, difficulty, crossChainApprovals, allocation, admission: g.admission, admitVotes,
     founders, minBlockIntervalMs, bytesPerSecond, maxParentAgeMs, maxClockSkewMs, time, ...(credentialIssuers == null ? {} : { credentialIssuers })
   }
 }
@@ -134,7 +146,7 @@ export function foundGenesis (input: FoundingInput): Genesis {
   const others = (c: string): number => input.founders.filter(f => f.chain !== c).length
   const cross = input.crossChainApprovals ?? (input.chains.every(c => others(c) > 0) ? 1 : 0)
   return parseGenesis({
-    v: 2,
+    v: STATE_RULES_NEW,
     kind: 'alliance-genesis',
     name: input.name,
     chains: [...input.chains],

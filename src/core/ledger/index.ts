@@ -5,7 +5,7 @@
  */
 export * from './types.ts'
 export * from './errors.ts'
-export { GENESIS_LIMITS, ALLIANCE_DEFAULTS, parseGenesis, encodeGenesis, decodeGenesis, genesisId, quorumOf, foundGenesis } from './genesis.ts'
+export { GENESIS_LIMITS, ALLIANCE_DEFAULTS, parseGenesis, encodeGenesis, decodeGenesis, genesisId, quorumOf, foundGenesis, forgetsClosed, STATE_RULES_NEW } from './genesis.ts'
 export type { FoundingInput } from './genesis.ts'
 export { quorumOfSize, proposalKey } from './epochs.ts'
 export type { Epoch, ValidatorAction, ValidatorChange, ValidatorVoteTx } from './epochs.ts'

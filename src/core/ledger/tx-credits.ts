@@ -2,12 +2,15 @@
  * Built-in credit transactions (SPEC L28, L45): `transfer` debits the payer and leaves a claim
  * the recipient's chain takes with `receive`, so credits between accounts commute; a
  * `deposit.lock` moves credits into an escrow that one settle (market) or the payer's
- * `deposit.refund` after its deadline closes.
+ * `deposit.refund` after its deadline closes. Under the v3 state rules (L52) a received claim
+ * and a closed escrow leave the state.
  */
 import type { Did } from '../identity.ts'
 import { fail, LedgerErrorCode } from './errors.ts'
 import { expectDid, expectInt, expectRecord, expectString } from './check.ts'
-import type { TxTypeDef } from './tx-registry.ts'
+import { forgetsClosed } from './genesis.ts'
+import type { StateView } from './state.ts'
+import type { TxApplyContext, TxTypeDef } from './tx-registry.ts'
 import { claimOf, credit, debit, escrowOf, leaveClaim, NS, requireMember } from './tx-records.ts'
 import type { EscrowRecord } from './tx-records.ts'
 import { claimTxId, confirmedDep, expectChain, expectClaimKeys, expectTxId } from './tx-fields.ts'
@@ -74,6 +77,7 @@ export const receive: TxTypeDef<ReceiveTx> = {
   deps (tx) { return [...new Set(tx.claims.map(claimTxId))] },
   apply (state, tx, ctx) {
     const me = requireMember(state, ctx.issuer, 'the recipient')
+    const forget = forgetsClosed(ctx.genesis)
     let total = 0
     for (const key of tx.claims) {
       const c = claimOf(state, key)
@@ -81,7 +85,9 @@ export const receive: TxTypeDef<ReceiveTx> = {
       if (c.to !== ctx.issuer) fail(BAD_TX, 'the claim is for another member')
       if (c.toChain !== '' && c.toChain !== me.chain) fail(BAD_TX, `the claim is for chain ${c.toChain}, the recipient is on ${me.chain}`)
       if (state.has(NS.received, key)) fail(BAD_TX, 'claim already received')
-      state.set(NS.received, key, ctx.txId)
+      // L52: under the new rules the claim goes (its key can never be written again); v2 marks it
+      if (forget) state.delete(NS.claim, key)
+      else state.set(NS.received, key, ctx.txId)
       total += c.amount
     }
     credit(state, ctx.issuer, total)
@@ -111,6 +117,15 @@ export const depositLock: TxTypeDef<DepositLockTx> = {
   }
 }
 
+/**
+ * Closes an escrow (a refund here, a settlement in the market adapter): v2 keeps it with
+ * `closedBy`; under L52 it is deleted (its key, the lock's txId, is never written again).
+ */
+export function closeEscrow (state: StateView, ctx: TxApplyContext, deposit: string, e: EscrowRecord): void {
+  if (forgetsClosed(ctx.genesis)) state.delete(NS.escrow, deposit)
+  else state.set(NS.escrow, deposit, { ...e, closedBy: ctx.txId } as unknown as LedgerValue)
+}
+
 /** The conflict key of a deposit: one confirmed settle or refund closes it (L45). */
 export function escrowConflict (deposit: TxId): string {
   return `escrow:${deposit}`
@@ -133,11 +148,12 @@ export const depositRefund: TxTypeDef<DepositRefundTx> = {
   apply (state, tx, ctx) {
     confirmedDep(ctx, tx.deposit, 'deposit.lock')
     const e = escrowOf(state, tx.deposit)
-    if (e == null) fail(BAD_TX, 'no such deposit')
+    // the lock is confirmed and applied (above), so under L52 a missing escrow is a closed one
+    if (e == null) fail(BAD_TX, forgetsClosed(ctx.genesis) ? 'the deposit is closed' : 'no such deposit')
     if (e.payer !== ctx.issuer) fail(BAD_TX, 'only the payer refunds its deposit')
     if (ctx.time <= e.deadline) fail(BAD_TX, 'the deposit is locked until its deadline')
     if (e.closedBy != null) fail(BAD_TX, 'the deposit is closed')
-    state.set(NS.escrow, tx.deposit, { ...e, closedBy: ctx.txId } as unknown as LedgerValue)
+    closeEscrow(state, ctx, tx.deposit, e)
     credit(state, ctx.issuer, e.amount)
   }
 }

@@ -33,8 +33,9 @@ export type { MemberRecord, ClaimRecord, EscrowRecord, AnchorRecord } from './tx
 export { MAX_RECEIVE_CLAIMS, expectTxId, blockOfTx, confirmedDep, claimTxId } from './tx-fields.ts'
 export { memberAdmit, memberJoin, validatorVote } from './tx-membership.ts'
 export type { MemberAdmitTx, MemberJoinTx } from './tx-membership.ts'
-export { MAX_AMOUNT, MAX_DEPOSIT_MS, transfer, receive, depositLock, depositRefund, escrowConflict } from './tx-credits.ts'
+export { MAX_AMOUNT, MAX_DEPOSIT_MS, transfer, receive, depositLock, depositRefund, escrowConflict, closeEscrow } from './tx-credits.ts'
 export type { TransferTx, ReceiveTx, DepositLockTx, DepositRefundTx } from './tx-credits.ts'
+export { forgetsClosed } from './genesis.ts'
 export { credentialAnchor, credentialRevoke } from './tx-credentials.ts'
 export type { CredentialAnchorTx } from './tx-credentials.ts'
 

@@ -64,8 +64,15 @@ export interface Founder {
   readonly chain: string
 }
 
+/**
+ * The state-rules version a genesis names (L52): 2 keeps every closed claim and escrow in the
+ * state (alliances founded before issue 10), 3 forgets them once closed. It is the genesis `v`,
+ * so it is part of the alliance id.
+ */
+export type StateRules = 2 | 3
+
 export interface Genesis {
-  readonly v: 2
+  readonly v: StateRules
   readonly kind: 'alliance-genesis'
   readonly name: string
   /** The fixed set of local chains (white paper 5.6.2: fixed in advance). */

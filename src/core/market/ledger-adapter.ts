@@ -15,7 +15,8 @@
  *   chain's approvals, like a transfer with another `toChain`.
  * - `apply` = `applyMarketTx` at the block's time by its issuer, who must be a member, with an
  *   escrow port that pays only out of the deposit (C11): the provider's own share to its own
- *   balance, everything else as claims the recipients' chains receive (L26).
+ *   balance, everything else as claims the recipients' chains receive (L26). The deposit is
+ *   closed by `closeEscrow`: kept with `closedBy` under v2 state rules, deleted under L52.
  * Market errors are rethrown as LedgerError(ERR_BAD_TX) whose message starts with the market
  * code and whose `cause` is the typed error (`marketCodeOf` gets it back).
  */
@@ -23,10 +24,10 @@ import { AllianceError } from '../errors.ts'
 import type { Did } from '../identity.ts'
 import { LedgerError, LedgerErrorCode } from '../ledger/errors.ts'
 import {
-  credit, defaultTxRegistry, escrowConflict, escrowOf, expectTxId, leaveClaim, NS, requireMember
+  closeEscrow, credit, defaultTxRegistry, escrowConflict, escrowOf, expectTxId, forgetsClosed, leaveClaim, requireMember
 } from '../ledger/tx.ts'
-import type { EscrowRecord, TxApplyContext, TxRegistry, TxTypeDef } from '../ledger/tx.ts'
-import type { LedgerValue, Tx, TxId } from '../ledger/types.ts'
+import type { DepositLockTx, EscrowRecord, TxApplyContext, TxRegistry, TxTypeDef } from '../ledger/tx.ts'
+import type { Tx, TxId } from '../ledger/types.ts'
 import type { StateView } from '../ledger/state.ts'
 import type { Payment } from '../contracts/split.ts'
 import type { DepositView, EscrowPort } from '../contracts/settlement.ts'
@@ -64,7 +65,13 @@ export function ledgerEscrow (state: StateView, ctx: TxApplyContext): EscrowPort
       const o = ctx.lookup(id as TxId)
       if (o == null || o.status !== 'confirmed' || o.tx.type !== 'deposit.lock') return null
       const e = escrowOf(state, id)
-      if (e == null) return null
+      if (e == null) {
+        // L52: the lock is confirmed and applied, so a missing escrow was closed and forgotten;
+        // the lock itself still says what it was (C9 checks it, then refuses it as closed)
+        if (!forgetsClosed(ctx.genesis)) return null
+        const lock = o.tx as DepositLockTx
+        return { payer: o.issuer, provider: lock.provider, amount: lock.amount, deadline: lock.deadline, ref: lock.ref, closed: true, chain: o.chain }
+      }
       return { payer: e.payer, provider: e.provider, amount: e.amount, deadline: e.deadline, ref: e.ref, closed: e.closedBy != null, chain: o.chain }
     },
     close (id: string, payments: readonly Payment[], refund: number): void {
@@ -80,7 +87,7 @@ export function ledgerEscrow (state: StateView, ctx: TxApplyContext): EscrowPort
       }
       if (paid + refund !== e.amount) throw new LedgerError(LedgerErrorCode.BAD_TX, `a settlement pays ${paid} + ${refund} out of a deposit of ${e.amount}`)
       if (refund > 0) leaveClaim(state, `${ctx.txId}:${n++}`, { from: e.payer, to: e.payer, toChain: '', amount: refund, kind: 'refund' })
-      state.set(NS.escrow, id, { ...e, closedBy: ctx.txId } as unknown as LedgerValue)
+      closeEscrow(state, ctx, id, e)
     }
   }
 }
