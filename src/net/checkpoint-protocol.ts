@@ -20,6 +20,7 @@ import { decode, encode } from '../core/codec.ts'
 import { AllianceError, InvalidInputError } from '../core/errors.ts'
 import { isRecord } from '../core/ledger/check.ts'
 import { readOneFrame, writeFrame } from './frames.ts'
+import { widenSyncMessages } from './sync-wide.ts'
 import type { CheckpointMeta } from '../store/checkpoints.ts'
 
 export const CHECKPOINT_PROTOCOL = '/alliance/checkpoint/1'
@@ -94,6 +95,8 @@ export function parseCheckpointInfo (value: unknown): CheckpointInfo | null {
 /** Serves one request on `stream`; errors are typed (the net counts them against the peer). */
 export async function serveCheckpoint (stream: MessageStream, source: CheckpointSource, signal?: AbortSignal): Promise<void> {
   const req = parseCheckpointRequest(decode(await readOneFrame(stream, REQUEST_MAX_BYTES, { signal }), REQUEST_MAX_BYTES))
+  // S41: 1 MiB chunks in data-channel messages as wide as the transport takes
+  widenSyncMessages(stream)
   if (req.t === 'info') {
     await writeFrame(stream, encode({ cp: await source.info() }), { signal })
   } else if (req.t === 'get') {

@@ -26,6 +26,14 @@ export const SYNC_TOTAL_SLACK = 4 * SYNC_INV_LIMIT
  * ids forever under a huge claimed total is cut off here (the next sync goes on from the cursor).
  */
 export const SYNC_MAX_POSITIONS = 2_000_000
+/**
+ * Block `get`s in flight (S10): 6, not 4, so that the next replies are on their way while the
+ * engine and the store take the current one (a tab's main thread opens each request's stream
+ * only between its own work, so 4 left it waiting for replies a third of the time).
+ * With the 3 inventory pages and one orphan fetch that is 10 streams, under the remote's
+ * SYNC_MAX_INBOUND_STREAMS (16).
+ */
+export const SYNC_GETS_IN_FLIGHT = 6
 /** Ids a remote may list and then withhold in one sync before the sync is cut off as withheld. */
 export const SYNC_MAX_GIVEN_UP = 2 * SYNC_GET_LIMIT
 
@@ -104,7 +112,7 @@ class Window<T> {
 
 export async function pipelinedSync<P> (peer: SyncPeer, sink: SyncSink<P>, opts: PipelineOptions): Promise<PipelineResult> {
   const invInFlight = Math.max(1, opts.invInFlight ?? 3)
-  const getInFlight = Math.max(1, opts.getInFlight ?? 4)
+  const getInFlight = Math.max(1, opts.getInFlight ?? SYNC_GETS_IN_FLIGHT)
   const writesInFlight = Math.max(1, opts.writesInFlight ?? 4)
   const getBatch = Math.max(1, Math.min(SYNC_GET_LIMIT, opts.getBatch ?? SYNC_GET_LIMIT))
   const retries = Math.max(0, opts.retries ?? 3)

@@ -11,6 +11,7 @@ import type { MessageStream } from '@libp2p/interface'
 import { decode, encode } from '../core/codec.ts'
 import { InvalidInputError } from '../core/errors.ts'
 import { readOneFrame, writeFrame } from './frames.ts'
+import { widenSyncMessages } from './sync-wide.ts'
 
 export const SYNC_PROTOCOL = '/alliance/sync/1'
 /** Ids per inventory page (about 60 bytes each). */
@@ -76,6 +77,8 @@ function parseGetReply (value: unknown): GetReply {
 /** Serves one request on `stream`. Errors are typed; the caller counts them against the peer. */
 export async function serveSync (stream: MessageStream, source: SyncSource, signal?: AbortSignal): Promise<void> {
   const req = parseSyncRequest(decode(await readOneFrame(stream, SYNC_REQUEST_MAX_BYTES, { signal }), SYNC_REQUEST_MAX_BYTES))
+  // S41: the reply in data-channel messages as wide as the transport takes, not 16 KiB ones
+  widenSyncMessages(stream)
   let reply: InvReply | GetReply
   if (req.t === 'inv') {
     reply = await source.inventory(req.from, req.limit)

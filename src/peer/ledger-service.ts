@@ -32,7 +32,7 @@ import type { Miner } from './miner.ts'
 import { addUntrustedBlocks, applyVerdicts } from './bulk-ingest.ts'
 import { defaultVerifyPool } from './verify-pool.ts'
 import type { PoolVerdict } from './verify-pool.ts'
-import { LedgerSync } from './ledger-sync.ts'
+import { LedgerSync, SYNC_SNAPSHOT_MAX_LAG } from './ledger-sync.ts'
 import type { LedgerApi, LedgerProgress, LedgerTxEntry, ValidatorChangeView, ValidatorProposal } from './ledger-api.ts'
 import { concernsMe } from './history.ts'
 import { blocksTopic, chainForNewMember } from './alliance.ts'
@@ -593,9 +593,12 @@ export class LedgerService implements LedgerApi {
 
   /** P9: full snapshots off the hot path (snapshot-timing.ts), behind the queued writes. */
   private snapshotTiming (at: number): SnapshotTiming {
+    const sync = this.sync
+    const every = this.o.checkpointEvery
     return new SnapshotTiming({
-      every: this.o.checkpointEvery,
-      maxLag: SNAPSHOT_MAX_LAG * this.o.checkpointEvery,
+      every,
+      // S42: a running sync forces its snapshot only at SYNC_SNAPSHOT_MAX_LAG × every (read at each write)
+      get maxLag () { return (sync.busy() ? SYNC_SNAPSHOT_MAX_LAG : SNAPSHOT_MAX_LAG) * every },
       idleMs: SNAPSHOT_IDLE_MS,
       // full snapshots only until signed checkpoints take over (S22): a snapshot of a pruned engine is not one of the ledger
       write: async () => { if (this.checkpoints?.newest() == null) await writeCheckpoint(this.o.store, this.engine) },

@@ -34,6 +34,17 @@ export const SYNC_MAX_INBOUND_STREAMS = 16
 /** Ids a serving `get` reads per store call: it stops reading once the reply is full (S24). */
 export const SYNC_SERVE_SLICE = 32
 
+/**
+ * While a sync runs, the service's full snapshot (P9) is forced only this many times
+ * `checkpointEvery` blocks after the last one, not P9's 4 (S42): a snapshot re-encodes and
+ * hashes the whole state on the main thread, and a fresh tab's 10,000-block catch-up wrote
+ * two of them (~2.7 s of its ~15 s busy main thread in the bench's profile, more as the
+ * state grows). The sync's end still queues the due one at once (S25). The price: a tab
+ * killed mid-sync replays up to this many stored blocks (trusted, no signature checks) at
+ * its next start instead of 4,000.
+ */
+export const SYNC_SNAPSHOT_MAX_LAG = 16
+
 export class SyncAbortedError extends AllianceError {
   constructor () { super('ERR_SYNC_ABORTED', 'the peer is no longer directly connected') }
 }

@@ -381,6 +381,29 @@ export async function chromiumValidateAndPow (): Promise<void> {
   }
 }
 
+type CdpSession = Awaited<ReturnType<import('playwright-core').BrowserContext['newCDPSession']>>
+
+/** SYNC_PROFILE=<dir>: CPU profiles of the tabs' main threads during the sync (dev aid). */
+async function startProfiles (pages: Array<[string, import('playwright-core').Page]>): Promise<Array<[string, CdpSession]>> {
+  const out: Array<[string, CdpSession]> = []
+  for (const [name, page] of pages) {
+    const cdp = await page.context().newCDPSession(page)
+    await cdp.send('Profiler.enable')
+    await cdp.send('Profiler.setSamplingInterval', { interval: 500 })
+    await cdp.send('Profiler.start')
+    out.push([name, cdp])
+  }
+  return out
+}
+
+async function stopProfiles (sessions: Array<[string, CdpSession]>, dir: string): Promise<void> {
+  mkdirSync(dir, { recursive: true })
+  for (const [name, cdp] of sessions) {
+    const { profile } = await cdp.send('Profiler.stop')
+    writeFileSync(`${dir}/tab-${name}.cpuprofile`, JSON.stringify(profile))
+  }
+}
+
 export async function chromiumSync10k (): Promise<void> {
   const blocks = tenThousandBlocks()
   const file = encodeBlockFile(benchAlliance().allianceId, blocks)
@@ -411,28 +434,53 @@ export async function chromiumSync10k (): Promise<void> {
       const openA = performance.now() - t0
       // 3. a fresh tab B: time until it holds all 10,000 (and when it first had a direct peer)
       t0 = performance.now()
+      const epoch0 = Date.now()
+      // SYNC_TRACE=1: the tabs' `[sync-trace]` console lines, in ms from tab B's opening
+      if (process.env.SYNC_TRACE != null) {
+        for (const [tag, page] of [['A', a], ['B', context]] as const) {
+          const on = (msg: { text: () => string }): void => { const t = msg.text(); const m = /^\[sync-trace\] (\d+) (.*)$/.exec(t); if (m != null) log(`${tag} ${Number(m[1]) - epoch0} ${m[2]}`) }
+          if (tag === 'A') (page as typeof a).on('console', on)
+          else (page as typeof context).on('page', p => { if (p !== a) p.on('console', on) })
+        }
+      }
+      const profiles = process.env.SYNC_PROFILE != null ? await startProfiles([['a', a]]) : null
       const b = await openPeer(context, app.url, 'syncb')
+      if (profiles != null) profiles.push(...await startProfiles([['b', b]]))
       const lastTx = `${filled.lastId}/0`
+      // a timeline of the sync (issue 10: where a tab's time goes): when tab B's ledger opened,
+      // first had a direct peer, and held the blocks at these positions (status() of their tx 0)
+      const marks = [0, 255, 1000, 2500, 5000, 7500, SYNC_BLOCKS - 1]
+      const markTxs = marks.map(i => `${blockIdOf(blocks[i])}/0`)
+      const seenAt: Array<number | null> = marks.map(() => null)
+      let readyAt: number | null = null
       let directAt: number | null = null
       const deadline = t0 + 300_000
       for (;;) {
-        const s = await b.evaluate((tx) => ({
+        const s = await b.evaluate(([tx, txs]) => ({
+          ready: window.alliance?.ledger.ready() === true,
+          seen: window.alliance?.ledger.ready() === true ? txs.map(t => window.alliance!.ledger.status(t) !== 'unknown') : [],
           direct: window.alliance?.peers().some(p => p.kind === 'direct') === true,
           // status() first: stats() hashes the whole state whenever it moved, and polled
           // every 100 ms that ran on tab B's main thread beside the sync it measures
           done: window.alliance?.ledger.ready() === true && window.alliance.ledger.status(tx) !== 'unknown' && window.alliance.ledger.stats().blocks >= 10_000
-        }), lastTx)
-        if (s.direct && directAt == null) directAt = performance.now()
+        }), [lastTx, markTxs] as const)
+        const now = performance.now()
+        if (s.ready && readyAt == null) readyAt = now
+        s.seen.forEach((x, k) => { if (x && seenAt[k] == null) seenAt[k] = now })
+        if (s.direct && directAt == null) directAt = now
         if (s.done) break
         if (performance.now() > deadline) throw new Error('tab B did not sync the 10,000 blocks within 5 minutes')
         await sleep(100)
       }
       const doneAt = performance.now()
       const ms = doneAt - t0
+      if (profiles != null) await stopProfiles(profiles, process.env.SYNC_PROFILE as string)
       const stats = await b.evaluate(() => window.alliance!.ledger.stats())
       if (Object.keys(stats.rejectedInputs).length > 0) throw new Error(`tab B rejected blocks: ${JSON.stringify(stats.rejectedInputs)}`)
       report({ bench: BENCH, metric: 'chromium.idb.open-10k.tab-a', value: openA, unit: 'ms', note: 'tab A: page load (wallet unlock included) until its ledger is ready with the 10,000 blocks from IndexedDB (checkpoint + tail)' })
       report({ bench: BENCH, metric: 'chromium.sync-10k.fresh-tab', value: ms, unit: 'ms', note: `fresh tab B opened (wallet created, mesh joined, WebRTC to tab A) -> stats().blocks >= ${SYNC_BLOCKS} with the last block known; validated (signatures included) and stored in IndexedDB; ${Math.round(SYNC_BLOCKS / (ms / 1000))} blocks/s overall` })
+      const at = (x: number | null): string => x == null ? '?' : `${Math.round(x - t0)}`
+      log(`tab B timeline (ms from opening): ledger ready ${at(readyAt)}, direct ${at(directAt)}, ${marks.map((m, k) => `block ${m + 1} ${at(seenAt[k])}`).join(', ')}, done ${at(doneAt)}`)
       if (directAt != null) report({ bench: BENCH, metric: 'chromium.sync-10k.after-direct-connection', value: doneAt - directAt, unit: 'ms', note: `from tab B's first direct (WebRTC) peer seen (polled every 100 ms) to all ${SYNC_BLOCKS} blocks: the sync itself, ${Math.round(SYNC_BLOCKS / ((doneAt - directAt) / 1000))} blocks/s` })
     } finally {
       await context.close().catch(() => {})
