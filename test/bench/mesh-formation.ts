@@ -107,6 +107,20 @@ function quantile (xs: number[], q: number): number {
   return s[Math.min(s.length - 1, Math.floor(q * s.length))]
 }
 
+/** Why a round did not form (stderr): direct and discovered peers per tab, and the mesh's and
+ * the guard's failure and refusal lines grouped by their reason. */
+function diagnose (logs: string[][], direct: number[], discovered: number[]): void {
+  const reasons = new Map<string, number>()
+  for (const line of logs.flat()) {
+    const m = /(upgrade to \S+ failed \((.*?)\);|refused a handshake from \S+: (.*)$|relay-keeper: \S+ (\w+)$|relay-keeper: \S+ attempt \d+ failed \((.*?)\);)/.exec(line)
+    if (m == null) continue
+    const why = (m[2] ?? (m[3] != null ? `refused: ${m[3]}` : m[4] != null ? `relay ${m[4]}` : `relay attempt failed: ${m[5]}`)).replace(/12D3KooW\w+/g, '<peer>').replace(/\d+/g, 'N').slice(0, 140)
+    reasons.set(why, (reasons.get(why) ?? 0) + 1)
+  }
+  console.error(`[mesh formation] direct per tab [${direct.join(',')}], discovered per tab [${discovered.join(',')}]`)
+  for (const [why, n] of [...reasons].sort((a, b) => b[1] - a[1])) console.error(`[mesh formation]   ${n} × ${why}`)
+}
+
 async function formOnce (code: string, n: number, deadlineMs: number): Promise<Round> {
   let out: Round = { dist: '', attempts: 0, failures: 0, dialMs: [] }
   await withEnv(async (env) => {
@@ -128,6 +142,7 @@ async function formOnce (code: string, n: number, deadlineMs: number): Promise<R
       // "mesh: direct connection to <peer> in <ms> ms": one line per successful upgrade
       const logs = await Promise.all(pages.map(async p => await p.evaluate(() => window.meshBench!.log())))
       const dialMs = logs.flat().flatMap(l => { const m = / mesh: direct connection to \S+ in (\d+) ms$/.exec(l); return m != null ? [Number(m[1])] : [] })
+      if (out.ms == null || process.env.MESH_FORM_DIAG != null) diagnose(logs, counts, await Promise.all(pages.map(async p => await p.evaluate(() => window.meshBench!.state().discovered))))
       out = { ...out, dist: counts.join(','), attempts: stats.reduce((s, x) => s + x.webrtcDialAttempts, 0), failures: stats.reduce((s, x) => s + x.webrtcDialFailures, 0), dialMs }
     } finally {
       await Promise.allSettled(pages.map(async p => {

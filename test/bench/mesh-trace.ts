@@ -15,7 +15,7 @@ import { bundleForBrowser } from './bundle.ts'
 import { withEnv } from './mesh.ts'
 
 const ENTRY = 'test/bench/mesh-browser-entry.ts'
-const DEBUG = 'libp2p:webrtc,libp2p:webrtc:trace'
+const DEBUG = process.env.MESH_TRACE_DEBUG ?? 'libp2p:webrtc,libp2p:webrtc:trace'
 
 interface Line { at: number, tab: string, text: string }
 

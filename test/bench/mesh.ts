@@ -19,8 +19,11 @@
  * `withEnv`, `kernelPage` and `capacityIn` are exported for one-off experiments (e.g. the
  * capacity steps against a differently configured relay).
  */
+import { spawn } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
 import { bundleForBrowser } from './bundle.ts'
-import { cpus, loadavg } from 'node:os'
+import { cpus, loadavg, tmpdir } from 'node:os'
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
 import { startRelay, type RelayHandle } from '../../src/relay/relay.ts'
 import { CHROMIUM, CHROMIUM_ARGS, openPeer, startApp } from '../e2e/harness.ts'
@@ -49,11 +52,50 @@ async function meshKernel (): Promise<string> {
 
 let kernelCount = 0
 
-export interface Env { relay: RelayHandle, app: StaticServer, browser: Browser, context: BrowserContext }
+export interface Env { relay: Pick<RelayHandle, 'multiaddrs' | 'peerId' | 'stop'>, app: StaticServer, browser: Browser, context: BrowserContext }
 
-/** A relay, the static server (told the relay) and Chromium; closed whatever `run` does. */
-export async function withEnv (run: (env: Env) => Promise<void>): Promise<void> {
-  const relay = await startRelay({ port: 0, log: () => {} })
+/**
+ * The relay as `npm run relay` runs it: its own Node process (a fresh key in a temp dir, a free
+ * port). In this process its event loop would also serve Playwright's traffic with every page
+ * (page.evaluate polls, console lines), which delays each signaling round trip through it on a
+ * loaded machine; a deployed relay shares its loop with nobody.
+ */
+async function relayProcess (): Promise<Pick<RelayHandle, 'multiaddrs' | 'peerId' | 'stop'>> {
+  const dir = mkdtempSync(join(tmpdir(), 'alliance-bench-relay-'))
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/relay/main.ts', '--port', '0', '--key', join(dir, 'relay.key')], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const multiaddrs = await new Promise<string[]>((resolve, reject) => {
+    let text = ''
+    const timer = setTimeout(() => { reject(new Error(`relay process gave no address in 30 s: ${text}`)) }, 30_000)
+    child.once('exit', code => { clearTimeout(timer); reject(new Error(`relay process exited (${code}): ${text}`)) })
+    child.stdout.on('data', (chunk: Buffer) => {
+      text += chunk.toString()
+      const addrs = text.split('\n').filter(l => l.startsWith('/') && l.includes('/p2p/'))
+      if (addrs.length > 0) { clearTimeout(timer); resolve(addrs) }
+    })
+  })
+  child.stdout.resume()
+  const peerId = multiaddrs[0].split('/p2p/').pop() ?? ''
+  return {
+    multiaddrs,
+    peerId,
+    stop: async () => {
+      if (child.exitCode == null) {
+        const exited = new Promise(resolve => child.once('exit', resolve))
+        child.kill('SIGTERM')
+        await Promise.race([exited, sleep(5_000)])
+        if (child.exitCode == null) child.kill('SIGKILL')
+      }
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }
+}
+
+/** A relay, the static server (told the relay) and Chromium; closed whatever `run` does. The
+ * relay runs in this process unless `relay: 'process'` (or MESH_RELAY=process) asks for its
+ * own (`relayProcess`). */
+export async function withEnv (run: (env: Env) => Promise<void>, opts: { relay?: 'inline' | 'process' } = {}): Promise<void> {
+  const where = process.env.MESH_RELAY === 'inline' || process.env.MESH_RELAY === 'process' ? process.env.MESH_RELAY : opts.relay ?? 'inline'
+  const relay = where === 'process' ? await relayProcess() : await startRelay({ port: 0, log: () => {} })
   let app: StaticServer | undefined
   let browser: Browser | undefined
   try {
