@@ -12,7 +12,8 @@ import { didFromPublicKey, generateKeyPair, publicKeyFromDid, sign, verify, SIGN
 import type { Did } from '../identity.ts'
 import { equalBytes, concatBytes } from '../bytes.ts'
 import { fail, LedgerError, LedgerErrorCode } from './errors.ts'
-import { expectBlockId, expectDid, expectInt, expectRecord, isRecord } from './check.ts'
+import { expectBlockId, expectDid, expectInt, expectRecord, isRecord, notePassedBlockId } from './check.ts'
+import { coreBytesOf, unsignedBytesOf } from './block-layout.ts'
 import { genesisId, parseGenesis } from './genesis.ts'
 import { checkPow, mineSync, POW_HEADER_BYTES } from './pow.ts'
 import { defaultTxRegistry } from './tx.ts'
@@ -64,7 +65,10 @@ export interface ValidatedBlock {
 }
 
 export function blockIdOf (bytes: Uint8Array): BlockId {
-  return cidOfBytes(bytes).toString() as BlockId
+  const id = cidOfBytes(bytes).toString()
+  // canonical CIDv1 dag-cbor sha2-256 by construction: a block naming it as a parent skips the parse (P10)
+  notePassedBlockId(id)
+  return id as BlockId
 }
 
 export function encodeBlock (block: Block): Uint8Array {
@@ -94,6 +98,14 @@ export function powHeaderOf (block: BlockCore): Uint8Array {
 /** The bytes the issuer signs: domain tag || encoding of the block without `sig`. */
 export function signingBytes (block: UnsignedBlock): Uint8Array {
   return concatBytes(BLOCK_SIG_DOMAIN, encode(withoutSig(block)))
+}
+
+/**
+ * `signingBytes(block)` for `bytes` that are `encode(block)` (the caller checked the
+ * canonical form), cut out of the bytes instead of encoding again (P5, block-layout.ts).
+ */
+export function signingBytesOfChecked (bytes: Uint8Array, block: Block): Uint8Array {
+  return unsignedBytesOf(bytes, BLOCK_SIG_DOMAIN) ?? signingBytes(block)
 }
 
 interface ShapeOptions {
@@ -188,8 +200,11 @@ export function validateBlockBytes (bytes: Uint8Array, ctx: LedgerContext, opts:
   const { block, crossChain } = checkShape(value, ctx, { now: opts.trusted === true ? undefined : opts.now })
   const id = opts.id ?? blockIdOf(bytes)
   if (!equalBytes(encode(block), bytes)) fail(E.MALFORMED, 'block is not in canonical form')
-  if (!checkPow(powHeaderOf(block), block.nonce, block.difficulty)) fail(E.BAD_POW, 'proof-of-work does not reach the difficulty')
-  if (opts.trusted !== true && opts.signatureChecked !== true && !verify(publicKeyFromDid(block.issuer), signingBytes(block), block.sig)) {
+  // the bytes are encode(block) now: the PoW header's and the signature's encodings are cut
+  // out of them instead of encoding the block twice more (P10, block-layout.ts)
+  const core = coreBytesOf(bytes, block) ?? encode(coreOf(block))
+  if (!checkPow(sha256(core), block.nonce, block.difficulty)) fail(E.BAD_POW, 'proof-of-work does not reach the difficulty')
+  if (opts.trusted !== true && opts.signatureChecked !== true && !verify(publicKeyFromDid(block.issuer), signingBytesOfChecked(bytes, block), block.sig)) {
     fail(E.BAD_SIGNATURE, 'block signature does not verify')
   }
   return { id, bytes, block, crossChain }

@@ -46,14 +46,43 @@ export function expectString (value: unknown, what: string, maxLength: number, c
   return value
 }
 
+/**
+ * Strings that passed a pure check already (P10). Every block names its issuer and three
+ * block ids (prev, two parents) that nearly always passed the same check a moment ago: the
+ * base58 and CID parses were a fifth of a block's stateless check (issue 10's profile). A
+ * string is remembered only once it passed, so a miss costs the full check and a hit gives
+ * exactly its answer; bounded by clearing when full.
+ */
+class PassedStrings {
+  private readonly set = new Set<string>()
+  constructor (private readonly max: number) {}
+  has (s: string): boolean { return this.set.has(s) }
+  add (s: string): void {
+    if (this.set.size >= this.max) this.set.clear()
+    this.set.add(s)
+  }
+}
+
+const passedDids = new PassedStrings(1024)
+const passedBlockIds = new PassedStrings(8192)
+
+/** Remembers ids this thread computed itself (`blockIdOf`): canonical by construction. */
+export function notePassedBlockId (id: string): void {
+  passedBlockIds.add(id)
+}
+
 export function expectDid (value: unknown, what: string, code: Code = MALFORMED): Did {
-  if (typeof value !== 'string' || value.length > 128 || !isDid(value)) fail(code, `${what} must be an Ed25519 did:key`)
+  if (typeof value !== 'string' || value.length > 128) fail(code, `${what} must be an Ed25519 did:key`)
+  if (passedDids.has(value)) return value as Did
+  if (!isDid(value)) fail(code, `${what} must be an Ed25519 did:key`)
+  passedDids.add(value)
   return value
 }
 
 /** A canonical CIDv1 string (base32, dag-cbor, sha2-256), as block ids are written. */
 export function expectBlockId (value: unknown, what: string, code: Code = MALFORMED): BlockId {
   if (typeof value !== 'string' || value.length > 100) fail(code, `${what} must be a CID string`)
+  if (passedBlockIds.has(value)) return value as BlockId
   let cid: CID
   try {
     cid = CID.parse(value)
@@ -63,6 +92,7 @@ export function expectBlockId (value: unknown, what: string, code: Code = MALFOR
   if (cid.version !== 1 || cid.code !== DAG_CBOR || cid.multihash.code !== SHA2_256 || cid.toString() !== value) {
     fail(code, `${what} must be a canonical CIDv1 dag-cbor sha2-256 string`)
   }
+  passedBlockIds.add(value)
   return value as BlockId
 }
 

@@ -13,7 +13,7 @@ export { leadingZeroBits, powDigest, checkPow, mine, mineSync, POW_HEADER_BYTES,
 export type { MineResult } from './pow.ts'
 export {
   BLOCK_LIMITS, BLOCK_SIG_DOMAIN, createLedgerContext, ledgerContextOf, blockIdOf, encodeBlock, powHeaderOf,
-  signingBytes, validateBlockBytes, prepareBlock, sealBlock, createBlock, createBlockAsync
+  signingBytes, signingBytesOfChecked, validateBlockBytes, prepareBlock, sealBlock, createBlock, createBlockAsync
 } from './block.ts'
 export type { LedgerContext, ValidatedBlock, ValidateOptions, BlockInput, PowFn, AsyncPowFn, PreparedBlock } from './block.ts'
 export {
