@@ -9,8 +9,8 @@
  * counted the same way whichever thread looked at it first.
  */
 import { createLedgerContext, defaultTxRegistry, validateBlockBytes } from '../core/ledger/index.ts'
-import type { Block, Genesis, LedgerContext } from '../core/ledger/index.ts'
-import { verifyBlockSignatures, verifySignatures } from './bulk-verify.ts'
+import type { Block, Genesis, LedgerContext, ValidatedBlock } from '../core/ledger/index.ts'
+import { signatureChecker, verifyBlockSignatures } from './bulk-verify.ts'
 import { appTxRegistry } from './alliance.ts'
 import { signingBytesOf } from './signing-bytes.ts'
 
@@ -51,20 +51,24 @@ export async function runVerifyJob (job: VerifyJob): Promise<VerifyJobReply> {
       const sigs = await verifyBlockSignatures(job.blocks)
       return { id: job.id, outcomes: sigs.map((v): VerifyOutcome => v === 'valid' ? { sig: true } : null) }
     }
-    // every stateless rule first (one decode per block), then the signatures over the
-    // decoded blocks' signing bytes in bulk: decoding each block a second time for the
-    // signature cost as much as the PoW check; the signing bytes are cut out of the checked
-    // bytes, not encoded again (signing-bytes.ts)
+    // per block: every stateless rule (one decode), then its signature handed to the
+    // crypto at once over the signing bytes cut out of the checked bytes (signing-bytes.ts),
+    // so WebCrypto (its own thread in Chromium) verifies block i while this thread checks
+    // block i + 1; the job used to check all the rules first and only then start the
+    // signatures, the two phases one after the other (P11)
     const ctx = contextOf(job.genesis, job.allianceId, job.registry)
-    const validated = job.blocks.map((bytes) => {
+    const check = await signatureChecker()
+    const pending = job.blocks.map((bytes) => {
+      let v: ValidatedBlock
       try {
-        return validateBlockBytes(bytes, ctx, { now: job.now, signatureChecked: true })
+        v = validateBlockBytes(bytes, ctx, { now: job.now, signatureChecked: true })
       } catch {
         return null // the engine's own check gives the typed reason
       }
+      return { v, sig: check == null ? 'unknown' : check({ issuer: v.block.issuer, message: signingBytesOf(v.bytes, v.block), sig: v.block.sig }) }
     })
-    const sigs = await verifySignatures(validated.map(v => v == null ? null : { issuer: v.block.issuer, message: signingBytesOf(v.bytes, v.block), sig: v.block.sig }))
-    const outcomes = validated.map((v, i): VerifyOutcome => v == null || sigs[i] !== 'valid' ? null : { id: v.id, block: v.block, crossChain: v.crossChain })
+    const sigs = await Promise.all(pending.map(p => p?.sig))
+    const outcomes = pending.map((p, i): VerifyOutcome => p == null || sigs[i] !== 'valid' ? null : { id: p.v.id, block: p.v.block, crossChain: p.v.crossChain })
     return { id: job.id, outcomes }
   } catch (err) {
     return { id: job.id, error: (err as Error).message ?? String(err) }

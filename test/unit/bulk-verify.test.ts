@@ -2,7 +2,10 @@
 // engine's own check, a bad signature still gets the engine's typed rejection, and nothing
 // already stored changes.
 import { describe, it, expect } from 'vitest'
-import { verifyBlockSignatures } from '../../src/peer/bulk-verify.ts'
+import { verifyBlockSignatures, verifySignatures } from '../../src/peer/bulk-verify.ts'
+import { nodeEd25519Verify } from '../../src/peer/node-ed25519.ts'
+import { signingBytes, validateBlockBytes } from '../../src/core/ledger/index.ts'
+import { publicKeyFromDid, verify as nobleVerify } from '../../src/core/identity.ts'
 import { LedgerService } from '../../src/peer/ledger-service.ts'
 import { createMemoryLedgerStore } from '../../src/store/memory-ledger.ts'
 import { inThreadMiner } from '../../src/peer/miner.ts'
@@ -35,5 +38,32 @@ describe('bulk signature verification', () => {
     await service.ingest([blocks[4]])
     expect(await store.blockCount()).toBe(6)
     await service.stop()
+  })
+})
+
+describe('Node Ed25519 for the bulk check (P11)', () => {
+  it('[P11] node:crypto gives the verdicts of WebCrypto Ed25519 on valid, forged and mangled signatures', async () => {
+    const verify = nodeEd25519Verify()
+    expect(verify).not.toBeNull()
+    const { ctx, blocks } = chainOf(3)
+    const items = [...blocks, withBadSig(blocks[1])].map(b => validateBlockBytes(b, ctx, { now: NOW, signatureChecked: true })).map(v => ({ issuer: v.block.issuer, message: signingBytes(v.block), sig: v.block.sig }))
+    // a signature with s >= L (s + L): strict RFC 8032 refuses it, as the engine's @noble check does
+    const L = (1n << 252n) + 27742317777372353535851937790883648493n
+    const first = items[0]
+    let s = 0n
+    for (let i = 31; i >= 0; i--) s = (s << 8n) | BigInt(first.sig[32 + i])
+    const sPlusL = s + L
+    const malleable = first.sig.slice()
+    for (let i = 0; i < 32; i++) malleable[32 + i] = Number((sPlusL >> BigInt(8 * i)) & 0xffn)
+    items.push({ ...first, sig: malleable })
+    const viaNode = items.map(it => verify!(it.issuer, it.message, it.sig))
+    const viaWebCrypto = await Promise.all(items.map(async it => {
+      const k = await crypto.subtle.importKey('raw', publicKeyFromDid(it.issuer) as Uint8Array<ArrayBuffer>, { name: 'Ed25519' }, false, ['verify'])
+      return await crypto.subtle.verify({ name: 'Ed25519' }, k, it.sig as Uint8Array<ArrayBuffer>, it.message as Uint8Array<ArrayBuffer>)
+    }))
+    expect(viaNode).toEqual([true, true, true, false, false])
+    expect(viaNode).toEqual(viaWebCrypto)
+    expect(nobleVerify(publicKeyFromDid(first.issuer), first.message, malleable)).toBe(false)
+    expect(await verifySignatures(items)).toEqual(['valid', 'valid', 'valid', 'invalid', 'invalid'])
   })
 })
