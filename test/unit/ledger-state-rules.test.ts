@@ -5,7 +5,7 @@
 // answers the same under both.
 import { describe, expect, it } from 'vitest'
 import {
-  LedgerEngine, LedgerState, NS, claimOf, createLedgerContext, decodeSnapshot, encodeSnapshot, escrowOf, forgetsClosed, foundGenesis, genesisId,
+  LedgerEngine, LedgerState, NS, claimOf, createLedgerContext, decodeSnapshot, encodeSnapshot, escrowOf, forgetsClosed, foundGenesis, genesisId, STATE_RULES_NEW,
   isRetained, parseGenesis, receive
 } from '../../src/core/ledger/index.ts'
 import type { BlockId, LedgerContext, StateReader, Tx, TxApplyContext, TxId, UndoEntry } from '../../src/core/ledger/index.ts'
@@ -56,7 +56,7 @@ const v2 = (): LedgerContext => ctxOf()
 const v3 = (): LedgerContext => ctxOf({ v: 3 })
 
 describe('state-rules versions (L52)', () => {
-  it('[L52][L1][L2] the genesis v names the rules and is part of the alliance id; new alliances get v3, v2 ones keep their id', () => {
+  it('[L52][L1][L2] the genesis v names the rules and is part of the alliance id; new alliances get v2 unless they ask for v3, v2 ones keep their id', () => {
     const g2 = testGenesis()
     const g3 = testGenesis({ v: 3 })
     expect(parseGenesis(g2).v).toBe(2)
@@ -66,7 +66,11 @@ describe('state-rules versions (L52)', () => {
     expect(genesisId(g3)).not.toBe(genesisId(g2))
     expect(() => parseGenesis({ ...g2, v: 4 })).toThrow(/genesis.v/)
     const founded = foundGenesis({ name: 'n', chains: ['home'], founders: [{ did: key(1).did, chain: 'home' }], time: T0 })
-    expect(founded.v).toBe(3)
+    expect(founded.v).toBe(STATE_RULES_NEW)
+    expect(STATE_RULES_NEW).toBe(2)
+    const opted = foundGenesis({ name: 'n', chains: ['home'], founders: [{ did: key(1).did, chain: 'home' }], time: T0, stateRules: 3 })
+    expect(opted.v).toBe(3)
+    expect(forgetsClosed(opted)).toBe(true)
   })
 
   it('[L52][L28][L45] the same blocks: v2 keeps taken claims and the closed escrow, v3 forgets them; balances, statuses and conservation agree', () => {
